@@ -1,0 +1,62 @@
+"""The composition root: the one place where settings, store, ledger and read side are wired.
+
+Nothing is built at import time; commands, the server and tests call ``bootstrap()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+
+from sqlalchemy import Engine
+
+from domain.taxonomies import reference_taxonomies
+from ledger.clock import Clock, IdFactory, SystemClock, random_ids
+from ledger.database import create_database_engine, create_ledger_tables
+from ledger.service import Ledger
+from ledger.settings import LedgerSettings, get_settings
+from ledger.store import EventStore
+
+
+@dataclass
+class Services:
+    settings: LedgerSettings
+    store: EventStore
+    engine: Engine
+    ledger: Ledger
+
+    def close(self) -> None:
+        self.store.close()
+        self.engine.dispose()
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def bootstrap(
+    settings: LedgerSettings | None = None,
+    *,
+    clock: Clock | None = None,
+    ids: IdFactory | None = None,
+) -> Services:
+    settings = settings or get_settings()
+    engine = create_database_engine(settings)
+    create_ledger_tables(engine)
+    store = EventStore(settings)
+    taxonomies = reference_taxonomies().with_priority_areas(settings.priority_areas)
+    ledger = Ledger(
+        store,
+        engine,
+        clock=clock or SystemClock(),
+        ids=ids or random_ids,
+        taxonomies=taxonomies,
+    )
+    return Services(settings=settings, store=store, engine=engine, ledger=ledger)

@@ -1,0 +1,167 @@
+"""The ``pledge-ledger`` command line.
+
+Every command that prints results takes ``--json``; errors are one line on stderr and a
+non-zero exit (1 for a refused or failed operation, 2 for a usage error).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Annotated, Any, NoReturn
+
+import orjson
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from api.bootstrap import Services, bootstrap
+from api.demo import demo_clock, load_demo
+from domain.errors import DomainError
+from ledger.clock import SeededIds
+from ledger.errors import LedgerError
+from ledger.settings import LedgerSettings
+
+app = typer.Typer(
+    name="pledge-ledger",
+    help="The public, verifiable ledger of city pledges for migrants and refugees.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="sqlite:///PATH or postgresql://… (default: LEDGER_DATABASE_URL, ./pledge-ledger.db)",
+        show_default=False,
+    ),
+]
+JsonOutput = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def load_settings(database_url: str | None) -> LedgerSettings:
+    overrides: dict[str, Any] = {}
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    try:
+        return LedgerSettings(**overrides)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        fail(f"setting LEDGER_{where.upper()}: {first['msg']}")
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn the layers' errors into one clear line and a non-zero exit."""
+    try:
+        yield
+    except (DomainError, LedgerError) as error:
+        fail(str(error))
+    except (OSError, ValueError, TypeError) as error:
+        fail(str(error))
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.flush()
+
+
+@contextmanager
+def progress_bar(description: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    if not enabled:
+        yield lambda done, total: None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+@app.callback()
+def root() -> None:
+    """The public, verifiable ledger of city pledges for migrants and refugees."""
+
+
+@app.command()
+def demo(
+    pledges: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="How many demo pledges.")
+    ] = 200,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same data.")] = 2018,
+    database_url: DatabaseUrl = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Load a deterministic, clearly labelled demo data set (fictional cities)."""
+    settings = load_settings(database_url)
+    started = time.perf_counter()
+    with (
+        reported_errors(),
+        bootstrap(settings, clock=demo_clock(), ids=SeededIds(seed)) as services,
+    ):
+        if services.store.max_notification_id():
+            fail(
+                f"the store at {settings.database_url} already has events; "
+                "the demo loads only into an empty store"
+            )
+        with progress_bar("loading demo", enabled=not json_output) as update:
+            summary = load_demo(services, pledges=pledges, seed=seed, progress=update)
+        finish_after_writes(services)
+    seconds = time.perf_counter() - started
+    if json_output:
+        print_json({**asdict(summary), "seconds": round(seconds, 3), "demo": True})
+        return
+    table = Table(title="Demo data loaded (fictional cities, labelled '(demo)')")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for label, value in (
+        ("networks", summary.networks),
+        ("cities", summary.cities),
+        ("declaration signatures", summary.signatures),
+        ("pledges", summary.pledges),
+        ("events", summary.events),
+    ):
+        table.add_row(label, str(value))
+    for kind, count in summary.counts.items():
+        table.add_row(f"  {kind}", str(count))
+    console.print(table)
+    console.print(
+        f"Recorded from {summary.first_recorded} to {summary.last_recorded} "
+        f"into {settings.database_url} in {seconds:.1f} s."
+    )
+
+
+def finish_after_writes(services: Services) -> None:
+    """Bring the audit log and the read models up to the events just written."""
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)

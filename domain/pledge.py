@@ -1,0 +1,514 @@
+"""The pledge lifecycle: its state, how events fold into it, and the rules of every command.
+
+Lifecycle status and implementation stage are kept apart: a pledge can be ``validated`` (its
+status, set by validators) and ``on_hold`` (its stage, reported by its network). Reporting
+freshness (when it last reported) is a third, separate fact, computed by the projections.
+
+States::
+
+    submitted ──> awaiting_validation ──validated──> validated
+                        │    ^                          │ material amendment
+                        │    └──────────────────────────┘
+                        └──changes_requested──> changes_requested ──amendment──> awaiting_validation
+    any open state ──withdrawal──> withdrawn      any open state ──closure──> closed
+    withdrawn / closed: nothing but an erratum follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field
+
+from domain.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
+from domain.events import (
+    Criterion,
+    Decision,
+    ErratumRecorded,
+    Evidence,
+    Indicator,
+    IndicatorPoint,
+    Model,
+    NewEvent,
+    Observation,
+    Outcome,
+    Payload,
+    Period,
+    PledgeAmended,
+    PledgeChanges,
+    PledgeChangesRequested,
+    PledgeClosed,
+    PledgeContent,
+    PledgeMatched,
+    PledgeSubmitted,
+    PledgeValidated,
+    PledgeWithdrawn,
+    ProgressReported,
+    Stage,
+)
+from domain.principal import Principal
+from domain.registry import CityState, NetworkState
+from domain.taxonomies import Taxonomies
+from domain.values import (
+    IsoDate,
+    LocalizedText,
+    LocalizedTitle,
+    OptionalLocalizedText,
+    Reason,
+    ShortText,
+    Slug,
+    Text,
+)
+
+Status = Literal["awaiting_validation", "changes_requested", "validated", "withdrawn", "closed"]
+STATUSES: tuple[Status, ...] = (
+    "awaiting_validation",
+    "changes_requested",
+    "validated",
+    "withdrawn",
+    "closed",
+)
+ENDED: frozenset[str] = frozenset({"withdrawn", "closed"})
+
+# Changing any of these changes what was promised; after validation, validators must look again.
+MATERIAL_FIELDS: frozenset[str] = frozenset(
+    {
+        "cities",
+        "title",
+        "gcm_objectives",
+        "gcr_areas",
+        "sdg_targets",
+        "starts_on",
+        "ends_on",
+        "indicators",
+    }
+)
+
+
+def pledge_stream(pledge_id: str) -> str:
+    return f"pledge:{pledge_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class PledgeState:
+    pledge_id: str
+    network_id: str
+    content: PledgeContent
+    status: Status
+    stage: Stage | None = None
+    outcome: Outcome | None = None
+    last_period_end: date | None = None
+    ever_validated: bool = False
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ENDED
+
+
+def evolve_pledge(state: PledgeState | None, payload: Payload) -> PledgeState:
+    """Fold one event into a pledge's state (the same function serves replay and decisions)."""
+    if isinstance(payload, PledgeSubmitted):
+        return PledgeState(
+            pledge_id=payload.pledge_id,
+            network_id=payload.network_id,
+            content=payload.content,
+            status="awaiting_validation",
+        )
+    if state is None:
+        raise InvalidInput("pledge event before the pledge was submitted", field="type")
+    if isinstance(payload, PledgeAmended):
+        content = apply_changes(state.content, payload.changes)
+        status = state.status
+        if status == "changes_requested" or (payload.material and status == "validated"):
+            status = "awaiting_validation"
+        return replace(state, content=content, status=status)
+    if isinstance(payload, PledgeValidated):
+        return replace(state, status="validated", ever_validated=True)
+    if isinstance(payload, PledgeChangesRequested):
+        return replace(state, status="changes_requested")
+    if isinstance(payload, ProgressReported):
+        last = state.last_period_end
+        end = payload.period.end
+        return replace(
+            state,
+            stage=payload.stage,
+            last_period_end=end if last is None or end > last else last,
+        )
+    if isinstance(payload, PledgeWithdrawn):
+        return replace(state, status="withdrawn")
+    if isinstance(payload, PledgeClosed):
+        return replace(state, status="closed", outcome=payload.outcome)
+    if isinstance(payload, PledgeMatched | ErratumRecorded):
+        return state
+    raise InvalidInput(f"{type(payload).__name__} does not belong to a pledge", field="type")
+
+
+def apply_changes(content: PledgeContent, changes: PledgeChanges) -> PledgeContent:
+    update = {name: getattr(changes, name) for name in changes.changed_fields()}
+    return PledgeContent.model_validate({**content.model_dump(), **update})
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+class SubmitPledge(Model):
+    network_id: Slug
+    cities: tuple[Slug, ...]
+    title: LocalizedTitle
+    description: LocalizedText
+    gcm_objectives: tuple[int, ...] = ()
+    gcr_areas: tuple[str, ...] = ()
+    sdg_targets: tuple[str, ...] = ()
+    priority_areas: tuple[str, ...] = ()
+    starts_on: IsoDate
+    ends_on: IsoDate
+    indicators: tuple[Indicator, ...] = ()
+
+    def content(self) -> PledgeContent:
+        return PledgeContent.model_validate(self.model_dump(exclude={"network_id"}))
+
+
+class AmendPledge(Model):
+    changes: PledgeChanges
+    reason: Reason
+
+
+class ValidatePledge(Model):
+    decision: Decision
+    criteria: tuple[Criterion, ...] = ()
+    note: Text = ""
+
+
+class ReportProgress(Model):
+    period: Period
+    stage: Stage
+    observations: tuple[Observation, ...] = ()
+    narrative: OptionalLocalizedText = Field(default_factory=dict)
+    evidence: tuple[Evidence, ...] = ()
+
+
+class MatchPledge(Model):
+    kind: Literal["pledge", "funder"]
+    supporting_pledge_id: str | None = None
+    funder: ShortText | None = None
+    note: Text = ""
+
+
+class WithdrawPledge(Model):
+    reason: Reason
+
+
+class ClosePledge(Model):
+    outcome: Outcome
+    note: Text = ""
+
+
+class RecordErratum(Model):
+    corrects_event_id: str
+    note: Reason
+
+
+# --- rules ----------------------------------------------------------------------------------------
+
+
+def _unique(values: Iterable[object], field: str) -> None:
+    seen: set[object] = set()
+    for value in values:
+        if value in seen:
+            raise InvalidInput(f"{value!r} is listed twice", field=field)
+        seen.add(value)
+
+
+def _check_point_value(
+    indicator: Indicator, point: IndicatorPoint | Observation, where: str
+) -> None:
+    if indicator.measure == "qualitative":
+        if point.value is not None:
+            raise InvalidInput(
+                f"indicator {indicator.id} is qualitative: give a comment, not a value",
+                field=f"{where}.value",
+            )
+        return
+    if point.value is None:
+        raise InvalidInput(
+            f"indicator {indicator.id} is measured in {indicator.measure}s: a value is required",
+            field=f"{where}.value",
+        )
+    if indicator.measure == "percentage" and not Decimal(0) <= Decimal(point.value) <= 100:
+        raise InvalidInput(
+            f"indicator {indicator.id} is a percentage: {point.value} is not within 0..100",
+            field=f"{where}.value",
+        )
+
+
+def check_indicators(indicators: tuple[Indicator, ...]) -> None:
+    _unique((i.id for i in indicators), "indicators.id")
+    for n, indicator in enumerate(indicators):
+        where = f"indicators.{n}"
+        if indicator.baseline is not None:
+            _check_point_value(indicator, indicator.baseline, f"{where}.baseline")
+        previous: date | None = None
+        for t, target in enumerate(indicator.targets):
+            _check_point_value(indicator, target, f"{where}.targets.{t}")
+            if indicator.baseline is not None and target.date < indicator.baseline.date:
+                raise InvalidInput(
+                    "a target cannot be dated before the baseline",
+                    field=f"{where}.targets.{t}.date",
+                )
+            if previous is not None and target.date <= previous:
+                raise InvalidInput(
+                    "targets must be in strictly increasing date order",
+                    field=f"{where}.targets.{t}.date",
+                )
+            previous = target.date
+
+
+def check_content(content: PledgeContent, taxonomies: Taxonomies) -> None:
+    """The rules every version of a pledge's content obeys, whoever wrote it."""
+    _unique(content.cities, "cities")
+    _unique(content.gcm_objectives, "gcm_objectives")
+    _unique(content.gcr_areas, "gcr_areas")
+    _unique(content.sdg_targets, "sdg_targets")
+    _unique(content.priority_areas, "priority_areas")
+    for objective in content.gcm_objectives:
+        taxonomies.check_gcm_objective(objective)
+    for area in content.gcr_areas:
+        taxonomies.check_gcr_area(area)
+    for target in content.sdg_targets:
+        taxonomies.check_sdg_target(target)
+    for area in content.priority_areas:
+        taxonomies.check_priority_area(area)
+    if not content.gcm_objectives and not content.gcr_areas:
+        raise InvalidInput(
+            "a pledge implements at least one GCM objective or GCR area", field="gcm_objectives"
+        )
+    if content.ends_on < content.starts_on:
+        raise InvalidInput("ends_on is before starts_on", field="ends_on")
+    check_indicators(content.indicators)
+
+
+def _check_cities(
+    cities: Iterable[str], network: NetworkState, registered: Mapping[str, CityState | None]
+) -> None:
+    for city_id in cities:
+        if registered.get(city_id) is None:
+            raise NotFound(f"city {city_id} is not registered", field="cities")
+        if city_id not in network.members:
+            raise NotPermitted(
+                f"city {city_id} is not a member of network {network.network_id}", field="cities"
+            )
+
+
+def _require_owner(state: PledgeState, principal: Principal, action: str) -> None:
+    if not principal.acts_for_network(state.network_id):
+        raise NotPermitted(
+            f"only network {state.network_id}, which submitted pledge {state.pledge_id}, "
+            f"may {action}"
+        )
+
+
+def _require_open(state: PledgeState, action: str) -> None:
+    if state.ended:
+        raise InvalidTransition(
+            f"pledge {state.pledge_id} is {state.status}: only an erratum may follow, not {action}"
+        )
+
+
+def _on_behalf_of(state: PledgeState) -> tuple[str, ...]:
+    return tuple(state.content.cities)
+
+
+def submit_pledge(
+    command: SubmitPledge,
+    pledge_id: str,
+    network: NetworkState | None,
+    cities: Mapping[str, CityState | None],
+    principal: Principal,
+    taxonomies: Taxonomies,
+) -> list[NewEvent]:
+    if not principal.acts_for_network(command.network_id):
+        raise NotPermitted(
+            f"{principal.role} key {principal.key_id} may not submit pledges for network "
+            f"{command.network_id}"
+        )
+    if network is None:
+        raise NotFound(f"network {command.network_id} is not registered", field="network_id")
+    content = command.content()
+    check_content(content, taxonomies)
+    _check_cities(content.cities, network, cities)
+    payload = PledgeSubmitted(pledge_id=pledge_id, network_id=command.network_id, content=content)
+    return [NewEvent(payload, on_behalf_of=content.cities)]
+
+
+def amend_pledge(
+    state: PledgeState,
+    command: AmendPledge,
+    network: NetworkState | None,
+    cities: Mapping[str, CityState | None],
+    principal: Principal,
+    taxonomies: Taxonomies,
+) -> list[NewEvent]:
+    _require_owner(state, principal, "amend it")
+    _require_open(state, "an amendment")
+    changed = command.changes.changed_fields()
+    if not changed:
+        raise InvalidInput("an amendment changes at least one field", field="changes")
+    for name in changed:
+        if getattr(command.changes, name) == getattr(state.content, name):
+            raise InvalidInput(f"{name} already has this value", field=f"changes.{name}")
+    content = apply_changes(state.content, command.changes)
+    check_content(content, taxonomies)
+    added = [c for c in content.cities if c not in state.content.cities]
+    if added:
+        if network is None:
+            raise NotFound(f"network {state.network_id} is not registered", field="network_id")
+        _check_cities(added, network, cities)
+    material = any(name in MATERIAL_FIELDS for name in changed)
+    payload = PledgeAmended(changes=command.changes, reason=command.reason, material=material)
+    return [NewEvent(payload, on_behalf_of=content.cities)]
+
+
+def vet_pledge(state: PledgeState, command: ValidatePledge, principal: Principal) -> list[NewEvent]:
+    principal.require_role("validator", action="validate pledges")
+    _require_open(state, "a validation")
+    if state.status != "awaiting_validation":
+        raise InvalidTransition(
+            f"pledge {state.pledge_id} is {state.status}; only a pledge awaiting validation "
+            "can be vetted"
+        )
+    _unique(command.criteria, "criteria")
+    payload: Payload
+    if command.decision == "validated":
+        if not command.criteria:
+            raise InvalidInput("name the criteria the pledge meets", field="criteria")
+        payload = PledgeValidated(criteria=command.criteria, note=command.note)
+    else:
+        if not command.note:
+            raise InvalidInput("say which changes are requested", field="note")
+        payload = PledgeChangesRequested(criteria=command.criteria, note=command.note)
+    return [NewEvent(payload, on_behalf_of=_on_behalf_of(state))]
+
+
+def report_progress(
+    state: PledgeState, command: ReportProgress, principal: Principal, today: date
+) -> list[NewEvent]:
+    _require_owner(state, principal, "report its progress")
+    _require_open(state, "a progress report")
+    period = command.period
+    if period.end < period.start:
+        raise InvalidInput("the period ends before it starts", field="period.end")
+    if period.end > today:
+        raise InvalidInput(
+            "progress cannot be reported for a period not yet over", field="period.end"
+        )
+    indicators = {i.id: i for i in state.content.indicators}
+    seen: set[tuple[str, date]] = set()
+    for n, observation in enumerate(command.observations):
+        where = f"observations.{n}"
+        indicator = indicators.get(observation.indicator_id)
+        if indicator is None:
+            raise NotFound(
+                f"pledge has no indicator {observation.indicator_id!r}",
+                field=f"{where}.indicator_id",
+            )
+        _check_point_value(indicator, observation, where)
+        if not period.start <= observation.date <= period.end:
+            raise InvalidInput("an observation is dated within its period", field=f"{where}.date")
+        key = (observation.indicator_id, observation.date)
+        if key in seen:
+            raise InvalidInput(
+                f"two observations of {observation.indicator_id} on {observation.date.isoformat()}",
+                field=where,
+            )
+        seen.add(key)
+    _unique((e.url for e in command.evidence), "evidence.url")
+    payload = ProgressReported(
+        period=period,
+        stage=command.stage,
+        observations=command.observations,
+        narrative=command.narrative,
+        evidence=command.evidence,
+    )
+    return [NewEvent(payload, on_behalf_of=_on_behalf_of(state), occurred_on=period.end)]
+
+
+def match_pledge(
+    state: PledgeState,
+    command: MatchPledge,
+    supporting: PledgeState | None,
+    principal: Principal,
+) -> list[NewEvent]:
+    """Link a supporting pledge or a funder; ``supporting`` is the named pledge's state, if any."""
+    _require_open(state, "a match")
+    if command.kind == "pledge":
+        if command.supporting_pledge_id is None or command.funder is not None:
+            raise InvalidInput(
+                "a pledge match names supporting_pledge_id and no funder",
+                field="supporting_pledge_id",
+            )
+        if command.supporting_pledge_id == state.pledge_id:
+            raise InvalidInput("a pledge cannot support itself", field="supporting_pledge_id")
+        if supporting is None:
+            raise NotFound(
+                f"pledge {command.supporting_pledge_id} does not exist",
+                field="supporting_pledge_id",
+            )
+    elif command.funder is None or command.supporting_pledge_id is not None:
+        raise InvalidInput("a funder match names a funder and no pledge", field="funder")
+    allowed = principal.role == "validator" or principal.acts_for_network(state.network_id)
+    if supporting is not None and principal.acts_for_network(supporting.network_id):
+        allowed = True
+    if not allowed:
+        raise NotPermitted(
+            f"{principal.role} key {principal.key_id} may not link pledges of other networks"
+        )
+    payload = PledgeMatched(
+        kind=command.kind,
+        supporting_pledge_id=command.supporting_pledge_id,
+        funder=command.funder,
+        note=command.note,
+    )
+    return [NewEvent(payload, on_behalf_of=_on_behalf_of(state))]
+
+
+def withdraw_pledge(
+    state: PledgeState, command: WithdrawPledge, principal: Principal
+) -> list[NewEvent]:
+    _require_owner(state, principal, "withdraw it")
+    _require_open(state, "a withdrawal")
+    return [NewEvent(PledgeWithdrawn(reason=command.reason), on_behalf_of=_on_behalf_of(state))]
+
+
+def close_pledge(
+    state: PledgeState, command: ClosePledge, principal: Principal, today: date
+) -> list[NewEvent]:
+    _require_owner(state, principal, "close it")
+    _require_open(state, "a closure")
+    payload = PledgeClosed(outcome=command.outcome, note=command.note)
+    return [NewEvent(payload, on_behalf_of=_on_behalf_of(state), occurred_on=today)]
+
+
+def record_erratum(
+    state: PledgeState,
+    command: RecordErratum,
+    stream_event_ids: frozenset[str],
+    principal: Principal,
+) -> list[NewEvent]:
+    """The one event allowed after a pledge has ended: it annotates, never rewrites."""
+    if not (
+        principal.role in ("validator", "admin") or principal.acts_for_network(state.network_id)
+    ):
+        raise NotPermitted(
+            f"{principal.role} key {principal.key_id} may not record errata on this pledge"
+        )
+    if command.corrects_event_id not in stream_event_ids:
+        raise NotFound(
+            f"event {command.corrects_event_id} is not part of pledge {state.pledge_id}",
+            field="corrects_event_id",
+        )
+    payload = ErratumRecorded(corrects_event_id=command.corrects_event_id, note=command.note)
+    return [NewEvent(payload, on_behalf_of=_on_behalf_of(state))]

@@ -1,0 +1,229 @@
+"""The registry: networks, cities, network membership and declarations.
+
+Each network, city and declaration is its own stream. Membership events live in the network's
+stream, signatures in the declaration's, so that every rule is checked against one stream's
+state plus the states the command names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+
+from domain.errors import AlreadyExists, InvalidInput, NotFound, NotPermitted
+from domain.events import (
+    CityJoinedNetwork,
+    CityLeftNetwork,
+    CityRegistered,
+    DeclarationSigned,
+    Model,
+    NetworkRegistered,
+    NewEvent,
+    Payload,
+)
+from domain.principal import Principal
+from domain.values import CountryCode, IsoDate, Language, LocalizedTitle, Slug
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    declaration_id: str
+    title: str
+    adopted_on: date
+
+
+DECLARATIONS: dict[str, Declaration] = {
+    "marrakech-2018": Declaration(
+        "marrakech-2018",
+        "Marrakech Mayors Declaration: Cities working together for migrants and refugees",
+        date(2018, 12, 8),
+    ),
+}
+
+
+def network_stream(network_id: str) -> str:
+    return f"network:{network_id}"
+
+
+def city_stream(city_id: str) -> str:
+    return f"city:{city_id}"
+
+
+def declaration_stream(declaration_id: str) -> str:
+    return f"declaration:{declaration_id}"
+
+
+# --- states -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkState:
+    network_id: str
+    name: dict[Language, str]
+    members: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class CityState:
+    city_id: str
+    name: dict[Language, str]
+    country: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeclarationState:
+    declaration_id: str
+    signatories: frozenset[str]
+
+
+def evolve_network(state: NetworkState | None, payload: Payload) -> NetworkState:
+    if isinstance(payload, NetworkRegistered):
+        return NetworkState(payload.network_id, dict(payload.name), frozenset())
+    if state is None:
+        raise InvalidInput("network event before the network was registered", field="type")
+    if isinstance(payload, CityJoinedNetwork):
+        return replace(state, members=state.members | {payload.city_id})
+    if isinstance(payload, CityLeftNetwork):
+        return replace(state, members=state.members - {payload.city_id})
+    raise InvalidInput(f"{type(payload).__name__} does not belong to a network", field="type")
+
+
+def evolve_city(state: CityState | None, payload: Payload) -> CityState:
+    if isinstance(payload, CityRegistered):
+        return CityState(payload.city_id, dict(payload.name), payload.country)
+    raise InvalidInput(f"{type(payload).__name__} does not belong to a city", field="type")
+
+
+def evolve_declaration(state: DeclarationState | None, payload: Payload) -> DeclarationState:
+    if isinstance(payload, DeclarationSigned):
+        signatories = state.signatories if state else frozenset()
+        return DeclarationState(payload.declaration_id, signatories | {payload.city_id})
+    raise InvalidInput(f"{type(payload).__name__} does not belong to a declaration", field="type")
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+class RegisterNetwork(Model):
+    id: Slug
+    name: LocalizedTitle
+
+
+class RegisterCity(Model):
+    id: Slug
+    name: LocalizedTitle
+    country: CountryCode
+
+
+class JoinNetwork(Model):
+    city_id: Slug
+
+
+class LeaveNetwork(Model):
+    city_id: Slug
+
+
+class SignDeclaration(Model):
+    city_id: Slug
+    signed_on: IsoDate
+
+
+# --- decisions ------------------------------------------------------------------------------------
+
+
+def register_network(
+    command: RegisterNetwork, existing: NetworkState | None, principal: Principal
+) -> list[NewEvent]:
+    principal.require_role("admin", action="register networks")
+    if existing is not None:
+        raise AlreadyExists(f"network {command.id} is already registered", field="id")
+    return [NewEvent(NetworkRegistered(network_id=command.id, name=command.name))]
+
+
+def register_city(
+    command: RegisterCity, existing: CityState | None, principal: Principal
+) -> list[NewEvent]:
+    principal.require_role("admin", action="register cities")
+    if existing is not None:
+        raise AlreadyExists(f"city {command.id} is already registered", field="id")
+    payload = CityRegistered(city_id=command.id, name=command.name, country=command.country)
+    return [NewEvent(payload, on_behalf_of=(command.id,))]
+
+
+def _require_network_admin(principal: Principal, network_id: str, action: str) -> None:
+    if principal.role == "admin" or principal.acts_for_network(network_id):
+        return
+    raise NotPermitted(f"{principal.role} key {principal.key_id} may not {action}")
+
+
+def join_network(
+    network_id: str,
+    command: JoinNetwork,
+    network: NetworkState | None,
+    city: CityState | None,
+    principal: Principal,
+) -> list[NewEvent]:
+    _require_network_admin(principal, network_id, f"add members to network {network_id}")
+    if network is None:
+        raise NotFound(f"network {network_id} is not registered", field="network_id")
+    if city is None:
+        raise NotFound(f"city {command.city_id} is not registered", field="city_id")
+    if command.city_id in network.members:
+        raise AlreadyExists(
+            f"city {command.city_id} is already a member of {network_id}", field="city_id"
+        )
+    payload = CityJoinedNetwork(network_id=network_id, city_id=command.city_id)
+    return [NewEvent(payload, on_behalf_of=(command.city_id,))]
+
+
+def leave_network(
+    network_id: str, command: LeaveNetwork, network: NetworkState | None, principal: Principal
+) -> list[NewEvent]:
+    _require_network_admin(principal, network_id, f"remove members from network {network_id}")
+    if network is None:
+        raise NotFound(f"network {network_id} is not registered", field="network_id")
+    if command.city_id not in network.members:
+        raise NotFound(f"city {command.city_id} is not a member of {network_id}", field="city_id")
+    payload = CityLeftNetwork(network_id=network_id, city_id=command.city_id)
+    return [NewEvent(payload, on_behalf_of=(command.city_id,))]
+
+
+def sign_declaration(
+    declaration_id: str,
+    command: SignDeclaration,
+    declaration: DeclarationState | None,
+    city: CityState | None,
+    principal_network: NetworkState | None,
+    principal: Principal,
+    today: date,
+) -> list[NewEvent]:
+    """A city signs a declaration; a network may record it only for one of its member cities.
+
+    ``principal_network`` is the state of the acting network (None for other roles).
+    """
+    known = DECLARATIONS.get(declaration_id)
+    if known is None:
+        raise NotFound(f"declaration {declaration_id} does not exist", field="declaration_id")
+    if principal.role == "network":
+        if principal_network is None or command.city_id not in principal_network.members:
+            raise NotPermitted(
+                f"network key {principal.key_id} may record signatures only for its member cities"
+            )
+    else:
+        principal.require_role("admin", "network", action="record declaration signatures")
+    if city is None:
+        raise NotFound(f"city {command.city_id} is not registered", field="city_id")
+    if declaration is not None and command.city_id in declaration.signatories:
+        raise AlreadyExists(
+            f"city {command.city_id} has already signed {declaration_id}", field="city_id"
+        )
+    if command.signed_on < known.adopted_on:
+        raise InvalidInput(
+            f"{declaration_id} was adopted on {known.adopted_on.isoformat()}", field="signed_on"
+        )
+    if command.signed_on > today:
+        raise InvalidInput("a signature cannot be dated in the future", field="signed_on")
+    payload = DeclarationSigned(
+        declaration_id=declaration_id, city_id=command.city_id, signed_on=command.signed_on
+    )
+    return [NewEvent(payload, on_behalf_of=(command.city_id,), occurred_on=command.signed_on)]

@@ -1,0 +1,149 @@
+"""The event store: an eventsourcing application whose stored state is the canonical envelope.
+
+eventsourcing gives us the recorders (SQLite file or PostgreSQL), the optimistic-concurrency
+unique key (stream, version), and the notification log with its global order. Our mapper makes
+the stored event's ``state`` the canonical envelope bytes, untouched (no transcoder, no
+compression, no cipher), and its ``topic`` the stable event type string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from eventsourcing.application import Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    Mapper,
+    Notification,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
+from eventsourcing.utils import Environment, EnvType
+
+from ledger.envelope import Envelope, open_envelope
+from ledger.errors import ConcurrencyConflict, StoreUnavailable
+from ledger.settings import LedgerSettings
+
+
+class EnvelopeMapper(Mapper[str]):
+    """Maps envelopes to stored events byte for byte, and back."""
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[str]) -> StoredEvent:
+        envelope = cast(Envelope, domain_event)
+        return StoredEvent(
+            originator_id=envelope.stream_id,
+            originator_version=envelope.stream_version,
+            topic=envelope.type,
+            state=envelope.raw,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[str]:
+        return open_envelope(stored_event.state)
+
+
+class LedgerApplication(Application[str]):
+    """The eventsourcing application behind the ledger (tables: ``ledger_events`` on PostgreSQL,
+    ``stored_events`` in the SQLite file)."""
+
+    name = "Ledger"
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        # Only our settings: os.environ must never redirect or reconfigure the event store.
+        return Environment(name, dict(env or {}))
+
+    def construct_mapper(self) -> Mapper[str]:
+        return EnvelopeMapper(transcoder=self.factory.transcoder())
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEnvelope:
+    """An envelope with its position in the global notification order."""
+
+    notification_id: int
+    raw: bytes
+    stream_id: str
+    stream_version: int
+    type: str
+
+
+class EventStore:
+    """Appends envelopes atomically and reads streams and the notification log."""
+
+    def __init__(self, settings: LedgerSettings) -> None:
+        self.settings = settings
+        try:
+            self.app = LedgerApplication(env=settings.eventsourcing_env())
+        except (PersistenceError, OSError) as error:
+            raise StoreUnavailable(f"cannot open the event store: {error}") from error
+        self.recorder = self.app.recorder
+
+    @property
+    def events_table(self) -> str:
+        if self.settings.backend == "sqlite":
+            return "stored_events"
+        schema = self.settings.database_schema or "public"
+        return f"{schema}.ledger_events"
+
+    def close(self) -> None:
+        self.app.close()
+
+    def append(self, envelopes: Sequence[Envelope]) -> list[int]:
+        """Store all envelopes in one transaction, or none; answer their notification ids."""
+        if not envelopes:
+            return []
+        try:
+            recordings = self.app.events.put(list(envelopes))
+        except IntegrityError as error:
+            first = envelopes[0]
+            raise ConcurrencyConflict(
+                f"stream {first.stream_id} already has a version the append expected to write",
+                stream_id=first.stream_id,
+                expected=None,
+                actual=-1,
+            ) from error
+        except (InterfaceError, OperationalError) as error:
+            raise StoreUnavailable(f"the event store refused the append: {error}") from error
+        return [recording.notification.id for recording in recordings]
+
+    def read_stream(self, stream_id: str, *, after_version: int = 0) -> list[Envelope]:
+        try:
+            stored = self.recorder.select_events(stream_id, gt=after_version or None)
+        except (InterfaceError, OperationalError) as error:
+            raise StoreUnavailable(f"cannot read stream {stream_id}: {error}") from error
+        return [open_envelope(s.state) for s in stored]
+
+    def stream_version(self, stream_id: str) -> int:
+        stored = self.recorder.select_events(stream_id, desc=True, limit=1)
+        return stored[0].originator_version if stored else 0
+
+    def max_notification_id(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def notifications(
+        self, *, after: int = 0, limit: int = 1000, stop: int | None = None
+    ) -> list[StoredEnvelope]:
+        """Envelopes in notification order, strictly after ``after`` (ids may have gaps)."""
+        try:
+            selected: Sequence[Notification] = self.recorder.select_notifications(
+                start=after, limit=limit, stop=stop, inclusive_of_start=False
+            )
+        except (InterfaceError, OperationalError) as error:
+            raise StoreUnavailable(f"cannot read the notification log: {error}") from error
+        return [
+            StoredEnvelope(n.id, n.state, str(n.originator_id), n.originator_version, n.topic)
+            for n in selected
+        ]
+
+    def iter_notifications(self, *, after: int = 0, batch: int = 5000) -> Iterator[StoredEnvelope]:
+        position = after
+        while True:
+            page = self.notifications(after=position, limit=batch)
+            if not page:
+                return
+            yield from page
+            position = page[-1].notification_id
