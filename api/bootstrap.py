@@ -6,13 +6,16 @@ Nothing is built at import time; commands, the server and tests call ``bootstrap
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 
 from sqlalchemy import Engine
 
 from domain.taxonomies import reference_taxonomies
+from ledger.checkpoint import load_or_create_signer
 from ledger.clock import Clock, IdFactory, SystemClock, random_ids
 from ledger.database import create_database_engine, create_ledger_tables
+from ledger.log import TransparencyLog
 from ledger.service import Ledger
 from ledger.settings import LedgerSettings, get_settings
 from ledger.store import EventStore
@@ -24,6 +27,7 @@ class Services:
     store: EventStore
     engine: Engine
     ledger: Ledger
+    log: TransparencyLog
 
     def close(self) -> None:
         self.store.close()
@@ -52,11 +56,29 @@ def bootstrap(
     create_ledger_tables(engine)
     store = EventStore(settings)
     taxonomies = reference_taxonomies().with_priority_areas(settings.priority_areas)
+    clock = clock or SystemClock()
+    signer = load_or_create_signer(settings.signing_key_file, settings.log_origin)
+    log = TransparencyLog(
+        store,
+        engine,
+        signer=signer,
+        origin=settings.log_origin,
+        clock=clock,
+        checkpoint_interval=settings.checkpoint_interval_seconds,
+        lock_path=(
+            Path(f"{settings.sqlite_path}.integrator.lock")
+            if settings.backend == "sqlite"
+            else None
+        ),
+        schema=settings.database_schema,
+    )
     ledger = Ledger(
         store,
         engine,
-        clock=clock or SystemClock(),
+        clock=clock,
         ids=ids or random_ids,
         taxonomies=taxonomies,
+        # The writing process integrates what it wrote, so receipts can include it at once.
+        after_append=lambda _: log.integrate(),
     )
-    return Services(settings=settings, store=store, engine=engine, ledger=ledger)
+    return Services(settings=settings, store=store, engine=engine, ledger=ledger, log=log)

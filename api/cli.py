@@ -7,10 +7,12 @@ non-zero exit (1 for a refused or failed operation, 2 for a usage error).
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import orjson
@@ -23,9 +25,12 @@ from rich.table import Table
 from api.bootstrap import Services, bootstrap
 from api.demo import demo_clock, load_demo
 from domain.errors import DomainError
+from ledger.bundle import export_bundle
 from ledger.clock import SeededIds
 from ledger.errors import LedgerError
+from ledger.note import NoteError
 from ledger.settings import LedgerSettings
+from ledger.verify import VerificationResult, verify_bundle
 
 app = typer.Typer(
     name="pledge-ledger",
@@ -70,7 +75,7 @@ def reported_errors() -> Iterator[None]:
     """Turn the layers' errors into one clear line and a non-zero exit."""
     try:
         yield
-    except (DomainError, LedgerError) as error:
+    except (DomainError, LedgerError, NoteError) as error:
         fail(str(error))
     except (OSError, ValueError, TypeError) as error:
         fail(str(error))
@@ -156,7 +161,115 @@ def demo(
 
 
 def finish_after_writes(services: Services) -> None:
-    """Bring the audit log and the read models up to the events just written."""
+    """Bring the audit log (and its signed checkpoint) up to the events just written."""
+    services.log.sign(wait=True, force=True)
+
+
+@app.command()
+def checkpoint(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
+    """Integrate pending events into the log and sign a checkpoint now."""
+    settings = load_settings(database_url)
+    with reported_errors(), bootstrap(settings) as services:
+        signed = services.log.sign(wait=False, force=True)
+        vkey = services.log.signer.vkey
+    if json_output:
+        print_json(
+            {
+                "tree_size": signed.size,
+                "root": signed.root.hex(),
+                "checkpoint": signed.note,
+                "signed_at": signed.signed_at,
+                "vkey": vkey,
+            }
+        )
+        return
+    console.print(f"Signed checkpoint of {signed.size} entries ({signed.signed_at}):")
+    sys.stdout.write(signed.note)
+    sys.stdout.flush()
+
+
+@app.command()
+def export(
+    directory: Annotated[Path, typer.Argument(help="A new or empty directory for the bundle.")],
+    database_url: DatabaseUrl = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Write the audit bundle: entries, checkpoints, key, hash tiles, roll-ups."""
+    settings = load_settings(database_url)
+    with (
+        reported_errors(),
+        bootstrap(settings) as services,
+        progress_bar("exporting", enabled=not json_output) as update,
+    ):
+        summary = export_bundle(
+            services.log, directory, vkey=services.log.signer.vkey, progress=update
+        )
+    if json_output:
+        print_json(asdict(summary))
+        return
+    console.print(
+        f"Wrote {summary.entries} entries, {summary.checkpoints} checkpoint(s) and "
+        f"{summary.tiles} tiles to {summary.directory}."
+    )
+
+
+@app.command()
+def verify(
+    source: Annotated[
+        Path | None,
+        typer.Argument(help="An audit bundle directory (default: export the store and check it)."),
+    ] = None,
+    trust_key: Annotated[
+        str | None, typer.Option("--trust-key", help="The verifier key (vkey) you trust.")
+    ] = None,
+    database_url: DatabaseUrl = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Verify an audit bundle offline; exit 0 only if everything holds."""
+    if source is None:
+        settings = load_settings(database_url)
+        with tempfile.TemporaryDirectory(prefix="pledge-ledger-verify-") as scratch:
+            with reported_errors(), bootstrap(settings) as services:
+                bundle = Path(scratch) / "bundle"
+                export_bundle(services.log, bundle, vkey=services.log.signer.vkey)
+            report = run_verification(bundle, trust_key, json_output)
+    else:
+        report = run_verification(source, trust_key, json_output)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def run_verification(bundle: Path, trust_key: str | None, json_output: bool) -> VerificationResult:
+    with progress_bar("verifying", enabled=not json_output) as update:
+        report = verify_bundle(bundle, trusted_vkey=trust_key, progress=update)
+    if json_output:
+        print_json(
+            {
+                "ok": report.ok,
+                "entries": report.entries,
+                "tree_size": report.tree_size,
+                "checkpoints": report.checkpoints,
+                "tiles": report.tiles,
+                "rollups_checked": report.rollups_checked,
+                "key": report.key,
+                "key_trusted": report.key_trusted,
+                "failure": None if report.failure is None else asdict(report.failure),
+            }
+        )
+        return report
+    if report.failure is not None:
+        err_console.print(
+            f"FAILED: {report.failure}", markup=False, highlight=False, soft_wrap=True
+        )
+        return report
+    trust = "the trusted key" if report.key_trusted else "the bundle's own key (pass --trust-key)"
+    console.print(
+        f"OK: {report.entries} entries, {len(report.checkpoints)} checkpoint(s) up to size "
+        f"{report.tree_size} and {report.tiles} tiles verified with {trust}.",
+        markup=False,
+        soft_wrap=True,
+    )
+    return report
 
 
 def main() -> None:

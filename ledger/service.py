@@ -646,7 +646,7 @@ class Ledger:
         clock: Clock,
         ids: IdFactory,
         taxonomies: Taxonomies,
-        after_append: Callable[[int], None] | None = None,
+        after_append: Callable[[int], object] | None = None,
     ) -> None:
         self.store = store
         self.engine = engine

@@ -1,0 +1,463 @@
+"""The transparency log: integrator, checkpoints, proofs and receipts over the event store.
+
+A single integrator reads the event store's notification log in order and gives every envelope
+the next gapless leaf index (notification ids may have gaps; leaf indices never do). In one
+transaction per batch it stores the leaf hashes, every perfect subtree hash the batch completed,
+and its position, so that a crash loses or repeats nothing and proofs cost O(log n) reads.
+Only one integrator works at a time: a PostgreSQL advisory lock, or a file lock beside the
+SQLite file.
+
+Checkpoints are C2SP tlog-checkpoints in C2SP signed notes (Ed25519). The log never signs two
+different roots for one size (the size is the checkpoints table's key, and a mismatch is an
+alarm, not an update), and signs at most one checkpoint per configured interval: under load a
+writer waits for the next one, as Rekor v2 does.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import orjson
+from sqlalchemy import Connection, Engine, func, insert, select, text, tuple_, update
+
+from ledger.checkpoint import Checkpoint, sign_checkpoint
+from ledger.clock import Clock, format_timestamp, parse_timestamp
+from ledger.database import log_checkpoints, log_leaves, log_position, log_subtrees
+from ledger.errors import LedgerError
+from ledger.merkle import (
+    EMPTY_ROOT,
+    CompactRange,
+    GetSubtree,
+    consistency_proof,
+    inclusion_proof,
+    root_from_subtrees,
+)
+from ledger.note import Signer
+from ledger.store import EventStore
+
+T = TypeVar("T")
+
+_POSITION = "integrator"
+_LEAF_PREFIX = b"\x00"
+
+
+class LogError(LedgerError):
+    """The log cannot answer (unknown event, size beyond the tree) or found itself inconsistent."""
+
+    code = "log_error"
+
+
+class LogRewritten(LogError):
+    """The store no longer matches what the log already signed: someone rewrote history."""
+
+    code = "log_rewritten"
+
+
+@dataclass(frozen=True, slots=True)
+class SignedCheckpoint:
+    size: int
+    root: bytes
+    signed_at: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeafRecord:
+    leaf_index: int
+    notification_id: int
+    event_id: str
+    stream_id: str
+    stream_version: int
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Proof that an event is in the log: its leaf, a signed tree containing it, the path."""
+
+    event_id: str
+    stream_id: str
+    stream_version: int
+    leaf_index: int
+    leaf_hash: bytes
+    checkpoint: str
+    tree_size: int
+    inclusion_proof: tuple[bytes, ...]
+
+
+class _RecordingSubtrees:
+    """Learns which subtrees a proof needs (the proof's shape does not depend on hashes)."""
+
+    def __init__(self) -> None:
+        self.wanted: list[tuple[int, int]] = []
+
+    def __call__(self, level: int, index: int) -> bytes:
+        self.wanted.append((level, index))
+        return EMPTY_ROOT
+
+
+class TransparencyLog:
+    def __init__(
+        self,
+        store: EventStore,
+        engine: Engine,
+        *,
+        signer: Signer,
+        origin: str,
+        clock: Clock,
+        checkpoint_interval: float = 1.0,
+        lock_path: Path | None = None,
+        schema: str | None = None,
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.signer = signer
+        self.origin = origin
+        self.clock = clock
+        self.checkpoint_interval = checkpoint_interval
+        self._lock_path = lock_path
+        self._lock_key = f"pledge-ledger integrator {schema or 'public'}"
+        self._thread_lock = threading.Lock()
+        self._signing_lock = threading.Lock()
+        self._compact: CompactRange | None = None
+
+    # --- integration ------------------------------------------------------------------------------
+
+    @contextmanager
+    def _exclusive(self, connection: Connection) -> Iterator[None]:
+        """Hold the one-integrator lock for the duration of a transaction."""
+        with self._thread_lock:
+            if self.engine.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": self._lock_key}
+                )
+                yield
+                return
+            if self._lock_path is None:
+                yield
+                return
+            fd = os.open(self._lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+    def integrate(self, *, batch_size: int = 5000) -> int:
+        """Give every stored envelope not yet in the log its leaf; answer the tree size."""
+        while True:
+            with self.engine.begin() as connection, self._exclusive(connection):
+                row = connection.execute(
+                    select(log_position.c.notification_id, log_position.c.tree_size).where(
+                        log_position.c.name == _POSITION
+                    )
+                ).first()
+                position, size = (row.notification_id, row.tree_size) if row else (0, 0)
+                page = self.store.notifications(after=position, limit=batch_size)
+                if not page:
+                    return int(size)
+                compact = self._compact
+                if compact is None or compact.size != size:
+                    compact = CompactRange.from_subtrees(size, GetSubtreeFromDb(connection))
+                leaves = []
+                subtrees = []
+                for stored in page:
+                    leaf = hashlib.sha256(_LEAF_PREFIX + stored.raw).digest()
+                    index = compact.size
+                    for level, idx, value in compact.append(leaf)[1:]:
+                        subtrees.append({"level": level, "idx": idx, "hash": value})
+                    leaves.append(
+                        {
+                            "leaf_index": index,
+                            "notification_id": stored.notification_id,
+                            "event_id": _event_id(stored.raw),
+                            "stream_id": stored.stream_id,
+                            "stream_version": stored.stream_version,
+                            "leaf_hash": leaf,
+                        }
+                    )
+                connection.execute(insert(log_leaves), leaves)
+                if subtrees:
+                    connection.execute(insert(log_subtrees), subtrees)
+                values = {"notification_id": page[-1].notification_id, "tree_size": compact.size}
+                if row is None:
+                    connection.execute(insert(log_position).values(name=_POSITION, **values))
+                else:
+                    connection.execute(
+                        update(log_position).where(log_position.c.name == _POSITION).values(values)
+                    )
+            # Only trust the in-memory edge once its rows are committed.
+            self._compact = compact
+
+    def tree_size(self) -> int:
+        with self.engine.connect() as connection:
+            size = connection.execute(
+                select(log_position.c.tree_size).where(log_position.c.name == _POSITION)
+            ).scalar()
+        return int(size or 0)
+
+    def integrated_notification_id(self) -> int:
+        with self.engine.connect() as connection:
+            position = connection.execute(
+                select(log_position.c.notification_id).where(log_position.c.name == _POSITION)
+            ).scalar()
+        return int(position or 0)
+
+    # --- roots and proofs -------------------------------------------------------------------------
+
+    def _fetch_subtrees(
+        self, connection: Connection, wanted: list[tuple[int, int]]
+    ) -> dict[tuple[int, int], bytes]:
+        found: dict[tuple[int, int], bytes] = {}
+        leaves = [idx for level, idx in wanted if level == 0]
+        inner = [(level, idx) for level, idx in wanted if level > 0]
+        if leaves:
+            rows = connection.execute(
+                select(log_leaves.c.leaf_index, log_leaves.c.leaf_hash).where(
+                    log_leaves.c.leaf_index.in_(leaves)
+                )
+            )
+            found.update({(0, int(r.leaf_index)): bytes(r.leaf_hash) for r in rows})
+        if inner:
+            rows = connection.execute(
+                select(log_subtrees.c.level, log_subtrees.c.idx, log_subtrees.c.hash).where(
+                    tuple_(log_subtrees.c.level, log_subtrees.c.idx).in_(inner)
+                )
+            )
+            found.update({(int(r.level), int(r.idx)): bytes(r.hash) for r in rows})
+        missing = [key for key in wanted if key not in found]
+        if missing:
+            raise LogError(f"the log has no stored hash for subtree(s) {missing[:3]}")
+        return found
+
+    def _with_subtrees(self, compute: Callable[[GetSubtree], T]) -> T:
+        """Run a proof computation with all its subtree hashes fetched in two queries."""
+        recorder = _RecordingSubtrees()
+        compute(recorder)
+        with self.engine.connect() as connection:
+            found = self._fetch_subtrees(connection, recorder.wanted)
+        return compute(lambda level, index: found[(level, index)])
+
+    def _check_size(self, size: int) -> None:
+        current = self.tree_size()
+        if not 0 <= size <= current:
+            raise LogError(f"tree size {size} is beyond the log's {current} entries", field="size")
+
+    def root(self, size: int) -> bytes:
+        self._check_size(size)
+        return self._with_subtrees(lambda get: root_from_subtrees(size, get))
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        self._check_size(size)
+        if not 0 <= index < size:
+            raise LogError(f"leaf index {index} is not below tree size {size}", field="index")
+        return self._with_subtrees(lambda get: inclusion_proof(index, size, get))
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        self._check_size(size2)
+        if not 0 < size1 <= size2:
+            raise LogError(f"no consistency proof from {size1} to {size2}", field="from")
+        return self._with_subtrees(lambda get: consistency_proof(size1, size2, get))
+
+    def leaf(self, event_id: str) -> LeafRecord:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(log_leaves).where(log_leaves.c.event_id == event_id)
+            ).first()
+        if row is None:
+            raise LogError(f"event {event_id} is not in the log (yet)", field="event_id")
+        return LeafRecord(
+            int(row.leaf_index),
+            int(row.notification_id),
+            row.event_id,
+            row.stream_id,
+            int(row.stream_version),
+            bytes(row.leaf_hash),
+        )
+
+    def leaves(self, start: int, end: int) -> list[LeafRecord]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(log_leaves)
+                .where(log_leaves.c.leaf_index >= start, log_leaves.c.leaf_index < end)
+                .order_by(log_leaves.c.leaf_index)
+            )
+            return [
+                LeafRecord(
+                    int(r.leaf_index),
+                    int(r.notification_id),
+                    r.event_id,
+                    r.stream_id,
+                    int(r.stream_version),
+                    bytes(r.leaf_hash),
+                )
+                for r in rows
+            ]
+
+    def entries(self, size: int) -> Iterator[bytes]:
+        """The stored envelopes covered by the first ``size`` leaves, in notification order.
+
+        This is a plain copy of what the event store holds now: if someone deleted, inserted or
+        edited rows after they were logged, the copy shows it and the verifier names it.
+        """
+        if size <= 0:
+            return
+        last = self.leaves(size - 1, size)
+        if not last:
+            raise LogError(f"the log has fewer than {size} leaves", field="size")
+        stop = last[0].notification_id
+        for stored in self.store.iter_notifications(after=0, batch=5000):
+            if stored.notification_id > stop:
+                return
+            yield stored.raw
+
+    # --- checkpoints ------------------------------------------------------------------------------
+
+    def latest_checkpoint(self) -> SignedCheckpoint | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(log_checkpoints).order_by(log_checkpoints.c.tree_size.desc()).limit(1)
+            ).first()
+        if row is None:
+            return None
+        return SignedCheckpoint(int(row.tree_size), bytes(row.root_hash), row.signed_at, row.note)
+
+    def checkpoints(self) -> list[SignedCheckpoint]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(log_checkpoints).order_by(log_checkpoints.c.tree_size))
+            return [
+                SignedCheckpoint(int(r.tree_size), bytes(r.root_hash), r.signed_at, r.note)
+                for r in rows
+            ]
+
+    def checkpoint_covering(self, size: int) -> SignedCheckpoint:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(log_checkpoints)
+                .where(log_checkpoints.c.tree_size >= size)
+                .order_by(log_checkpoints.c.tree_size)
+                .limit(1)
+            ).first()
+        if row is None:
+            return self.sign(wait=True)
+        return SignedCheckpoint(int(row.tree_size), bytes(row.root_hash), row.signed_at, row.note)
+
+    def sign(self, *, wait: bool = True, force: bool = False) -> SignedCheckpoint:
+        """Integrate, then sign a checkpoint of the whole tree (batched: see module docstring).
+
+        ``wait``: if the last checkpoint is younger than the interval, wait for the next slot
+        (a writer waiting for its receipt); ``force`` signs at once (the ``checkpoint`` command).
+        """
+        with self._signing_lock:
+            size = self.integrate()
+            latest = self.latest_checkpoint()
+            if latest is not None and latest.size >= size:
+                return latest
+            if latest is not None and not force and self.checkpoint_interval > 0:
+                age = (self.clock.now() - parse_timestamp(latest.signed_at)).total_seconds()
+                if age < self.checkpoint_interval:
+                    if not wait:
+                        return latest
+                    time.sleep(self.checkpoint_interval - age)
+                    size = self.integrate()
+            root = self.root(size)
+            return self._store_checkpoint(size, root)
+
+    def _store_checkpoint(self, size: int, root: bytes) -> SignedCheckpoint:
+        signed_at = format_timestamp(self.clock.now())
+        with self.engine.begin() as connection:
+            existing = connection.execute(
+                select(
+                    log_checkpoints.c.root_hash, log_checkpoints.c.note, log_checkpoints.c.signed_at
+                ).where(log_checkpoints.c.tree_size == size)
+            ).first()
+            if existing is not None:
+                if bytes(existing.root_hash) != root:
+                    raise LogRewritten(
+                        f"the log already signed a different root for size {size}: refusing to "
+                        "sign a second history"
+                    )
+                return SignedCheckpoint(size, root, existing.signed_at, existing.note)
+            latest = connection.execute(select(func.max(log_checkpoints.c.tree_size))).scalar()
+            if latest is not None and latest > size:
+                raise LogError(f"a checkpoint of size {latest} already exists beyond {size}")
+            note = sign_checkpoint(Checkpoint(self.origin, size, root), self.signer).decode()
+            connection.execute(
+                insert(log_checkpoints).values(
+                    tree_size=size, root_hash=root, signed_at=signed_at, note=note
+                )
+            )
+        return SignedCheckpoint(size, root, signed_at, note)
+
+    def receipt(self, event_id: str, *, wait: bool = True) -> Receipt:
+        """The event's leaf, a signed checkpoint that includes it, and the inclusion proof."""
+        record = self.leaf(event_id)
+        latest = self.latest_checkpoint()
+        if latest is None or latest.size <= record.leaf_index:
+            latest = self.sign(wait=wait)
+        if latest.size <= record.leaf_index:
+            raise LogError(f"event {event_id} is not yet covered by a signed checkpoint")
+        proof = self.inclusion_proof(record.leaf_index, latest.size)
+        return Receipt(
+            event_id=record.event_id,
+            stream_id=record.stream_id,
+            stream_version=record.stream_version,
+            leaf_index=record.leaf_index,
+            leaf_hash=record.leaf_hash,
+            checkpoint=latest.note,
+            tree_size=latest.size,
+            inclusion_proof=tuple(proof),
+        )
+
+    def bundle_checkpoints(self) -> list[SignedCheckpoint]:
+        """The bounded set a bundle carries: the latest, plus the last one of each UTC day."""
+        by_day: dict[str, SignedCheckpoint] = {}
+        every = self.checkpoints()
+        for checkpoint in every:
+            by_day[checkpoint.signed_at[:10]] = checkpoint
+        chosen = {c.size: c for c in by_day.values()}
+        if every:
+            chosen[every[-1].size] = every[-1]
+        return [chosen[size] for size in sorted(chosen)]
+
+
+class GetSubtreeFromDb:
+    """``get_subtree`` over the log tables (one query per call: for resuming the integrator)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def __call__(self, level: int, index: int) -> bytes:
+        if level == 0:
+            value = self.connection.execute(
+                select(log_leaves.c.leaf_hash).where(log_leaves.c.leaf_index == index)
+            ).scalar()
+        else:
+            value = self.connection.execute(
+                select(log_subtrees.c.hash).where(
+                    log_subtrees.c.level == level, log_subtrees.c.idx == index
+                )
+            ).scalar()
+        if value is None:
+            raise LogError(f"the log has no stored hash for subtree ({level}, {index})")
+        return bytes(value)
+
+
+def _event_id(raw: bytes) -> str:
+    try:
+        event_id = orjson.loads(raw)["event_id"]
+    except (orjson.JSONDecodeError, KeyError, TypeError) as error:
+        raise LogError("a stored event is not an envelope with an event_id") from error
+    if not isinstance(event_id, str):
+        raise LogError("a stored event's event_id is not a string")
+    return event_id

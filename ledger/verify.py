@@ -1,0 +1,332 @@
+"""The offline verifier: trust nothing in a bundle but the public key.
+
+It recomputes every leaf from the entries, the root at every checkpoint's size (so all
+checkpoints are checked against one history, hence against each other), every signature, every
+hash tile, and (through a replay function supplied by the read side) the published roll-ups.
+It stops at the first thing that fails and names it: the entry (leaf index, event id), the
+checkpoint file, the tile or the roll-up. When the entries disagree with a signed root, the
+hash tiles, once authenticated against that root, tell which entry no longer matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ledger.bundle import CHECKPOINT, CHECKPOINTS, ENTRIES, KEY, ROLLUPS
+from ledger.checkpoint import Checkpoint, open_checkpoint
+from ledger.envelope import open_envelope
+from ledger.errors import CorruptEvent
+from ledger.merkle import CompactRange, InMemoryTree, MerkleError
+from ledger.note import NoteError, Verifier
+from ledger.tiles import first_mismatching_leaf, parse_tile_path, tiles_for_tree
+
+_LEAF_PREFIX = b"\x00"
+
+Replay = Callable[[Iterator[bytes], int], Any]
+"""Recomputes the roll-ups document from the entries (in leaf order) at a tree size."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    where: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.problem}"
+
+
+@dataclass
+class VerificationResult:
+    entries: int = 0
+    tree_size: int = 0
+    checkpoints: list[int] = field(default_factory=list)
+    key: str = ""
+    key_trusted: bool = False
+    tiles: int = 0
+    rollups_checked: bool = False
+    failure: Finding | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+class _Failed(Exception):
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}")
+        self.finding = Finding(where, problem)
+
+
+def _entry(index: int, event_id: str | None = None) -> str:
+    return f"entry {index}" + (f" (event {event_id})" if event_id else "")
+
+
+def _read_text(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise _Failed(what, f"cannot be read: {error.strerror or error}") from error
+
+
+def _load_key(directory: Path, trusted_vkey: str | None, result: VerificationResult) -> Verifier:
+    bundle_key: str | None = None
+    if (directory / KEY).exists():
+        bundle_key = _read_text(directory / KEY, KEY).decode("utf-8", "replace").strip()
+    if trusted_vkey is None and bundle_key is None:
+        raise _Failed(KEY, "missing, and no --trust-key was given")
+    chosen = trusted_vkey.strip() if trusted_vkey is not None else str(bundle_key)
+    try:
+        verifier = Verifier.from_vkey(chosen)
+    except NoteError as error:
+        raise _Failed("--trust-key" if trusted_vkey else KEY, str(error)) from error
+    if trusted_vkey is not None and bundle_key is not None and bundle_key != chosen:
+        raise _Failed(KEY, "the bundle's key is not the trusted key")
+    result.key = chosen
+    result.key_trusted = trusted_vkey is not None
+    return verifier
+
+
+def _load_checkpoints(
+    directory: Path, verifier: Verifier
+) -> tuple[Checkpoint, dict[int, tuple[str, Checkpoint]]]:
+    files: list[tuple[str, Path]] = [(CHECKPOINT, directory / CHECKPOINT)]
+    if (directory / CHECKPOINTS).is_dir():
+        files += sorted(
+            ((f"{CHECKPOINTS}/{p.name}", p) for p in (directory / CHECKPOINTS).iterdir()),
+            key=lambda item: (len(item[0]), item[0]),
+        )
+    if not files[0][1].exists():
+        raise _Failed(CHECKPOINT, "missing")
+    by_size: dict[int, tuple[str, Checkpoint]] = {}
+    origin: str | None = None
+    latest: Checkpoint | None = None
+    for name, path in files:
+        note = _read_text(path, name)
+        try:
+            checkpoint = open_checkpoint(note, verifier, expected_origin=origin)
+        except NoteError as error:
+            raise _Failed(name, str(error)) from error
+        origin = checkpoint.origin
+        if name == CHECKPOINT:
+            latest = checkpoint
+        elif name != f"{CHECKPOINTS}/{checkpoint.size}":
+            raise _Failed(name, f"holds the checkpoint of size {checkpoint.size}")
+        earlier = by_size.get(checkpoint.size)
+        if earlier is not None and earlier[1].root != checkpoint.root:
+            raise _Failed(
+                name,
+                f"signs a different root for size {checkpoint.size} than {earlier[0]}: "
+                "the log showed two histories",
+            )
+        by_size.setdefault(checkpoint.size, (name, checkpoint))
+    assert latest is not None
+    largest = max(by_size)
+    if latest.size != largest:
+        raise _Failed(CHECKPOINT, f"is older (size {latest.size}) than {by_size[largest][0]}")
+    return latest, by_size
+
+
+def _iter_lines(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        for index, line in enumerate(handle):
+            if not line.endswith(b"\n"):
+                raise _Failed(_entry(index), "the last line has no newline: the file is cut")
+            yield line[:-1]
+
+
+def verify_bundle(
+    directory: Path,
+    *,
+    trusted_vkey: str | None = None,
+    replay: Replay | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> VerificationResult:
+    """Check a bundle; the result's ``failure`` names the first thing that does not hold."""
+    result = VerificationResult()
+    try:
+        _verify(directory, trusted_vkey, replay, progress, result)
+    except _Failed as failed:
+        result.failure = failed.finding
+    return result
+
+
+def _verify(
+    directory: Path,
+    trusted_vkey: str | None,
+    replay: Replay | None,
+    progress: Callable[[int, int], None] | None,
+    result: VerificationResult,
+) -> None:
+    if not directory.is_dir():
+        raise _Failed(str(directory), "is not a bundle directory")
+    verifier = _load_key(directory, trusted_vkey, result)
+    latest, by_size = _load_checkpoints(directory, verifier)
+    result.tree_size = latest.size
+    if not (directory / ENTRIES).exists():
+        raise _Failed(ENTRIES, "missing")
+
+    compact = CompactRange()
+    leaf_hashes: list[bytes] = []
+    roots: dict[int, bytes] = {}
+    if 0 in by_size:
+        roots[0] = compact.root()
+    versions: dict[str, int] = {}
+    seen: set[str] = set()
+    sha256 = hashlib.sha256
+    for index, raw in enumerate(_iter_lines(directory / ENTRIES)):
+        try:
+            envelope = open_envelope(raw)
+        except CorruptEvent as error:
+            raise _Failed(_entry(index), f"not a canonical envelope: {error}") from error
+        if envelope.event_id in seen:
+            raise _Failed(_entry(index, envelope.event_id), "this event id appears twice")
+        seen.add(envelope.event_id)
+        expected = versions.get(envelope.stream_id, 0) + 1
+        if envelope.stream_version != expected:
+            raise _Failed(
+                _entry(index, envelope.event_id),
+                f"{envelope.stream_id} version {envelope.stream_version} follows version "
+                f"{expected - 1}: an event is missing, repeated or out of order",
+            )
+        versions[envelope.stream_id] = expected
+        leaf = sha256(_LEAF_PREFIX + raw).digest()
+        leaf_hashes.append(leaf)
+        compact.append(leaf)
+        if compact.size in by_size:
+            roots[compact.size] = compact.root()
+        if progress is not None and compact.size % 10_000 == 0:
+            progress(compact.size, latest.size)
+    result.entries = compact.size
+    if progress is not None:
+        progress(compact.size, latest.size)
+
+    if compact.size != latest.size or roots.get(latest.size) != latest.root:
+        _locate(directory, latest, leaf_hashes)
+    for size in sorted(by_size):
+        name, checkpoint = by_size[size]
+        if roots.get(size) != checkpoint.root:
+            raise _Failed(
+                name,
+                f"its signed root is not the root of the first {size} entries, which the "
+                f"latest checkpoint confirms: it is not consistent with the log",
+            )
+        result.checkpoints.append(size)
+    result.tiles = _check_tiles(directory, latest.size, leaf_hashes)
+    if (directory / ROLLUPS).exists() and replay is not None:
+        _check_rollups(directory, latest.size, replay)
+        result.rollups_checked = True
+
+
+def _read_tile(directory: Path) -> Callable[[str], bytes | None]:
+    def read(path: str) -> bytes | None:
+        try:
+            return (directory / path).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    return read
+
+
+def _locate(directory: Path, latest: Checkpoint, leaf_hashes: list[bytes]) -> None:
+    """The entries disagree with the latest signed root: use the tiles to say where."""
+    try:
+        index = first_mismatching_leaf(latest.size, latest.root, leaf_hashes, _read_tile(directory))
+    except MerkleError as error:
+        raise _Failed(
+            CHECKPOINT,
+            f"the {len(leaf_hashes)} entries do not give the signed root of size {latest.size}, "
+            f"and the tiles cannot say where ({error})",
+        ) from error
+    if index is None:
+        raise _Failed(
+            _entry(latest.size),
+            f"the bundle has {len(leaf_hashes)} entries, more than the {latest.size} the "
+            "latest checkpoint signs",
+        )
+    if index >= len(leaf_hashes):
+        raise _Failed(
+            _entry(index),
+            f"missing: the bundle has {len(leaf_hashes)} entries but the checkpoint signs "
+            f"{latest.size} (the log was truncated or entries were deleted)",
+        )
+    event_id = _event_id_at(directory, index)
+    raise _Failed(
+        _entry(index, event_id),
+        "its hash differs from the one the signed log holds for this position "
+        "(changed, inserted, deleted before it, or moved)",
+    )
+
+
+def _event_id_at(directory: Path, wanted: int) -> str | None:
+    for index, raw in enumerate(_iter_lines(directory / ENTRIES)):
+        if index == wanted:
+            try:
+                value = orjson.loads(raw).get("event_id")
+            except (orjson.JSONDecodeError, AttributeError):
+                return None
+            return value if isinstance(value, str) else None
+    return None
+
+
+def _check_tiles(directory: Path, size: int, leaf_hashes: list[bytes]) -> int:
+    """Every tile a mirror would serve must equal the one recomputed from the entries."""
+    tree = InMemoryTree(leaf_hashes)
+    expected = dict(tiles_for_tree(size, tree.get_subtree))
+    tile_root = directory / "tile"
+    present: set[str] = set()
+    if tile_root.is_dir():
+        for file in tile_root.rglob("*"):
+            if file.is_file():
+                relative = file.relative_to(directory).as_posix()
+                try:
+                    parse_tile_path(relative)
+                except MerkleError as error:
+                    raise _Failed(relative, f"is not a tile path: {error}") from error
+                present.add(relative)
+    for tile, content in expected.items():
+        if tile not in present:
+            raise _Failed(tile, "missing")
+        if (directory / tile).read_bytes() != content:
+            raise _Failed(tile, "does not match the hashes of the entries")
+    extra = sorted(present - set(expected))
+    if extra:
+        raise _Failed(extra[0], "is not a tile of this tree")
+    return len(expected)
+
+
+def _check_rollups(directory: Path, size: int, replay: Replay) -> None:
+    try:
+        published = orjson.loads((directory / ROLLUPS).read_bytes())
+    except orjson.JSONDecodeError as error:
+        raise _Failed(ROLLUPS, f"is not JSON: {error}") from error
+    recomputed = replay(_iter_lines(directory / ENTRIES), size)
+    difference = first_difference(published, recomputed)
+    if difference is not None:
+        raise _Failed(ROLLUPS, f"differs from the replay of the entries at {difference}")
+
+
+def first_difference(published: Any, recomputed: Any, path: str = "$") -> str | None:
+    """The first JSON path where two documents differ, or None."""
+    if isinstance(published, dict) and isinstance(recomputed, dict):
+        for key in sorted(set(published) | set(recomputed)):
+            if key not in published or key not in recomputed:
+                return f"{path}.{key}"
+            found = first_difference(published[key], recomputed[key], f"{path}.{key}")
+            if found is not None:
+                return found
+        return None
+    if isinstance(published, list) and isinstance(recomputed, list):
+        if len(published) != len(recomputed):
+            return f"{path} (length {len(published)} != {len(recomputed)})"
+        for n, (a, b) in enumerate(zip(published, recomputed, strict=True)):
+            found = first_difference(a, b, f"{path}[{n}]")
+            if found is not None:
+                return found
+        return None
+    return None if published == recomputed else f"{path} ({published!r} != {recomputed!r})"
