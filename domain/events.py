@@ -7,11 +7,13 @@ upcaster (see ``upcast``). ``tests/golden`` pins every type string and its canon
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from domain.errors import InvalidInput
 from domain.values import (
@@ -132,7 +134,7 @@ class PledgeContent(Model):
     cities: tuple[Slug, ...] = Field(min_length=1, max_length=100)
     title: LocalizedTitle
     description: LocalizedText
-    gcm_objectives: tuple[int, ...] = Field(default=(), max_length=23)
+    gcm_objectives: tuple[StrictInt, ...] = Field(default=(), max_length=23)
     gcr_areas: tuple[str, ...] = Field(default=(), max_length=50)
     sdg_targets: tuple[str, ...] = Field(default=(), max_length=100)
     priority_areas: tuple[str, ...] = Field(default=(), max_length=20)
@@ -153,7 +155,7 @@ class PledgeChanges(Model):
     cities: tuple[Slug, ...] | None = Field(default=None, min_length=1, max_length=100)
     title: LocalizedTitle | None = None
     description: LocalizedText | None = None
-    gcm_objectives: tuple[int, ...] | None = Field(default=None, max_length=23)
+    gcm_objectives: tuple[StrictInt, ...] | None = Field(default=None, max_length=23)
     gcr_areas: tuple[str, ...] | None = Field(default=None, max_length=50)
     sdg_targets: tuple[str, ...] | None = Field(default=None, max_length=100)
     priority_areas: tuple[str, ...] | None = Field(default=None, max_length=20)
@@ -269,6 +271,23 @@ def parse_payload(event_type: str, schema_version: int, data: dict[str, Any]) ->
         return spec.payload.model_validate(data)
     except ValidationError as error:
         raise invalid_input_from(error) from error
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def refusing_invalid_input(decide: Callable[P, R]) -> Callable[P, R]:
+    """Decisions build payload models; a value the payload refuses is the caller's bad input."""
+
+    @functools.wraps(decide)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return decide(*args, **kwargs)
+        except ValidationError as error:
+            raise invalid_input_from(error) from error
+
+    return checked
 
 
 def invalid_input_from(error: ValidationError, prefix: str = "") -> InvalidInput:

@@ -22,7 +22,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from domain.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
 from domain.events import (
@@ -49,6 +49,7 @@ from domain.events import (
     PledgeWithdrawn,
     ProgressReported,
     Stage,
+    refusing_invalid_input,
 )
 from domain.principal import Principal
 from domain.registry import CityState, NetworkState
@@ -133,11 +134,9 @@ def evolve_pledge(state: PledgeState | None, payload: Payload) -> PledgeState:
     if isinstance(payload, ProgressReported):
         last = state.last_period_end
         end = payload.period.end
-        return replace(
-            state,
-            stage=payload.stage,
-            last_period_end=end if last is None or end > last else last,
-        )
+        if last is not None and end < last:
+            return state  # a late report on an older period does not set the current stage
+        return replace(state, stage=payload.stage, last_period_end=end)
     if isinstance(payload, PledgeWithdrawn):
         return replace(state, status="withdrawn")
     if isinstance(payload, PledgeClosed):
@@ -160,7 +159,7 @@ class SubmitPledge(Model):
     cities: tuple[Slug, ...]
     title: LocalizedTitle
     description: LocalizedText
-    gcm_objectives: tuple[int, ...] = ()
+    gcm_objectives: tuple[StrictInt, ...] = ()
     gcr_areas: tuple[str, ...] = ()
     sdg_targets: tuple[str, ...] = ()
     priority_areas: tuple[str, ...] = ()
@@ -322,6 +321,7 @@ def _on_behalf_of(state: PledgeState) -> tuple[str, ...]:
     return tuple(state.content.cities)
 
 
+@refusing_invalid_input
 def submit_pledge(
     command: SubmitPledge,
     pledge_id: str,
@@ -344,6 +344,7 @@ def submit_pledge(
     return [NewEvent(payload, on_behalf_of=content.cities)]
 
 
+@refusing_invalid_input
 def amend_pledge(
     state: PledgeState,
     command: AmendPledge,
@@ -372,6 +373,7 @@ def amend_pledge(
     return [NewEvent(payload, on_behalf_of=content.cities)]
 
 
+@refusing_invalid_input
 def vet_pledge(state: PledgeState, command: ValidatePledge, principal: Principal) -> list[NewEvent]:
     principal.require_role("validator", action="validate pledges")
     _require_open(state, "a validation")
@@ -393,6 +395,7 @@ def vet_pledge(state: PledgeState, command: ValidatePledge, principal: Principal
     return [NewEvent(payload, on_behalf_of=_on_behalf_of(state))]
 
 
+@refusing_invalid_input
 def report_progress(
     state: PledgeState, command: ReportProgress, principal: Principal, today: date
 ) -> list[NewEvent]:
@@ -436,6 +439,7 @@ def report_progress(
     return [NewEvent(payload, on_behalf_of=_on_behalf_of(state), occurred_on=period.end)]
 
 
+@refusing_invalid_input
 def match_pledge(
     state: PledgeState,
     command: MatchPledge,
@@ -475,6 +479,7 @@ def match_pledge(
     return [NewEvent(payload, on_behalf_of=_on_behalf_of(state))]
 
 
+@refusing_invalid_input
 def withdraw_pledge(
     state: PledgeState, command: WithdrawPledge, principal: Principal
 ) -> list[NewEvent]:
@@ -483,6 +488,7 @@ def withdraw_pledge(
     return [NewEvent(PledgeWithdrawn(reason=command.reason), on_behalf_of=_on_behalf_of(state))]
 
 
+@refusing_invalid_input
 def close_pledge(
     state: PledgeState, command: ClosePledge, principal: Principal, today: date
 ) -> list[NewEvent]:
@@ -492,6 +498,7 @@ def close_pledge(
     return [NewEvent(payload, on_behalf_of=_on_behalf_of(state), occurred_on=today)]
 
 
+@refusing_invalid_input
 def record_erratum(
     state: PledgeState,
     command: RecordErratum,

@@ -27,7 +27,7 @@ class Principal:
             raise InvalidInput("a principal needs a key id", field="key_id")
         if self.role not in ROLES:
             raise InvalidInput(f"unknown role {self.role!r}", field="role")
-        if (self.role == "network") != (self.network_id is not None):
+        if (self.role == "network") != bool(self.network_id):
             raise InvalidInput(
                 "a network principal names its network, and only a network principal does",
                 field="network_id",

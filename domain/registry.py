@@ -20,6 +20,7 @@ from domain.events import (
     NetworkRegistered,
     NewEvent,
     Payload,
+    refusing_invalid_input,
 )
 from domain.principal import Principal
 from domain.values import CountryCode, IsoDate, Language, LocalizedTitle, Slug
@@ -131,6 +132,7 @@ class SignDeclaration(Model):
 # --- decisions ------------------------------------------------------------------------------------
 
 
+@refusing_invalid_input
 def register_network(
     command: RegisterNetwork, existing: NetworkState | None, principal: Principal
 ) -> list[NewEvent]:
@@ -140,6 +142,7 @@ def register_network(
     return [NewEvent(NetworkRegistered(network_id=command.id, name=command.name))]
 
 
+@refusing_invalid_input
 def register_city(
     command: RegisterCity, existing: CityState | None, principal: Principal
 ) -> list[NewEvent]:
@@ -156,6 +159,7 @@ def _require_network_admin(principal: Principal, network_id: str, action: str) -
     raise NotPermitted(f"{principal.role} key {principal.key_id} may not {action}")
 
 
+@refusing_invalid_input
 def join_network(
     network_id: str,
     command: JoinNetwork,
@@ -176,6 +180,7 @@ def join_network(
     return [NewEvent(payload, on_behalf_of=(command.city_id,))]
 
 
+@refusing_invalid_input
 def leave_network(
     network_id: str, command: LeaveNetwork, network: NetworkState | None, principal: Principal
 ) -> list[NewEvent]:
@@ -188,6 +193,7 @@ def leave_network(
     return [NewEvent(payload, on_behalf_of=(command.city_id,))]
 
 
+@refusing_invalid_input
 def sign_declaration(
     declaration_id: str,
     command: SignDeclaration,

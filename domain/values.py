@@ -19,7 +19,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
 Language = Literal["en", "fr", "es"]
 LANGUAGES: tuple[Language, ...] = ("en", "fr", "es")
 
-_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")
 _DECIMAL = re.compile(r"^-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]{1,12})?$")
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -61,6 +61,8 @@ def _decimal_string(value: Any) -> str:
         raise ValueError('numbers are decimal strings such as "1200" or "12.5", never floats')
     if not _DECIMAL.match(value):
         raise ValueError(f'{value!r} is not a decimal string such as "1200" or "-3.25"')
+    if value.startswith("-") and not value.strip("-0."):
+        raise ValueError("zero is written without a sign")
     return value
 
 

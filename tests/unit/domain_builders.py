@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from domain.events import Indicator, NewEvent, Payload
+from domain.events import NewEvent, Payload
 from domain.pledge import (
     AmendPledge,
     ClosePledge,
@@ -94,10 +94,6 @@ def registered_cities(
     return {city_id: city_state(city_id) for city_id in ids}
 
 
-def taxonomies() -> Taxonomies:
-    return reference_taxonomies()
-
-
 # --- indicators and pledge content ----------------------------------------------------------------
 
 
@@ -135,10 +131,6 @@ def qualitative_indicator(**overrides: Any) -> dict[str, Any]:
         "targets": [{"date": "2026-06-30", "comment": "plan adopted"}],
         **overrides,
     }
-
-
-def indicator(data: Mapping[str, Any] | None = None) -> Indicator:
-    return Indicator.model_validate(dict(data) if data is not None else unit_indicator())
 
 
 def submit_data(**overrides: Any) -> dict[str, Any]:

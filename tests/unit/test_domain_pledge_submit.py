@@ -6,7 +6,14 @@ from datetime import date
 from typing import Any
 
 import pytest
-from domain_builders import (
+from pydantic import ValidationError
+
+from domain.errors import InvalidInput, NotFound, NotPermitted, UnknownTaxonomyCode
+from domain.events import PledgeSubmitted, invalid_input_from
+from domain.pledge import SubmitPledge, pledge_stream, submit_pledge
+from domain.principal import Principal
+from domain.taxonomies import reference_taxonomies
+from tests.unit.domain_builders import (
     MEMBER_CITY,
     NETWORK_ID,
     OTHER_NETWORK_ID,
@@ -27,13 +34,6 @@ from domain_builders import (
     unit_indicator,
     validator,
 )
-from pydantic import ValidationError
-
-from domain.errors import InvalidInput, NotFound, NotPermitted, UnknownTaxonomyCode
-from domain.events import PledgeSubmitted, invalid_input_from
-from domain.pledge import SubmitPledge, pledge_stream, submit_pledge
-from domain.principal import Principal
-from domain.taxonomies import reference_taxonomies
 
 
 def refused(**overrides: Any) -> InvalidInput:
@@ -134,12 +134,6 @@ def test_duplicate_cities_are_refused() -> None:
     assert refused(cities=[MEMBER_CITY, MEMBER_CITY]).field == "cities"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValidationError,
-    reason="SubmitPledge.cities has no min_length, so PledgeContent's rule fires inside "
-    "submit_pledge and a pydantic ValidationError escapes the decision instead of InvalidInput",
-)
 def test_pledge_without_cities_is_refused_as_invalid_input() -> None:
     assert refused(cities=[]).field == "cities"
 
@@ -367,3 +361,9 @@ def test_unknown_measure_is_refused_by_the_command_model() -> None:
 def test_indicator_id_must_be_a_slug() -> None:
     error = shape_error(indicators=[unit_indicator(id="Households Housed")])
     assert invalid_input_from(error).field == "indicators.0.id"
+
+
+def test_gcm_objective_given_as_text_or_boolean_is_refused_not_coerced() -> None:
+    for value in ("15", True, 15.0):
+        with pytest.raises(ValidationError):
+            submit_command(gcm_objectives=[value])

@@ -44,11 +44,6 @@ def test_principal_with_unknown_role_is_refused() -> None:
     assert caught.value.field == "role"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Principal checks `network_id is not None`, so a network key naming the empty "
-    "network '' is accepted",
-)
 def test_network_principal_with_empty_network_id_is_refused() -> None:
     with pytest.raises(InvalidInput):
         Principal(key_id="k1", role="network", network_id="")

@@ -5,18 +5,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from domain_builders import (
-    MEMBER_CITY,
-    NETWORK_ID,
-    OUTSIDER_CITY,
-    TODAY,
-    admin,
-    city_state,
-    network_key,
-    network_state,
-    other_network_key,
-    validator,
-)
 from pydantic import ValidationError
 
 from domain.errors import AlreadyExists, InvalidInput, NotFound, NotPermitted
@@ -50,6 +38,18 @@ from domain.registry import (
     register_city,
     register_network,
     sign_declaration,
+)
+from tests.unit.domain_builders import (
+    MEMBER_CITY,
+    NETWORK_ID,
+    OUTSIDER_CITY,
+    TODAY,
+    admin,
+    city_state,
+    network_key,
+    network_state,
+    other_network_key,
+    validator,
 )
 
 MARRAKECH = "marrakech-2018"
