@@ -1,0 +1,213 @@
+"""The persisted event contract, pinned: every type string and its canonical envelope bytes.
+
+Events are public and permanent: a change of a type string, a field name, a default or the
+encoding would make old envelopes unreadable or unverifiable. If this test fails, the change
+needs a new schema version and an upcaster, not a new golden file. (To add a new event type,
+regenerate with ``UPDATE_GOLDEN=1 pytest tests/golden`` and review the diff.)
+"""
+
+from __future__ import annotations
+
+import os
+import typing
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from domain import events as ev
+from ledger.envelope import open_envelope, seal
+
+GOLDEN = Path(__file__).with_name("envelopes.jsonl")
+RECORDED_AT = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
+
+INDICATOR = ev.Indicator(
+    id="people-served",
+    title={"en": "People served", "fr": "Personnes accompagnées"},
+    measure="unit",
+    baseline=ev.IndicatorPoint(value="0", date=date(2026, 1, 1)),
+    targets=(ev.IndicatorPoint(value="5000", date=date(2028, 12, 31)),),
+)
+CONTENT = ev.PledgeContent(
+    cities=("ma-marrakech",),
+    title={"en": "One-stop welcome centre for newcomers"},
+    description={"en": "Open a municipal welcome centre.", "fr": "Ouvrir un guichet d'accueil."},
+    gcm_objectives=(15, 16),
+    gcr_areas=("gcr-objective-2",),
+    sdg_targets=("10.7",),
+    priority_areas=("access-to-services",),
+    starts_on=date(2026, 1, 1),
+    ends_on=date(2028, 12, 31),
+    indicators=(INDICATOR,),
+)
+PLEDGE = "3f0a1b2c-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+
+SAMPLES: list[tuple[str, ev.NewEvent]] = [
+    (
+        "network:uclg",
+        ev.NewEvent(ev.NetworkRegistered(network_id="uclg", name={"en": "UCLG", "es": "CGLU"})),
+    ),
+    (
+        "network:uclg",
+        ev.NewEvent(
+            ev.CityJoinedNetwork(network_id="uclg", city_id="ma-marrakech"), ("ma-marrakech",)
+        ),
+    ),
+    (
+        "network:uclg",
+        ev.NewEvent(
+            ev.CityLeftNetwork(network_id="uclg", city_id="ma-marrakech"), ("ma-marrakech",)
+        ),
+    ),
+    (
+        "city:ma-marrakech",
+        ev.NewEvent(
+            ev.CityRegistered(city_id="ma-marrakech", name={"en": "Marrakech"}, country="MA"),
+            ("ma-marrakech",),
+        ),
+    ),
+    (
+        "declaration:marrakech-2018",
+        ev.NewEvent(
+            ev.DeclarationSigned(
+                declaration_id="marrakech-2018", city_id="ma-marrakech", signed_on=date(2018, 12, 8)
+            ),
+            ("ma-marrakech",),
+            date(2018, 12, 8),
+        ),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.PledgeSubmitted(pledge_id=PLEDGE, network_id="uclg", content=CONTENT),
+            ("ma-marrakech",),
+        ),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.PledgeAmended(
+                changes=ev.PledgeChanges(ends_on=date(2029, 6, 30)),
+                reason="Funding cycle moved",
+                material=True,
+            ),
+            ("ma-marrakech",),
+        ),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(ev.PledgeValidated(criteria=("specific", "measurable"), note="")),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(ev.PledgeChangesRequested(criteria=("measurable",), note="Add a target.")),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.ProgressReported(
+                period=ev.Period(start=date(2026, 1, 1), end=date(2026, 6, 30)),
+                stage="in_progress",
+                observations=(
+                    ev.Observation(
+                        indicator_id="people-served", value="1200", date=date(2026, 6, 30)
+                    ),
+                ),
+                narrative={"en": "Centre opened in March.", "fr": "Ouvert en mars."},
+                evidence=(ev.Evidence(url="https://example.org/r.pdf", sha256="ab" * 32),),
+            ),
+            ("ma-marrakech",),
+            date(2026, 6, 30),
+        ),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(ev.PledgeMatched(kind="funder", funder="Urban Fund", note="Co-funds year 2")),
+    ),
+    (f"pledge:{PLEDGE}", ev.NewEvent(ev.PledgeWithdrawn(reason="Lost its funding"))),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(ev.PledgeClosed(outcome="partially_fulfilled", note=""), (), date(2029, 7, 1)),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.ErratumRecorded(
+                corrects_event_id="00000000-0000-4000-8000-000000000001", note="Typo in the count"
+            )
+        ),
+    ),
+]
+
+
+def _golden_lines() -> list[bytes]:
+    lines = []
+    for n, (stream_id, new_event) in enumerate(SAMPLES, start=1):
+        envelope = seal(
+            new_event,
+            event_id=f"00000000-0000-4000-8000-{n:012d}",
+            stream_id=stream_id,
+            stream_version=n,
+            recorded_at=RECORDED_AT,
+            recorded_by="golden-key",
+        )
+        lines.append(envelope.raw)
+    return lines
+
+
+def test_every_event_type_has_a_golden_sample() -> None:
+    assert {new_event.type for _, new_event in SAMPLES} == set(ev.EVENT_SPECS)
+
+
+def test_event_type_strings_are_pinned() -> None:
+    assert sorted(ev.EVENT_SPECS) == [
+        "city.registered",
+        "declaration.signed",
+        "network.city_joined",
+        "network.city_left",
+        "network.registered",
+        "pledge.amended",
+        "pledge.changes_requested",
+        "pledge.closed",
+        "pledge.erratum_recorded",
+        "pledge.matched",
+        "pledge.progress_reported",
+        "pledge.submitted",
+        "pledge.validated",
+        "pledge.withdrawn",
+    ]
+    assert all(spec.schema_version == 1 for spec in ev.EVENT_SPECS.values())
+
+
+def test_canonical_bytes_of_every_event_type_are_pinned() -> None:
+    lines = _golden_lines()
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN.write_bytes(b"".join(line + b"\n" for line in lines))
+    assert GOLDEN.read_bytes().splitlines() == lines
+
+
+def test_golden_envelopes_open_and_decode_back_to_their_payloads() -> None:
+    for raw, (_, new_event) in zip(GOLDEN.read_bytes().splitlines(), SAMPLES, strict=True):
+        envelope = open_envelope(raw, check_payload=True)
+        assert envelope.type == new_event.type
+        assert envelope.decode_payload() == new_event.payload
+
+
+def _annotations(model: type[BaseModel]) -> list[object]:
+    found: list[object] = []
+    for info in model.model_fields.values():
+        stack: list[object] = [info.annotation]
+        while stack:
+            item = stack.pop()
+            found.append(item)
+            stack.extend(typing.get_args(item))
+            if isinstance(item, type) and issubclass(item, BaseModel) and item is not model:
+                stack.extend(_annotations(item))
+    return found
+
+
+@pytest.mark.parametrize("spec", list(ev.EVENT_SPECS.values()), ids=lambda s: s.event_type)
+def test_no_payload_model_admits_a_float(spec: ev.EventSpec) -> None:
+    # The fast canonical encoder relies on this: numbers people report are decimal strings.
+    assert float not in _annotations(spec.payload)

@@ -1,0 +1,60 @@
+"""A small registry and pledge, built through the real ledger, for integration tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.bootstrap import Services
+from domain.principal import Principal
+
+ADMIN = Principal("admin-1", "admin")
+UCLG = Principal("uclg-key", "network", "uclg")
+METROPOLIS = Principal("metropolis-key", "network", "metropolis")
+VALIDATOR = Principal("validator-1", "validator")
+
+
+def pledge_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "network_id": "uclg",
+        "cities": ["ma-marrakech"],
+        "title": {"en": "One-stop welcome centre for newcomers"},
+        "description": {"en": "Open a municipal welcome centre offering orientation."},
+        "gcm_objectives": [15, 16],
+        "sdg_targets": ["10.7"],
+        "starts_on": "2026-01-01",
+        "ends_on": "2028-12-31",
+        "indicators": [
+            {
+                "id": "people-served",
+                "title": {"en": "People served"},
+                "measure": "unit",
+                "baseline": {"value": "0", "date": "2026-01-01"},
+                "targets": [{"value": "5000", "date": "2028-12-31"}],
+            }
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+def register_basics(services: Services) -> None:
+    with services.ledger.batch() as batch:
+        batch.register_network(ADMIN, {"id": "uclg", "name": {"en": "UCLG"}})
+        batch.register_network(ADMIN, {"id": "metropolis", "name": {"en": "Metropolis"}})
+        batch.register_city(
+            ADMIN, {"id": "ma-marrakech", "name": {"en": "Marrakech"}, "country": "MA"}
+        )
+        batch.register_city(ADMIN, {"id": "sn-dakar", "name": {"en": "Dakar"}, "country": "SN"})
+        batch.join_network(ADMIN, "uclg", {"city_id": "ma-marrakech"})
+        batch.join_network(ADMIN, "metropolis", {"city_id": "sn-dakar"})
+
+
+def submit_pledge(services: Services, **overrides: Any) -> str:
+    with services.ledger.batch() as batch:
+        result = batch.submit_pledge(UCLG, pledge_body(**overrides))
+    assert result.pledge_id is not None
+    return result.pledge_id
+
+
+def event_count(services: Services) -> int:
+    return services.store.max_notification_id()
