@@ -95,13 +95,28 @@ def canonical_model_bytes(value: Any) -> bytes:
     return raw
 
 
-def _has_float(item: Any) -> bool:
-    kind = type(item)
-    if kind is dict:
-        return any(_has_float(child) for child in item.values())
-    if kind is list:
-        return any(_has_float(child) for child in item)
-    return kind is float
+def _floats_or_bad_text(value: Any, check_text: bool) -> str | None:
+    """One iterative walk: a float anywhere, or (for non-ASCII bytes) a non-NFC string or a
+    non-ASCII key. Iterative, because this runs once per entry when a bundle is verified."""
+    normalized = unicodedata.is_normalized
+    stack = [value]
+    pop, push_all = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is dict:
+            if check_text:
+                for key in item:
+                    if not key.isascii():
+                        return f"key {key!r} is not ASCII"
+            push_all(item.values())
+        elif kind is list:
+            push_all(item)
+        elif kind is float:
+            return "a number is a float; numbers are decimal strings"
+        elif kind is str and check_text and not normalized("NFC", item):
+            return "a string is not NFC-normalised"
+    return None
 
 
 def parse_canonical(data: bytes) -> Any:
@@ -118,10 +133,9 @@ def parse_canonical(data: bytes) -> Any:
         again = orjson.dumps(value, option=_OPTIONS | orjson.OPT_STRICT_INTEGER)
     except orjson.JSONEncodeError as error:
         raise NotCanonical(f"outside the canonical subset: {error}") from error
-    if _has_float(value):
-        raise NotCanonical("a number is a float; numbers are decimal strings")
-    if not data.isascii():
-        check_canonical_subset(value)
+    problem = _floats_or_bad_text(value, check_text=not data.isascii())
+    if problem is not None:
+        raise NotCanonical(problem)
     if again != data:
         raise NotCanonical("bytes are valid JSON but not in canonical (RFC 8785) form")
     return value

@@ -123,7 +123,7 @@ def root_from_leaf_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
     compact = CompactRange()
     for position, value in enumerate(leaf_hashes):
         _check_hash(value, f"leaf hash {position}")
-        compact._push(value)
+        compact.push(value)
     return compact.root()
 
 
@@ -210,8 +210,11 @@ class CompactRange:
             for (level, index), value in zip(_right_edge(self._size), self._hashes, strict=True)
         ]
 
-    def _push(self, leaf: bytes) -> None:
-        """Append a checked leaf hash without reporting what it completes (for bulk roots)."""
+    def push(self, leaf: bytes) -> None:
+        """Append a leaf hash without reporting what it completes (for bulk roots, verifiers).
+
+        Unlike :meth:`append`, the hash's length is not checked: callers pass SHA-256 digests.
+        """
         value = leaf
         size = self._size
         while size & 1:

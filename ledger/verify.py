@@ -22,9 +22,15 @@ from ledger.bundle import CHECKPOINT, CHECKPOINTS, ENTRIES, KEY, ROLLUPS
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.envelope import open_envelope
 from ledger.errors import CorruptEvent
-from ledger.merkle import CompactRange, InMemoryTree, MerkleError
+from ledger.merkle import CompactRange, MerkleError, root_from_leaf_hashes
 from ledger.note import NoteError, Verifier
-from ledger.tiles import first_mismatching_leaf, parse_tile_path, tiles_for_tree
+from ledger.tiles import (
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    first_mismatching_leaf,
+    parse_tile_path,
+    tiles_for_tree,
+)
 
 _LEAF_PREFIX = b"\x00"
 
@@ -197,7 +203,7 @@ def _verify(
         versions[envelope.stream_id] = expected
         leaf = sha256(_LEAF_PREFIX + raw).digest()
         leaf_hashes.append(leaf)
-        compact.append(leaf)
+        compact.push(leaf)
         if compact.size in by_size:
             roots[compact.size] = compact.root()
         if progress is not None and compact.size % 10_000 == 0:
@@ -274,10 +280,28 @@ def _event_id_at(directory: Path, wanted: int) -> str | None:
     return None
 
 
+class _TileLevels:
+    """The hashes tiles hold (Merkle levels 0, 8, 16, …), computed from the leaves directly."""
+
+    def __init__(self, leaf_hashes: list[bytes]) -> None:
+        self.levels: dict[int, list[bytes]] = {0: leaf_hashes}
+        below = leaf_hashes
+        level = 0
+        while len(below) >= TILE_WIDTH:
+            level += TILE_HEIGHT
+            below = [
+                root_from_leaf_hashes(below[start : start + TILE_WIDTH])
+                for start in range(0, len(below) - TILE_WIDTH + 1, TILE_WIDTH)
+            ]
+            self.levels[level] = below
+
+    def __call__(self, level: int, index: int) -> bytes:
+        return self.levels[level][index]
+
+
 def _check_tiles(directory: Path, size: int, leaf_hashes: list[bytes]) -> int:
     """Every tile a mirror would serve must equal the one recomputed from the entries."""
-    tree = InMemoryTree(leaf_hashes)
-    expected = dict(tiles_for_tree(size, tree.get_subtree))
+    expected = dict(tiles_for_tree(size, _TileLevels(leaf_hashes)))
     tile_root = directory / "tile"
     present: set[str] = set()
     if tile_root.is_dir():
