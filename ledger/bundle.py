@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from ledger.database import log_leaves, log_subtrees
+from ledger.database import log_leaves, log_subtrees, subtree_key
 from ledger.errors import LedgerError
 from ledger.log import SignedCheckpoint, TransparencyLog
 from ledger.tiles import TILE_HEIGHT, tiles_for_tree
@@ -63,12 +63,14 @@ class _TileHashes:
             self.levels[0] = {int(r.leaf_index): bytes(r.leaf_hash) for r in rows}
             level = TILE_HEIGHT
             while size >> level:
+                first = subtree_key(level, 0)
                 rows = connection.execute(
-                    select(log_subtrees.c.idx, log_subtrees.c.hash).where(
-                        log_subtrees.c.level == level, log_subtrees.c.idx < size >> level
+                    select(log_subtrees.c.node, log_subtrees.c.hash).where(
+                        log_subtrees.c.node >= first,
+                        log_subtrees.c.node < first + (size >> level),
                     )
                 )
-                self.levels[level] = {int(r.idx): bytes(r.hash) for r in rows}
+                self.levels[level] = {int(r.node) - first: bytes(r.hash) for r in rows}
                 level += TILE_HEIGHT
 
     def __call__(self, level: int, index: int) -> bytes:

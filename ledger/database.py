@@ -49,13 +49,26 @@ log_leaves = Table(
     Column("leaf_hash", LargeBinary(32), nullable=False),
 )
 
+# Perfect subtrees above the leaves, keyed by one integer (see ``subtree_key``) so that the
+# O(log n) hashes of a proof are one primary-key IN lookup on every backend.
 log_subtrees = Table(
     "log_subtrees",
     metadata,
-    Column("level", Integer, primary_key=True, autoincrement=False),
-    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("node", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
 )
+
+_LEVEL_SHIFT = 48
+
+
+def subtree_key(level: int, index: int) -> int:
+    """The key of the perfect subtree at (level, index): level in the high bits."""
+    return (level << _LEVEL_SHIFT) | index
+
+
+def subtree_position(key: int) -> tuple[int, int]:
+    return key >> _LEVEL_SHIFT, key & ((1 << _LEVEL_SHIFT) - 1)
+
 
 log_position = Table(
     "log_position",

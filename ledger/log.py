@@ -27,11 +27,18 @@ from pathlib import Path
 from typing import TypeVar
 
 import orjson
-from sqlalchemy import Connection, Engine, func, insert, select, text, tuple_, update
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from ledger.checkpoint import Checkpoint, sign_checkpoint
 from ledger.clock import Clock, format_timestamp, parse_timestamp
-from ledger.database import log_checkpoints, log_leaves, log_position, log_subtrees
+from ledger.database import (
+    log_checkpoints,
+    log_leaves,
+    log_position,
+    log_subtrees,
+    subtree_key,
+    subtree_position,
+)
 from ledger.errors import LedgerError
 from ledger.merkle import (
     EMPTY_ROOT,
@@ -129,6 +136,8 @@ class TransparencyLog:
         self._thread_lock = threading.Lock()
         self._signing_lock = threading.Lock()
         self._compact: CompactRange | None = None
+        # The tree only grows: a size at or below one seen committed needs no query to check.
+        self._known_size = 0
 
     # --- integration ------------------------------------------------------------------------------
 
@@ -175,7 +184,7 @@ class TransparencyLog:
                     leaf = hashlib.sha256(_LEAF_PREFIX + stored.raw).digest()
                     index = compact.size
                     for level, idx, value in compact.append(leaf)[1:]:
-                        subtrees.append({"level": level, "idx": idx, "hash": value})
+                        subtrees.append({"node": subtree_key(level, idx), "hash": value})
                     leaves.append(
                         {
                             "leaf_index": index,
@@ -198,13 +207,18 @@ class TransparencyLog:
                     )
             # Only trust the in-memory edge once its rows are committed.
             self._compact = compact
+            self._known_size = max(self._known_size, compact.size)
 
     def tree_size(self) -> int:
         with self.engine.connect() as connection:
-            size = connection.execute(
-                select(log_position.c.tree_size).where(log_position.c.name == _POSITION)
-            ).scalar()
-        return int(size or 0)
+            size = int(
+                connection.execute(
+                    select(log_position.c.tree_size).where(log_position.c.name == _POSITION)
+                ).scalar()
+                or 0
+            )
+        self._known_size = max(self._known_size, size)
+        return size
 
     def integrated_notification_id(self) -> int:
         with self.engine.connect() as connection:
@@ -230,11 +244,11 @@ class TransparencyLog:
             found.update({(0, int(r.leaf_index)): bytes(r.leaf_hash) for r in rows})
         if inner:
             rows = connection.execute(
-                select(log_subtrees.c.level, log_subtrees.c.idx, log_subtrees.c.hash).where(
-                    tuple_(log_subtrees.c.level, log_subtrees.c.idx).in_(inner)
+                select(log_subtrees.c.node, log_subtrees.c.hash).where(
+                    log_subtrees.c.node.in_([subtree_key(lv, ix) for lv, ix in inner])
                 )
             )
-            found.update({(int(r.level), int(r.idx)): bytes(r.hash) for r in rows})
+            found.update({subtree_position(int(r.node)): bytes(r.hash) for r in rows})
         missing = [key for key in wanted if key not in found]
         if missing:
             raise LogError(f"the log has no stored hash for subtree(s) {missing[:3]}")
@@ -249,6 +263,8 @@ class TransparencyLog:
         return compute(lambda level, index: found[(level, index)])
 
     def _check_size(self, size: int) -> None:
+        if 0 <= size <= self._known_size:
+            return
         current = self.tree_size()
         if not 0 <= size <= current:
             raise LogError(f"tree size {size} is beyond the log's {current} entries", field="size")
@@ -444,9 +460,7 @@ class GetSubtreeFromDb:
             ).scalar()
         else:
             value = self.connection.execute(
-                select(log_subtrees.c.hash).where(
-                    log_subtrees.c.level == level, log_subtrees.c.idx == index
-                )
+                select(log_subtrees.c.hash).where(log_subtrees.c.node == subtree_key(level, index))
             ).scalar()
         if value is None:
             raise LogError(f"the log has no stored hash for subtree ({level}, {index})")
