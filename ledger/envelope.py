@@ -37,6 +37,7 @@ ENVELOPE_KEYS = frozenset(
     }
 )
 _STREAM_ID = re.compile(r"^(network|city|declaration|pledge):[a-z0-9][a-z0-9-]{0,63}$")
+_STREAM_KIND = {event_type: event_type.split(".", 1)[0] + ":" for event_type in EVENT_SPECS}
 _DATE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
 _TIMESTAMP = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$")
 
@@ -119,13 +120,12 @@ def _fail(message: str) -> NoReturn:
     raise CorruptEvent(message)
 
 
-def open_envelope(raw: bytes, *, check_payload: bool = False) -> Envelope:
-    """Parse and check envelope bytes: canonical form, every field present and well-formed.
+def check_envelope(body: Any) -> None:
+    """Check a parsed envelope's shape: every field present and well-formed.
 
-    With ``check_payload`` the payload is also validated against its event type's model.
-    (Written as plain ifs: this runs once per entry when an auditor verifies a bundle.)
+    Written as plain ifs, without building objects: it runs once per entry when an auditor
+    verifies a bundle.
     """
-    body = parse_canonical(raw)
     if type(body) is not dict:
         _fail("an envelope is a JSON object")
     if body.keys() != ENVELOPE_KEYS:
@@ -142,7 +142,7 @@ def open_envelope(raw: bytes, *, check_payload: bool = False) -> Envelope:
     event_type = body["type"]
     if event_type not in EVENT_SPECS:
         _fail(f"unknown event type {event_type!r}")
-    if not stream_id.startswith(event_type.split(".", 1)[0] + ":"):
+    if not stream_id.startswith(_STREAM_KIND[event_type]):
         _fail(f"a {event_type} event does not belong in stream {stream_id}")
     schema = body["schema_version"]
     if type(schema) is not int or schema < 1:
@@ -154,32 +154,43 @@ def open_envelope(raw: bytes, *, check_payload: bool = False) -> Envelope:
     if type(recorded_by) is not str or not recorded_by:
         _fail("recorded_by is empty")
     on_behalf_of = body["on_behalf_of"]
-    if type(on_behalf_of) is not list or not all(type(c) is str for c in on_behalf_of):
+    if type(on_behalf_of) is not list:
         _fail("on_behalf_of is not a list of city ids")
+    for city_id in on_behalf_of:
+        if type(city_id) is not str:
+            _fail("on_behalf_of is not a list of city ids")
     occurred_on = body["occurred_on"]
     if occurred_on is not None and (type(occurred_on) is not str or not _DATE.match(occurred_on)):
         _fail("occurred_on is not a date")
-    payload = body["payload"]
-    if type(payload) is not dict:
+    if type(body["payload"]) is not dict:
         _fail("payload is not an object")
+
+
+def open_envelope(raw: bytes, *, check_payload: bool = False) -> Envelope:
+    """Parse and check envelope bytes: canonical form, every field present and well-formed.
+
+    With ``check_payload`` the payload is also validated against its event type's model.
+    """
+    body = parse_canonical(raw)
+    check_envelope(body)
     envelope = Envelope(
-        event_id,
-        stream_id,
-        version,
-        event_type,
-        schema,
-        recorded_at,
-        recorded_by,
-        tuple(on_behalf_of),
-        occurred_on,
-        payload,
+        body["event_id"],
+        body["stream_id"],
+        body["stream_version"],
+        body["type"],
+        body["schema_version"],
+        body["recorded_at"],
+        body["recorded_by"],
+        tuple(body["on_behalf_of"]),
+        body["occurred_on"],
+        body["payload"],
         raw,
     )
     if check_payload:
         try:
             envelope.decode_payload()
         except DomainError as error:
-            raise CorruptEvent(f"payload does not match {event_type}: {error}") from error
+            raise CorruptEvent(f"payload does not match {envelope.type}: {error}") from error
     return envelope
 
 

@@ -19,8 +19,9 @@ from typing import Any
 import orjson
 
 from ledger.bundle import CHECKPOINT, CHECKPOINTS, ENTRIES, KEY, ROLLUPS
+from ledger.canonical import parse_canonical
 from ledger.checkpoint import Checkpoint, open_checkpoint
-from ledger.envelope import open_envelope
+from ledger.envelope import check_envelope
 from ledger.errors import CorruptEvent
 from ledger.merkle import CompactRange, MerkleError, root_from_leaf_hashes
 from ledger.note import NoteError, Verifier
@@ -187,20 +188,23 @@ def _verify(
     sha256 = hashlib.sha256
     for index, raw in enumerate(_iter_lines(directory / ENTRIES)):
         try:
-            envelope = open_envelope(raw)
+            body = parse_canonical(raw)
+            check_envelope(body)
         except CorruptEvent as error:
             raise _Failed(_entry(index), f"not a canonical envelope: {error}") from error
-        if envelope.event_id in seen:
-            raise _Failed(_entry(index, envelope.event_id), "this event id appears twice")
-        seen.add(envelope.event_id)
-        expected = versions.get(envelope.stream_id, 0) + 1
-        if envelope.stream_version != expected:
+        event_id: str = body["event_id"]
+        stream_id: str = body["stream_id"]
+        if event_id in seen:
+            raise _Failed(_entry(index, event_id), "this event id appears twice")
+        seen.add(event_id)
+        expected = versions.get(stream_id, 0) + 1
+        if body["stream_version"] != expected:
             raise _Failed(
-                _entry(index, envelope.event_id),
-                f"{envelope.stream_id} version {envelope.stream_version} follows version "
+                _entry(index, event_id),
+                f"{stream_id} version {body['stream_version']} follows version "
                 f"{expected - 1}: an event is missing, repeated or out of order",
             )
-        versions[envelope.stream_id] = expected
+        versions[stream_id] = expected
         leaf = sha256(_LEAF_PREFIX + raw).digest()
         leaf_hashes.append(leaf)
         compact.push(leaf)
