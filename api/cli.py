@@ -88,7 +88,7 @@ def print_json(value: Any) -> None:
 
 @contextmanager
 def progress_bar(description: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
-    if not enabled:
+    if not enabled or not err_console.is_terminal:
         yield lambda done, total: None
         return
     with Progress(

@@ -28,6 +28,7 @@ from typing import TypeVar
 
 import orjson
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from ledger.checkpoint import Checkpoint, sign_checkpoint
 from ledger.clock import Clock, format_timestamp, parse_timestamp
@@ -142,30 +143,33 @@ class TransparencyLog:
     # --- integration ------------------------------------------------------------------------------
 
     @contextmanager
-    def _exclusive(self, connection: Connection) -> Iterator[None]:
-        """Hold the one-integrator lock for the duration of a transaction."""
-        with self._thread_lock:
+    def _exclusive(self) -> Iterator[Connection]:
+        """A transaction that holds the one-integrator lock until after it commits."""
+        with self._thread_lock, self._file_lock(), self.engine.begin() as connection:
             if self.engine.dialect.name == "postgresql":
                 connection.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": self._lock_key}
+                    text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                    {"key": self._lock_key},
                 )
-                yield
-                return
-            if self._lock_path is None:
-                yield
-                return
-            fd = os.open(self._lock_path, os.O_CREAT | os.O_RDWR, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                os.close(fd)
+            yield connection
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        if self._lock_path is None or self.engine.dialect.name == "postgresql":
+            yield
+            return
+        fd = os.open(self._lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     def integrate(self, *, batch_size: int = 5000) -> int:
         """Give every stored envelope not yet in the log its leaf; answer the tree size."""
         while True:
-            with self.engine.begin() as connection, self._exclusive(connection):
+            with self._exclusive() as connection:
                 row = connection.execute(
                     select(log_position.c.notification_id, log_position.c.tree_size).where(
                         log_position.c.name == _POSITION
@@ -408,11 +412,28 @@ class TransparencyLog:
             if latest is not None and latest > size:
                 raise LogError(f"a checkpoint of size {latest} already exists beyond {size}")
             note = sign_checkpoint(Checkpoint(self.origin, size, root), self.signer).decode()
-            connection.execute(
-                insert(log_checkpoints).values(
-                    tree_size=size, root_hash=root, signed_at=signed_at, note=note
-                )
-            )
+            try:
+                with connection.begin_nested():
+                    connection.execute(
+                        insert(log_checkpoints).values(
+                            tree_size=size, root_hash=root, signed_at=signed_at, note=note
+                        )
+                    )
+            except IntegrityError:
+                # Another process signed this size first: same root, or an alarm.
+                existing = connection.execute(
+                    select(
+                        log_checkpoints.c.root_hash,
+                        log_checkpoints.c.note,
+                        log_checkpoints.c.signed_at,
+                    ).where(log_checkpoints.c.tree_size == size)
+                ).one()
+                if bytes(existing.root_hash) != root:
+                    raise LogRewritten(
+                        f"the log already signed a different root for size {size}: refusing to "
+                        "sign a second history"
+                    ) from None
+                return SignedCheckpoint(size, root, existing.signed_at, existing.note)
         return SignedCheckpoint(size, root, signed_at, note)
 
     def receipt(self, event_id: str, *, wait: bool = True) -> Receipt:

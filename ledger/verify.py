@@ -23,7 +23,7 @@ from ledger.canonical import parse_canonical
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.envelope import check_envelope
 from ledger.errors import CorruptEvent
-from ledger.merkle import CompactRange, MerkleError, root_from_leaf_hashes
+from ledger.merkle import MerkleError, root_from_leaf_hashes, root_from_subtrees
 from ledger.note import NoteError, Verifier
 from ledger.tiles import (
     TILE_HEIGHT,
@@ -178,46 +178,47 @@ def _verify(
     if not (directory / ENTRIES).exists():
         raise _Failed(ENTRIES, "missing")
 
-    compact = CompactRange()
     leaf_hashes: list[bytes] = []
-    roots: dict[int, bytes] = {}
-    if 0 in by_size:
-        roots[0] = compact.root()
     versions: dict[str, int] = {}
     seen: set[str] = set()
     sha256 = hashlib.sha256
+    # A deleted or moved entry also breaks stream versions further on; the signed root names
+    # the first position that differs, so such findings wait until the root is checked.
+    disorder: _Failed | None = None
     for index, raw in enumerate(_iter_lines(directory / ENTRIES)):
         try:
             body = parse_canonical(raw)
             check_envelope(body)
         except CorruptEvent as error:
             raise _Failed(_entry(index), f"not a canonical envelope: {error}") from error
-        event_id: str = body["event_id"]
-        stream_id: str = body["stream_id"]
-        if event_id in seen:
-            raise _Failed(_entry(index, event_id), "this event id appears twice")
-        seen.add(event_id)
-        expected = versions.get(stream_id, 0) + 1
-        if body["stream_version"] != expected:
-            raise _Failed(
-                _entry(index, event_id),
-                f"{stream_id} version {body['stream_version']} follows version "
-                f"{expected - 1}: an event is missing, repeated or out of order",
-            )
-        versions[stream_id] = expected
-        leaf = sha256(_LEAF_PREFIX + raw).digest()
-        leaf_hashes.append(leaf)
-        compact.push(leaf)
-        if compact.size in by_size:
-            roots[compact.size] = compact.root()
-        if progress is not None and compact.size % 10_000 == 0:
-            progress(compact.size, latest.size)
-    result.entries = compact.size
+        if disorder is None:
+            event_id: str = body["event_id"]
+            stream_id: str = body["stream_id"]
+            expected = versions.get(stream_id, 0) + 1
+            if event_id in seen:
+                disorder = _Failed(_entry(index, event_id), "this event id appears twice")
+            elif body["stream_version"] != expected:
+                disorder = _Failed(
+                    _entry(index, event_id),
+                    f"{stream_id} version {body['stream_version']} follows version "
+                    f"{expected - 1}: an event is missing, repeated or out of order",
+                )
+            seen.add(event_id)
+            versions[stream_id] = expected
+        leaf_hashes.append(sha256(_LEAF_PREFIX + raw).digest())
+        if progress is not None and not (index + 1) % 10_000:
+            progress(index + 1, latest.size)
+    count = result.entries = len(leaf_hashes)
     if progress is not None:
-        progress(compact.size, latest.size)
+        progress(count, latest.size)
+    # One pass of hashing: the tile levels (0, 8, 16, ...) give every root and every tile.
+    levels = _TileLevels(leaf_hashes)
+    roots = {size: root_from_subtrees(size, levels) for size in by_size if size <= count}
 
-    if compact.size != latest.size or roots.get(latest.size) != latest.root:
+    if count != latest.size or roots.get(latest.size) != latest.root:
         _locate(directory, latest, leaf_hashes)
+    if disorder is not None:
+        raise disorder
     for size in sorted(by_size):
         name, checkpoint = by_size[size]
         if roots.get(size) != checkpoint.root:
@@ -227,7 +228,7 @@ def _verify(
                 f"latest checkpoint confirms: it is not consistent with the log",
             )
         result.checkpoints.append(size)
-    result.tiles = _check_tiles(directory, latest.size, leaf_hashes)
+    result.tiles = _check_tiles(directory, latest.size, levels)
     if (directory / ROLLUPS).exists() and replay is not None:
         _check_rollups(directory, latest.size, replay)
         result.rollups_checked = True
@@ -300,12 +301,17 @@ class _TileLevels:
             self.levels[level] = below
 
     def __call__(self, level: int, index: int) -> bytes:
-        return self.levels[level][index]
+        stored = self.levels.get(level)
+        if stored is not None:
+            return stored[index]
+        base = level - level % TILE_HEIGHT
+        width = 1 << (level - base)
+        return root_from_leaf_hashes(self.levels[base][index * width : (index + 1) * width])
 
 
-def _check_tiles(directory: Path, size: int, leaf_hashes: list[bytes]) -> int:
+def _check_tiles(directory: Path, size: int, levels: _TileLevels) -> int:
     """Every tile a mirror would serve must equal the one recomputed from the entries."""
-    expected = dict(tiles_for_tree(size, _TileLevels(leaf_hashes)))
+    expected = dict(tiles_for_tree(size, levels))
     tile_root = directory / "tile"
     present: set[str] = set()
     if tile_root.is_dir():
