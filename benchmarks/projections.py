@@ -1,0 +1,320 @@
+"""Benchmark of the read models: rebuild throughput and query latency.
+
+For each size N it loads the deterministic demo (``api.demo.load_demo``, about 5.8 events per
+pledge: submissions, validations, amendments, half-yearly progress reports, closures...) into a
+fresh store, then measures:
+
+- rebuild: ``projections.rebuild`` of every view from the whole log, in events/s, in one
+  process and in one per core (target: >= 30,000 events/s on SQLite);
+- pledge page: ``projections.pledge`` for random pledges, median and p99 (target: p99 <= 5 ms
+  at 1M events);
+- roll-ups: ``projections.rollup`` for random groups of every dimension and ``rollups`` of a
+  whole dimension, median and p99 (target: any roll-up p99 <= 50 ms at 1M events);
+- silent pledges of a network (first page of 50), and the catch-up after a single append;
+- as-of: one roll-up as of a past day, folded from the whole log (what a report costs).
+
+Usage::
+
+    .venv/bin/python -m benchmarks.projections [--events 100000,1000000] [--database-url URL]
+                                               [--queries 1000] [--workers 1,2]
+                                               [--store-cache DIR] [--profile]
+
+Without ``--database-url`` each size gets its own temporary SQLite file; with a PostgreSQL URL,
+its own schema, dropped afterwards. ``--store-cache DIR`` keeps the loaded SQLite stores in DIR
+and reuses them on the next run (loading 1M demo events takes a few minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import platform
+import pstats
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import create_engine, select, text
+
+from api.bootstrap import Services, bootstrap
+from api.demo import demo_clock, load_demo
+from domain.principal import Principal
+from ledger.clock import SeededIds, random_ids
+from ledger.settings import LedgerSettings
+from projections import (
+    DIMENSIONS,
+    ProjectionRunner,
+    pledge,
+    rebuild,
+    rollup,
+    rollups,
+    rollups_as_of,
+    silent_pledges,
+)
+from projections.rebuild import RebuildResult
+from projections.tables import live_tables, read_snapshot
+
+T = TypeVar("T")
+
+ADMIN = Principal("bench-admin", "admin")
+EVENTS_PER_PLEDGE = 5.82
+TODAY = date(2026, 3, 1)
+MONTHS = 12
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{model}, nproc={os.cpu_count()}, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
+def settings_for(url: str, scratch: Path, schema: str | None = None) -> LedgerSettings:
+    return LedgerSettings(
+        database_url=url,
+        database_schema=schema,
+        signing_key_file=scratch / "bench.key",
+        log_origin="bench.pledge-ledger/log",
+        checkpoint_interval_seconds=3600,
+    )
+
+
+@contextmanager
+def fresh_settings(
+    database_url: str | None, scratch: Path, size: int, cache: Path | None
+) -> Iterator[LedgerSettings]:
+    if database_url is None or database_url.startswith("sqlite"):
+        if database_url is not None:
+            yield settings_for(database_url, scratch)
+            return
+        path = scratch / f"projections-{size}.db"
+        cached = cache / f"demo-{size}.db" if cache is not None else None
+        if cached is not None and cached.exists():
+            shutil.copy(cached, path)
+        yield settings_for(f"sqlite:///{path}", scratch)
+        if cached is not None and not cached.exists():
+            cache.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+            shutil.copy(path, cached)
+        return
+    schema = f"bench_{size}_{uuid.uuid4().hex[:8]}"
+    try:
+        yield settings_for(database_url, scratch, schema)
+    finally:
+        engine = create_engine(LedgerSettings(database_url=database_url).sqlalchemy_url())
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def profiled(enabled: bool, label: str, action: Callable[[], T]) -> T:
+    if not enabled:
+        return action()
+    profile = cProfile.Profile()
+    value = profile.runcall(action)
+    print(f"\n--- profile: {label} (top 25 by cumulative time) ---")
+    pstats.Stats(profile, stream=sys.stdout).sort_stats("cumulative").print_stats(25)
+    return value
+
+
+def latency(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    median = statistics.median(ordered) * 1000
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+    return f"median {median:7.3f} ms, p99 {p99:7.3f} ms"
+
+
+def measure(action: Callable[[], object], times: int) -> list[float]:
+    samples = []
+    for _ in range(times):
+        started = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def load(services: Services, size: int) -> None:
+    services.ledger.after_append = None  # the log is not what this benchmark measures
+    if services.store.max_notification_id():
+        print(f"store:      reusing {services.store.max_notification_id():,} cached events")
+        services.ledger.ids = random_ids  # the seeded ids of the demo are spent
+        return
+    started = time.perf_counter()
+    summary = load_demo(
+        services, pledges=max(1, round(size / EVENTS_PER_PLEDGE)), seed=2018, today=TODAY
+    )
+    seconds = time.perf_counter() - started
+    print(
+        f"store:      loaded the demo, {summary.events:,} events of {summary.pledges:,} pledges "
+        f"in {seconds:.0f} s"
+    )
+    services.ledger.ids = random_ids
+
+
+def groups(services: Services) -> dict[str, list[str]]:
+    table = live_tables().rollup_counters
+    with services.engine.connect() as connection:
+        rows = connection.execute(
+            select(table.c.dimension, table.c.key).where(table.c.name == "pledges")
+        ).all()
+    found: dict[str, list[str]] = {}
+    for dimension, key in rows:
+        found.setdefault(dimension, []).append(key)
+    return found
+
+
+def run(
+    size: int,
+    database_url: str | None,
+    queries: int,
+    workers: list[int],
+    cache: Path | None,
+    prof: bool,
+) -> None:
+    scratch = Path(tempfile.mkdtemp(prefix="pledge-ledger-bench-"))
+    try:
+        with (
+            fresh_settings(database_url, scratch, size, cache) as settings,
+            bootstrap(settings, clock=demo_clock(), ids=SeededIds(2018)) as services,
+        ):
+            print(f"\n== about {size:,} events ({services.settings.backend}) ==")
+            load(services, size)
+            events = services.store.max_notification_id()
+
+            for count in workers:
+
+                def rebuild_views(count: int = count) -> RebuildResult:
+                    return rebuild(services.engine, services.store, workers=count)
+
+                result = profiled(prof, f"rebuild, {count} process(es)", rebuild_views)
+                print(
+                    f"rebuild:    {result.events_per_second:,.0f} events/s with {count} "
+                    f"process{'es' if count > 1 else ''} ({result.events:,} events live after "
+                    f"{result.seconds:.1f} s; old views dropped in {result.cleanup_seconds:.1f} s)"
+                )
+
+            rng = random.Random(2018)
+            pledges_table = live_tables().pledges
+            with services.engine.connect() as connection:
+                pledge_ids = list(connection.execute(select(pledges_table.c.pledge_id)).scalars())
+            sample = [rng.choice(pledge_ids) for _ in range(queries)]
+            engine = services.engine
+
+            def page() -> None:
+                with engine.connect() as connection:
+                    pledge(connection, sample.pop(), today=TODAY, freshness_months=MONTHS)
+
+            print(f"pledge:     {latency(measure(page, queries))}  ({len(pledge_ids):,} pledges)")
+
+            by_dimension = groups(services)
+            all_samples: list[float] = []
+            for dimension in DIMENSIONS:
+                keys = by_dimension.get(dimension, [])
+                if not keys:
+                    continue
+
+                def one(dimension: str = dimension, keys: list[str] = keys) -> None:
+                    with read_snapshot(engine) as connection:
+                        rollup(
+                            connection,
+                            dimension,
+                            rng.choice(keys),
+                            today=TODAY,
+                            freshness_months=MONTHS,
+                        )
+
+                samples = measure(one, max(20, queries // len(DIMENSIONS)))
+                all_samples += samples
+                print(f"rollup:     {latency(samples)}  by {dimension} ({len(keys):,} keys)")
+            print(f"rollup:     {latency(all_samples)}  any group")
+            for dimension in ("gcm_objective", "network", "status", "country"):
+
+                def listing(dimension: str = dimension) -> None:
+                    with read_snapshot(engine) as connection:
+                        rollups(connection, dimension, today=TODAY, freshness_months=MONTHS)
+
+                samples = measure(listing, max(20, queries // 20))
+                print(f"rollups:    {latency(samples)}  every {dimension}")
+            networks = by_dimension.get("network", [])
+
+            def silent() -> None:
+                with engine.connect() as connection:
+                    silent_pledges(
+                        connection,
+                        today=TODAY,
+                        freshness_months=MONTHS,
+                        network_id=rng.choice(networks),
+                        limit=50,
+                    )
+
+            print(f"silent:     {latency(measure(silent, max(20, queries // 10)))}  (50 a page)")
+
+            runner = ProjectionRunner(services.engine, services.store)
+            catch_up_samples = []
+            run_id = uuid.uuid4().hex[:8]
+            for n in range(min(200, queries)):
+                city = {"id": f"bench-{run_id}-{n}", "name": {"en": "Bench"}, "country": "MA"}
+                with services.ledger.batch() as batch:
+                    batch.register_city(ADMIN, city)
+                started = time.perf_counter()
+                runner.catch_up()
+                catch_up_samples.append(time.perf_counter() - started)
+            print(f"catch-up:   {latency(catch_up_samples)}  after one append")
+
+            day = date(2024, 1, 1)
+            started = time.perf_counter()
+            profiled(
+                prof,
+                "as-of",
+                lambda: rollups_as_of(services.store, "network", day, freshness_months=MONTHS),
+            )
+            seconds = time.perf_counter() - started
+            print(
+                f"as-of:      {events / seconds:,.0f} events/s folded "
+                f"(roll-ups by network as of {day}, {seconds:.1f} s)"
+            )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--events", default="100000,1000000", help="comma-separated sizes")
+    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument("--queries", type=int, default=1000, help="samples per latency figure")
+    parser.add_argument(
+        "--workers",
+        default=f"1,{os.cpu_count() or 1}",
+        help="comma-separated process counts to rebuild with (default: 1 and every core)",
+    )
+    parser.add_argument("--store-cache", type=Path, default=None, help="reuse loaded stores")
+    parser.add_argument("--profile", action="store_true", help="print cProfile summaries")
+    args = parser.parse_args()
+    sizes = [int(part.replace("_", "")) for part in args.events.split(",") if part.strip()]
+    workers = sorted({int(part) for part in args.workers.split(",") if part.strip()})
+    print(f"machine:    {machine()}")
+    print(f"command:    {' '.join([Path(sys.executable).name, *sys.argv])}")
+    print(f"date:       {datetime.now(UTC).date().isoformat()}")
+    for size in sizes:
+        run(size, args.database_url, args.queries, workers, args.store_cache, args.profile)
+
+
+if __name__ == "__main__":
+    main()

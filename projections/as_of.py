@@ -1,0 +1,119 @@
+"""As-of queries: a pledge or a roll-up as it stood at the end of a past day, from the log.
+
+"As of D" means: the events recorded (``recorded_at``, UTC) on or before D, folded in log order,
+and freshness judged on D. That is exactly what the live views showed at the end of D, because
+the live views are the same fold of the same events (the property tests hold them to it).
+
+A pledge reads only its own stream (and its cities'); a roll-up folds the whole log, which is the
+price of reproducing it from nothing but the log: use it for reports, not for every page view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+
+from domain.events import CityRegistered
+from domain.pledge import pledge_stream
+from domain.registry import city_stream
+from ledger.envelope import Envelope
+from ledger.store import EventStore
+from projections.counters import DIMENSIONS, Rollup, RollupCells
+from projections.envelopes import read_envelope, recorded_by_end_of
+from projections.pledge_view import PledgePage, PledgeView, pledge_page
+from projections.state import CityRow, ViewState
+
+
+class _StoreLoader:
+    """Finds cities in their own streams (a city's country never changes)."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    def city(self, city_id: str) -> CityRow | None:
+        for envelope in self.store.read_stream(city_stream(city_id)):
+            payload = envelope.decode_payload()
+            if isinstance(payload, CityRegistered):
+                return CityRow(
+                    payload.city_id, dict(payload.name), payload.country, envelope.recorded_at
+                )
+        return None
+
+    def pledges(self, pledge_ids: Collection[str]) -> dict[str, PledgeView]:
+        return {}
+
+
+def pledge_view_as_of(store: EventStore, pledge_id: str, day: date) -> PledgeView | None:
+    envelopes = [
+        e for e in store.read_stream(pledge_stream(pledge_id)) if recorded_by_end_of(e, day)
+    ]
+    if not envelopes:
+        return None
+    state = ViewState(_StoreLoader(store))
+    state.apply_all(envelopes)
+    return state.pledges[pledge_id]
+
+
+def pledge_as_of(
+    store: EventStore, pledge_id: str, day: date, *, freshness_months: int
+) -> PledgePage | None:
+    """The pledge's page as it stood at the end of ``day`` (None: not submitted by then)."""
+    view = pledge_view_as_of(store, pledge_id, day)
+    return pledge_page(view, day, freshness_months) if view is not None else None
+
+
+@dataclass
+class LogFold:
+    """Every view as of a day, and the shortest prefix of the log it rests on."""
+
+    state: ViewState
+    tree_size: int
+    """Entries of the log, in leaf order, up to and including the last one folded."""
+
+
+def fold_log(envelopes: Iterable[Envelope], day: date | None = None) -> LogFold:
+    """Fold envelopes in log order: all of them, or those recorded by the end of ``day``."""
+    state = ViewState()
+    tree_size = 0
+    for index, envelope in enumerate(envelopes):
+        if day is None or recorded_by_end_of(envelope, day):
+            state.apply(envelope)
+            tree_size = index + 1
+    state.take_changes()
+    return LogFold(state, tree_size)
+
+
+def store_envelopes(store: EventStore) -> Iterator[Envelope]:
+    """The store's envelopes in notification order, which is the log's leaf order."""
+    return (read_envelope(n.raw) for n in store.iter_notifications())
+
+
+def views_as_of(store: EventStore, day: date) -> LogFold:
+    return fold_log(store_envelopes(store), day)
+
+
+def rollups_of(
+    cells: RollupCells, dimension: str, today: date, freshness_months: int
+) -> list[Rollup]:
+    """Every roll-up of a dimension from in-memory sums, as ``projections.rollups.rollups``."""
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"no roll-ups by {dimension!r}; dimensions: {', '.join(DIMENSIONS)}")
+    found = (cells.rollup(dimension, key, today, freshness_months) for key in cells.keys(dimension))
+    return [r for r in found if r is not None]
+
+
+def rollups_as_of(
+    store: EventStore, dimension: str, day: date, *, freshness_months: int
+) -> list[Rollup]:
+    """Every roll-up of a dimension as it stood at the end of ``day``."""
+    cells = views_as_of(store, day).state.rollup_cells()
+    return rollups_of(cells, dimension, day, freshness_months)
+
+
+def rollup_as_of(
+    store: EventStore, dimension: str, key: str, day: date, *, freshness_months: int
+) -> Rollup | None:
+    """One group's roll-up as it stood at the end of ``day``."""
+    cells = views_as_of(store, day).state.rollup_cells()
+    return cells.rollup(dimension, key, day, freshness_months)

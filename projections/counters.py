@@ -1,0 +1,393 @@
+"""Roll-up counters: what each pledge adds to the roll-ups of every group it belongs to (pure).
+
+A roll-up is a sum over pledges. Each pledge *contributes* a few counters (one pledge, its status,
+its stage, its outcome, whether it was ever validated), its freshness anchor and its indicators'
+figures, to every ``(dimension, key)`` it belongs to: all pledges, its network, each of its
+cities and their countries, each GCM objective, GCR area, SDG goal and priority area it names,
+and its status. When a pledge changes, the roll-ups change by ``contribution(after) -
+contribution(before)``: the SQL projector stores the sums as rows keyed by dimension and applies
+those differences, the in-memory fold (as-of queries, the offline verifier) adds contributions up
+from scratch, and both produce roll-ups through ``build_rollup``.
+
+Freshness depends on the day it is judged on, so it is not a counter: each open pledge adds its
+anchor date (``open``) and, if it has reported, its last report date (``reported``), and the
+query counts the dates on either side of the cut-off.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, localcontext
+from itertools import product
+
+from domain.events import OUTCOMES, STAGES
+from domain.pledge import STATUSES
+from projections.decimals import EXACT, ZERO, decimal_text, share
+from projections.freshness import freshness_cutoff
+from projections.pledge_view import OutModel, PledgeView, indicator_standings
+
+DIMENSIONS: tuple[str, ...] = (
+    "all",
+    "network",
+    "city",
+    "country",
+    "gcm_objective",
+    "gcr_area",
+    "sdg",
+    "priority_area",
+    "status",
+)
+ALL = ("all", "all")
+UNREPORTED = "unreported"
+"""The stage key of pledges that have not reported a stage yet."""
+
+PLEDGES = "pledges"
+EVER_VALIDATED = "ever_validated"
+OPEN = "open"
+REPORTED = "reported"
+
+Key = tuple[str, str]
+
+
+def sdg_goal(target: str) -> str:
+    """Roll-ups count SDG goals: "10.7" and "10.c" both count for goal "10"."""
+    return target.split(".", 1)[0]
+
+
+def memberships(view: PledgeView) -> tuple[Key, ...]:
+    """Every (dimension, key) whose roll-up counts the pledge, each once."""
+    content = view.state.content
+    # Tags are unique within each list (a domain rule); only SDG targets can share a goal.
+    goals = dict.fromkeys(sdg_goal(target) for target in content.sdg_targets)
+    return (
+        ALL,
+        ("network", view.state.network_id),
+        *[("city", city) for city in content.cities],
+        *[("country", country) for country in view.countries],
+        *[("gcm_objective", str(objective)) for objective in content.gcm_objectives],
+        *[("gcr_area", area) for area in content.gcr_areas],
+        *[("sdg", goal) for goal in goals],
+        *[("priority_area", area) for area in content.priority_areas],
+        ("status", view.state.status),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorTotals:
+    """Sums over the pledges of a group that have one indicator (sums only for ``unit``)."""
+
+    pledges: int = 0
+    reported: int = 0
+    met_target: int = 0
+    baseline: Decimal = ZERO
+    latest: Decimal = ZERO
+    target: Decimal = ZERO
+
+    def plus(self, other: IndicatorTotals, sign: int = 1) -> IndicatorTotals:
+        return IndicatorTotals(
+            self.pledges + sign * other.pledges,
+            self.reported + sign * other.reported,
+            self.met_target + sign * other.met_target,
+            EXACT.add(self.baseline, EXACT.multiply(sign, other.baseline)),
+            EXACT.add(self.latest, EXACT.multiply(sign, other.latest)),
+            EXACT.add(self.target, EXACT.multiply(sign, other.target)),
+        )
+
+    @property
+    def is_zero(self) -> bool:
+        return not (
+            self.pledges
+            or self.reported
+            or self.met_target
+            or self.baseline
+            or self.latest
+            or self.target
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    keys: tuple[Key, ...]
+    counters: tuple[str, ...]
+    freshness: tuple[tuple[str, date], ...]
+    indicators: tuple[tuple[tuple[str, str], IndicatorTotals], ...]
+
+    def without(self, other: Contribution) -> Contribution:
+        """The figures of this contribution that ``other`` does not have (same groups)."""
+        return Contribution(
+            self.keys,
+            tuple(c for c in self.counters if c not in other.counters),
+            tuple(f for f in self.freshness if f not in other.freshness),
+            tuple(i for i in self.indicators if i not in other.indicators),
+        )
+
+
+def contribution(view: PledgeView) -> Contribution:
+    state = view.state
+    counters = [PLEDGES, f"status:{state.status}", f"stage:{state.stage or UNREPORTED}"]
+    if state.outcome is not None:
+        counters.append(f"outcome:{state.outcome}")
+    if state.ever_validated:
+        counters.append(EVER_VALIDATED)
+    freshness: list[tuple[str, date]] = []
+    if view.is_open:
+        freshness.append((OPEN, view.freshness_anchor))
+        if view.last_reported_on is not None:
+            freshness.append((REPORTED, view.last_reported_on))
+    indicators = []
+    for standing in indicator_standings(view, with_progress=False):
+        indicator = standing.indicator
+        totals = IndicatorTotals(
+            pledges=1,
+            reported=int(standing.latest is not None),
+            met_target=int(standing.met_target is True),
+        )
+        if indicator.measure == "unit":
+            baseline = indicator.baseline
+            latest = standing.latest
+            target = standing.target
+            totals = IndicatorTotals(
+                totals.pledges,
+                totals.reported,
+                totals.met_target,
+                Decimal(baseline.value) if baseline and baseline.value is not None else ZERO,
+                Decimal(latest.value) if latest and latest.value is not None else ZERO,
+                Decimal(target.value) if target and target.value is not None else ZERO,
+            )
+        indicators.append(((indicator.id, indicator.measure), totals))
+    return Contribution(memberships(view), tuple(counters), tuple(freshness), tuple(indicators))
+
+
+class RollupCells:
+    """Roll-up sums by (dimension, key): the in-memory twin of the roll-up tables.
+
+    Entries that sum to zero are dropped, so two cells built along different paths (from
+    scratch, or by differences) hold exactly the same entries when they agree.
+    """
+
+    def __init__(self) -> None:
+        self.counters: dict[Key, dict[str, int]] = {}
+        self.freshness: dict[Key, dict[tuple[str, date], int]] = {}
+        self.indicators: dict[Key, dict[tuple[str, str], IndicatorTotals]] = {}
+
+    def add(self, part: Contribution, sign: int = 1) -> None:
+        for group in part.keys:
+            counters = self.counters.setdefault(group, {})
+            for name in part.counters:
+                value = counters.get(name, 0) + sign
+                if value:
+                    counters[name] = value
+                else:
+                    del counters[name]
+            if not counters:
+                del self.counters[group]
+            if part.freshness:
+                freshness = self.freshness.setdefault(group, {})
+                for entry in part.freshness:
+                    value = freshness.get(entry, 0) + sign
+                    if value:
+                        freshness[entry] = value
+                    else:
+                        del freshness[entry]
+                if not freshness:
+                    del self.freshness[group]
+            if part.indicators:
+                indicators = self.indicators.setdefault(group, {})
+                for measured, totals in part.indicators:
+                    summed = indicators.get(measured, IndicatorTotals()).plus(totals, sign)
+                    if summed.is_zero:
+                        indicators.pop(measured, None)
+                    else:
+                        indicators[measured] = summed
+                if not indicators:
+                    del self.indicators[group]
+
+    def change(self, before: PledgeView | None, after: PledgeView | None) -> None:
+        """Account for one pledge going from ``before`` to ``after`` (None: absent)."""
+        old = contribution(before) if before is not None else None
+        new = contribution(after) if after is not None else None
+        if old == new:
+            return
+        if old is not None and new is not None and old.keys == new.keys:
+            # Same groups (the usual case): move only the figures that differ.
+            old, new = old.without(new), new.without(old)
+        if old is not None:
+            self.add(old, -1)
+        if new is not None:
+            self.add(new, 1)
+
+    @classmethod
+    def of(cls, views: Iterable[PledgeView]) -> RollupCells:
+        """The sums over ``views``: what ``add`` gives, adding each once, but counted in bulk."""
+        # A pledge adds to a dozen groups: Counter.update over itertools.product does that in C.
+        counted: Counter[tuple[Key, str]] = Counter()
+        dated: Counter[tuple[Key, tuple[str, date]]] = Counter()
+        figures: Counter[tuple[Key, tuple[tuple[str, str], str]]] = Counter()
+        amounts: dict[tuple[Key, tuple[str, str], str], list[Decimal]] = {}
+        for view in views:
+            part = contribution(view)
+            counted.update(product(part.keys, part.counters))
+            if part.freshness:
+                dated.update(product(part.keys, part.freshness))
+            for measured, totals in part.indicators:
+                counts = [(measured, "pledges")]
+                if totals.reported:
+                    counts.append((measured, "reported"))
+                if totals.met_target:
+                    counts.append((measured, "met_target"))
+                figures.update(product(part.keys, counts))
+                for field, amount in (
+                    ("baseline", totals.baseline),
+                    ("latest", totals.latest),
+                    ("target", totals.target),
+                ):
+                    if amount:
+                        for group in part.keys:
+                            amounts.setdefault((group, measured, field), []).append(amount)
+        cells = cls()
+        for (group, name), count in counted.items():
+            cells.counters.setdefault(group, {})[name] = count
+        for (group, entry), count in dated.items():
+            cells.freshness.setdefault(group, {})[entry] = count
+        with localcontext(EXACT):
+            sums = {cell: sum(values, ZERO) for cell, values in amounts.items()}
+        for group, (measured, field) in figures:
+            if field == "pledges":
+                cells.indicators.setdefault(group, {})[measured] = IndicatorTotals(
+                    pledges=figures[(group, (measured, "pledges"))],
+                    reported=figures[(group, (measured, "reported"))],
+                    met_target=figures[(group, (measured, "met_target"))],
+                    baseline=sums.get((group, measured, "baseline"), ZERO),
+                    latest=sums.get((group, measured, "latest"), ZERO),
+                    target=sums.get((group, measured, "target"), ZERO),
+                )
+        return cells
+
+    def merge(self, other: RollupCells) -> None:
+        """Add the sums of ``other`` (of other pledges) to these."""
+        for group, counters in other.counters.items():
+            mine = self.counters.setdefault(group, {})
+            for name, n in counters.items():
+                mine[name] = mine.get(name, 0) + n
+        for group, entries in other.freshness.items():
+            dates = self.freshness.setdefault(group, {})
+            for entry, n in entries.items():
+                dates[entry] = dates.get(entry, 0) + n
+        for group, indicators in other.indicators.items():
+            sums = self.indicators.setdefault(group, {})
+            for measured, totals in indicators.items():
+                sums[measured] = sums.get(measured, IndicatorTotals()).plus(totals)
+
+    def keys(self, dimension: str) -> list[str]:
+        return sorted(k for d, k in self.counters if d == dimension)
+
+    def rollup(self, dimension: str, key: str, today: date, freshness_months: int) -> Rollup | None:
+        group = (dimension, key)
+        counters = self.counters.get(group)
+        if not counters:
+            return None
+        cutoff = freshness_cutoff(today, freshness_months)
+        fresh = silent = 0
+        for (kind, day), n in self.freshness.get(group, {}).items():
+            if kind == REPORTED and day >= cutoff:
+                fresh += n
+            elif kind == OPEN and day < cutoff:
+                silent += n
+        indicators = [
+            (indicator_id, measure, totals)
+            for (indicator_id, measure), totals in self.indicators.get(group, {}).items()
+        ]
+        return build_rollup(
+            dimension, key, counters, fresh, silent, indicators, today, freshness_months
+        )
+
+
+# --- what a roll-up shows --------------------------------------------------------------------
+
+
+class IndicatorProgress(OutModel):
+    """One indicator id across a group's pledges; totals are given for ``unit`` measures only."""
+
+    indicator_id: str
+    measure: str
+    pledges: int
+    reported: int
+    met_target: int
+    baseline_total: str | None
+    latest_total: str | None
+    target_total: str | None
+
+
+class Rollup(OutModel):
+    dimension: str
+    key: str
+    today: date
+    freshness_months: int
+    freshness_cutoff: date
+    pledges: int
+    open: int
+    by_status: dict[str, int]
+    by_stage: dict[str, int]
+    by_outcome: dict[str, int]
+    validated: int
+    ever_validated: int
+    share_validated: str | None
+    reported_within_window: int
+    share_reported_within_window: str | None
+    silent: int
+    indicators: tuple[IndicatorProgress, ...]
+
+
+def open_pledges(counters: Mapping[str, int]) -> int:
+    """Pledges neither withdrawn nor closed, from a group's counters."""
+    ended = counters.get("status:withdrawn", 0) + counters.get("status:closed", 0)
+    return counters.get(PLEDGES, 0) - ended
+
+
+def build_rollup(
+    dimension: str,
+    key: str,
+    counters: Mapping[str, int],
+    reported_within_window: int,
+    silent: int,
+    indicators: Iterable[tuple[str, str, IndicatorTotals]],
+    today: date,
+    freshness_months: int,
+) -> Rollup:
+    """A roll-up from its sums; shares are of open pledges (neither withdrawn nor closed)."""
+    by_status: dict[str, int] = {status: counters.get(f"status:{status}", 0) for status in STATUSES}
+    open_count = open_pledges(counters)
+    return Rollup(
+        dimension=dimension,
+        key=key,
+        today=today,
+        freshness_months=freshness_months,
+        freshness_cutoff=freshness_cutoff(today, freshness_months),
+        pledges=counters.get(PLEDGES, 0),
+        open=open_count,
+        by_status=by_status,
+        by_stage={s: counters.get(f"stage:{s}", 0) for s in (*STAGES, UNREPORTED)},
+        by_outcome={o: counters.get(f"outcome:{o}", 0) for o in OUTCOMES},
+        validated=by_status["validated"],
+        ever_validated=counters.get(EVER_VALIDATED, 0),
+        share_validated=share(by_status["validated"], open_count),
+        reported_within_window=reported_within_window,
+        share_reported_within_window=share(reported_within_window, open_count),
+        silent=silent,
+        indicators=tuple(
+            IndicatorProgress(
+                indicator_id=indicator_id,
+                measure=measure,
+                pledges=totals.pledges,
+                reported=totals.reported,
+                met_target=totals.met_target,
+                baseline_total=decimal_text(totals.baseline) if measure == "unit" else None,
+                latest_total=decimal_text(totals.latest) if measure == "unit" else None,
+                target_total=decimal_text(totals.target) if measure == "unit" else None,
+            )
+            for indicator_id, measure, totals in sorted(indicators, key=lambda i: i[:2])
+        ),
+    )

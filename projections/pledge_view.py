@@ -1,0 +1,545 @@
+"""The pledge read model: everything a pledge page shows, folded from the pledge's events.
+
+Pure: no database, no clock. The same fold serves the SQL projection (which keeps each view as
+a JSON document beside the columns it is queried by), the as-of queries and the offline
+recomputation of roll-ups. The lifecycle itself (status, stage, outcome) is the domain's own
+``evolve_pledge``; this module only adds what a reader needs around it: who and when, the latest
+reading of each indicator, the last validation decision, links and corrections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.events import (
+    Criterion,
+    Decision,
+    ErratumRecorded,
+    Indicator,
+    IndicatorPoint,
+    Outcome,
+    Payload,
+    PledgeAmended,
+    PledgeChangesRequested,
+    PledgeClosed,
+    PledgeContent,
+    PledgeMatched,
+    PledgeSubmitted,
+    PledgeValidated,
+    PledgeWithdrawn,
+    ProgressReported,
+    Stage,
+)
+from domain.pledge import ENDED, PledgeState, Status, evolve_pledge
+from domain.values import Language
+from ledger.envelope import Envelope
+from projections.decimals import EXACT, decimal_text, ratio
+from projections.envelopes import recorded_on
+from projections.freshness import freshness_cutoff, is_silent, reported_within_window
+
+CountryOf = Callable[[str], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The latest observation of one indicator, and the progress report it came from."""
+
+    value: str | None
+    on: date
+    comment: str
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Vetting:
+    """The latest validation decision."""
+
+    decision: Decision
+    criteria: tuple[Criterion, ...]
+    note: str
+    event_id: str
+    recorded_at: str
+    recorded_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A supporting pledge or a funder matched to the pledge."""
+
+    kind: Literal["pledge", "funder"]
+    supporting_pledge_id: str | None
+    funder: str | None
+    note: str
+    event_id: str
+    recorded_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """An erratum: a note on an earlier event of the pledge."""
+
+    corrects_event_id: str
+    note: str
+    event_id: str
+    recorded_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class PledgeView:
+    state: PledgeState
+    content_json: dict[str, Any]
+    """``state.content`` as JSON: the submitted payload's own, or the amended content's dump."""
+    countries: tuple[str, ...]
+    version: int
+    submitted_at: str
+    submitted_by: str
+    updated_at: str
+    reports: int = 0
+    last_reported_on: date | None = None
+    readings: tuple[tuple[str, Reading], ...] = ()
+    vetting: Vetting | None = None
+    links: tuple[Link, ...] = ()
+    corrections: tuple[Correction, ...] = ()
+    end_note: str = ""
+
+    @property
+    def pledge_id(self) -> str:
+        return self.state.pledge_id
+
+    @property
+    def network_id(self) -> str:
+        return self.state.network_id
+
+    @property
+    def is_open(self) -> bool:
+        return self.state.status not in ENDED
+
+    @property
+    def submitted_on(self) -> date:
+        return date.fromisoformat(self.submitted_at[:10])
+
+    @property
+    def freshness_anchor(self) -> date:
+        """The latest report's date or, until the first report, the submission's."""
+        return self.last_reported_on or self.submitted_on
+
+
+def countries_of(cities: tuple[str, ...], country_of: CountryOf) -> tuple[str, ...]:
+    return tuple(sorted({c for c in map(country_of, cities) if c is not None}))
+
+
+def evolve_view(
+    view: PledgeView | None, envelope: Envelope, payload: Payload, country_of: CountryOf
+) -> PledgeView:
+    """Fold one pledge event into the pledge's view (lifecycle rules: ``evolve_pledge``)."""
+    state = evolve_pledge(view.state if view is not None else None, payload)
+    if isinstance(payload, PledgeSubmitted) or view is None:
+        return PledgeView(
+            state=state,
+            content_json=envelope.payload["content"],
+            countries=countries_of(state.content.cities, country_of),
+            version=envelope.stream_version,
+            submitted_at=envelope.recorded_at,
+            submitted_by=envelope.recorded_by,
+            updated_at=envelope.recorded_at,
+        )
+    return replace(
+        view,
+        state=state,
+        version=envelope.stream_version,
+        updated_at=envelope.recorded_at,
+        **_changes(view, envelope, payload, state, country_of),
+    )
+
+
+def _changes(
+    view: PledgeView,
+    envelope: Envelope,
+    payload: Payload,
+    state: PledgeState,
+    country_of: CountryOf,
+) -> dict[str, Any]:
+    """What one event changes in a view besides its lifecycle state, version and time."""
+    if isinstance(payload, ProgressReported):
+        readings = dict(view.readings)
+        for observation in payload.observations:
+            latest = readings.get(observation.indicator_id)
+            if latest is None or observation.date >= latest.on:
+                readings[observation.indicator_id] = Reading(
+                    observation.value, observation.date, observation.comment, envelope.event_id
+                )
+        return {
+            "reports": view.reports + 1,
+            "last_reported_on": recorded_on(envelope),
+            "readings": tuple(sorted(readings.items())),
+        }
+    if isinstance(payload, PledgeAmended):
+        changes: dict[str, Any] = {"content_json": state.content.model_dump(mode="json")}
+        if payload.changes.cities is not None:
+            changes["countries"] = countries_of(state.content.cities, country_of)
+        return changes
+    if isinstance(payload, PledgeValidated | PledgeChangesRequested):
+        decision: Decision = (
+            "validated" if isinstance(payload, PledgeValidated) else "changes_requested"
+        )
+        vetting = Vetting(
+            decision,
+            tuple(payload.criteria),
+            payload.note,
+            envelope.event_id,
+            envelope.recorded_at,
+            envelope.recorded_by,
+        )
+        return {"vetting": vetting}
+    if isinstance(payload, PledgeMatched):
+        link = Link(
+            payload.kind,
+            payload.supporting_pledge_id,
+            payload.funder,
+            payload.note,
+            envelope.event_id,
+            envelope.recorded_at,
+        )
+        return {"links": (*view.links, link)}
+    if isinstance(payload, ErratumRecorded):
+        correction = Correction(
+            payload.corrects_event_id, payload.note, envelope.event_id, envelope.recorded_at
+        )
+        return {"corrections": (*view.corrections, correction)}
+    if isinstance(payload, PledgeWithdrawn):
+        return {"end_note": payload.reason}
+    if isinstance(payload, PledgeClosed):
+        return {"end_note": payload.note}
+    return {}
+
+
+# --- the stored document ---------------------------------------------------------------------
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text is not None else None
+
+
+def view_document(view: PledgeView) -> dict[str, Any]:
+    """The view as JSON-ready data, as the pledges table keeps it (``view_from_document``
+    inverts it)."""
+    state = view.state
+    vetting = view.vetting
+    return {
+        "pledge_id": state.pledge_id,
+        "network_id": state.network_id,
+        "content": view.content_json,
+        "status": state.status,
+        "stage": state.stage,
+        "outcome": state.outcome,
+        "last_period_end": _iso(state.last_period_end),
+        "ever_validated": state.ever_validated,
+        "countries": list(view.countries),
+        "version": view.version,
+        "submitted_at": view.submitted_at,
+        "submitted_by": view.submitted_by,
+        "updated_at": view.updated_at,
+        "reports": view.reports,
+        "last_reported_on": _iso(view.last_reported_on),
+        "readings": [
+            [key, r.value, r.on.isoformat(), r.comment, r.event_id] for key, r in view.readings
+        ],
+        "vetting": None
+        if vetting is None
+        else [
+            vetting.decision,
+            list(vetting.criteria),
+            vetting.note,
+            vetting.event_id,
+            vetting.recorded_at,
+            vetting.recorded_by,
+        ],
+        "links": [
+            [x.kind, x.supporting_pledge_id, x.funder, x.note, x.event_id, x.recorded_at]
+            for x in view.links
+        ],
+        "corrections": [
+            [x.corrects_event_id, x.note, x.event_id, x.recorded_at] for x in view.corrections
+        ],
+        "end_note": view.end_note,
+    }
+
+
+def view_from_document(document: dict[str, Any]) -> PledgeView:
+    vetting = document["vetting"]
+    return PledgeView(
+        state=PledgeState(
+            pledge_id=document["pledge_id"],
+            network_id=document["network_id"],
+            content=PledgeContent.model_validate(document["content"]),
+            status=document["status"],
+            stage=document["stage"],
+            outcome=document["outcome"],
+            last_period_end=_day(document["last_period_end"]),
+            ever_validated=document["ever_validated"],
+        ),
+        content_json=document["content"],
+        countries=tuple(document["countries"]),
+        version=document["version"],
+        submitted_at=document["submitted_at"],
+        submitted_by=document["submitted_by"],
+        updated_at=document["updated_at"],
+        reports=document["reports"],
+        last_reported_on=_day(document["last_reported_on"]),
+        readings=tuple(
+            (key, Reading(value, date.fromisoformat(on), comment, event_id))
+            for key, value, on, comment, event_id in document["readings"]
+        ),
+        vetting=None
+        if vetting is None
+        else Vetting(vetting[0], tuple(vetting[1]), vetting[2], vetting[3], vetting[4], vetting[5]),
+        links=tuple(Link(*x) for x in document["links"]),
+        corrections=tuple(Correction(*x) for x in document["corrections"]),
+        end_note=document["end_note"],
+    )
+
+
+# --- indicators against baseline and targets ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorStanding:
+    """One indicator of a pledge: its latest reading against its baseline and final target."""
+
+    indicator: Indicator
+    latest: Reading | None
+    target: IndicatorPoint | None
+    progress: Decimal | None
+    met_target: bool | None
+
+
+def indicator_standings(
+    view: PledgeView, *, with_progress: bool = True
+) -> tuple[IndicatorStanding, ...]:
+    """Each indicator against its final target (``with_progress``: and its progress fraction)."""
+    readings = dict(view.readings)
+    standings = []
+    for indicator in view.state.content.indicators:
+        latest = readings.get(indicator.id)
+        # Targets are in strictly increasing date order (a domain rule): the last is the final.
+        target = indicator.targets[-1] if indicator.targets else None
+        progress: Decimal | None = None
+        met: bool | None = None
+        latest_value = Decimal(latest.value) if latest and latest.value is not None else None
+        target_value = Decimal(target.value) if target and target.value is not None else None
+        if indicator.measure != "qualitative" and latest_value is not None:
+            if target_value is not None:
+                reached = EXACT.subtract(latest_value, target_value)
+                met = reached >= 0 if indicator.ascending else reached <= 0
+            baseline = indicator.baseline
+            if (
+                with_progress
+                and baseline is not None
+                and baseline.value is not None
+                and target_value is not None
+            ):
+                start = Decimal(baseline.value)
+                span = EXACT.subtract(target_value, start)
+                if span != 0:
+                    progress = ratio(EXACT.subtract(latest_value, start), span)
+        standings.append(IndicatorStanding(indicator, latest, target, progress, met))
+    return tuple(standings)
+
+
+# --- what a pledge page shows ----------------------------------------------------------------
+
+
+class OutModel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ReadingOut(OutModel):
+    value: str | None
+    date: date
+    comment: str
+    event_id: str
+
+
+class IndicatorOut(OutModel):
+    id: str
+    title: dict[Language, str]
+    measure: str
+    ascending: bool
+    baseline: IndicatorPoint | None
+    targets: tuple[IndicatorPoint, ...]
+    latest: ReadingOut | None
+    progress: str | None
+    met_target: bool | None
+
+
+class ValidationOut(OutModel):
+    decision: Decision
+    criteria: tuple[str, ...]
+    note: str
+    event_id: str
+    recorded_at: str
+    recorded_by: str
+
+
+class MatchOut(OutModel):
+    kind: str
+    supporting_pledge_id: str | None
+    funder: str | None
+    note: str
+    event_id: str
+    recorded_at: str
+
+
+class ErratumOut(OutModel):
+    corrects_event_id: str
+    note: str
+    event_id: str
+    recorded_at: str
+
+
+class FreshnessOut(OutModel):
+    """Reporting freshness on ``today``, apart from the implementation stage."""
+
+    today: date
+    cutoff: date
+    last_reported_on: date | None
+    anchor: date
+    reported_within_window: bool
+    silent: bool
+
+
+class PledgePage(OutModel):
+    pledge_id: str
+    network_id: str
+    cities: tuple[str, ...]
+    countries: tuple[str, ...]
+    title: dict[Language, str]
+    description: dict[Language, str]
+    gcm_objectives: tuple[int, ...]
+    gcr_areas: tuple[str, ...]
+    sdg_targets: tuple[str, ...]
+    priority_areas: tuple[str, ...]
+    starts_on: date
+    ends_on: date
+    status: Status
+    stage: Stage | None
+    outcome: Outcome | None
+    ever_validated: bool
+    validation: ValidationOut | None
+    indicators: tuple[IndicatorOut, ...]
+    matches: tuple[MatchOut, ...]
+    errata: tuple[ErratumOut, ...]
+    end_note: str
+    reports: int
+    last_period_end: date | None
+    freshness: FreshnessOut
+    version: int
+    submitted_at: str
+    submitted_by: str
+    updated_at: str
+
+
+def freshness_of(view: PledgeView, today: date, freshness_months: int) -> FreshnessOut:
+    cutoff = freshness_cutoff(today, freshness_months)
+    return FreshnessOut(
+        today=today,
+        cutoff=cutoff,
+        last_reported_on=view.last_reported_on,
+        anchor=view.freshness_anchor,
+        reported_within_window=view.is_open
+        and reported_within_window(view.last_reported_on, cutoff),
+        silent=view.is_open and is_silent(view.freshness_anchor, cutoff),
+    )
+
+
+def pledge_page(view: PledgeView, today: date, freshness_months: int) -> PledgePage:
+    state = view.state
+    content = state.content
+    vetting = view.vetting
+    return PledgePage(
+        pledge_id=state.pledge_id,
+        network_id=state.network_id,
+        cities=content.cities,
+        countries=view.countries,
+        title=dict(content.title),
+        description=dict(content.description),
+        gcm_objectives=content.gcm_objectives,
+        gcr_areas=content.gcr_areas,
+        sdg_targets=content.sdg_targets,
+        priority_areas=content.priority_areas,
+        starts_on=content.starts_on,
+        ends_on=content.ends_on,
+        status=state.status,
+        stage=state.stage,
+        outcome=state.outcome,
+        ever_validated=state.ever_validated,
+        validation=None
+        if vetting is None
+        else ValidationOut(
+            decision=vetting.decision,
+            criteria=vetting.criteria,
+            note=vetting.note,
+            event_id=vetting.event_id,
+            recorded_at=vetting.recorded_at,
+            recorded_by=vetting.recorded_by,
+        ),
+        indicators=tuple(
+            IndicatorOut(
+                id=s.indicator.id,
+                title=dict(s.indicator.title),
+                measure=s.indicator.measure,
+                ascending=s.indicator.ascending,
+                baseline=s.indicator.baseline,
+                targets=s.indicator.targets,
+                latest=None
+                if s.latest is None
+                else ReadingOut(
+                    value=s.latest.value,
+                    date=s.latest.on,
+                    comment=s.latest.comment,
+                    event_id=s.latest.event_id,
+                ),
+                progress=None if s.progress is None else decimal_text(s.progress),
+                met_target=s.met_target,
+            )
+            for s in indicator_standings(view)
+        ),
+        matches=tuple(
+            MatchOut(
+                kind=x.kind,
+                supporting_pledge_id=x.supporting_pledge_id,
+                funder=x.funder,
+                note=x.note,
+                event_id=x.event_id,
+                recorded_at=x.recorded_at,
+            )
+            for x in view.links
+        ),
+        errata=tuple(
+            ErratumOut(
+                corrects_event_id=x.corrects_event_id,
+                note=x.note,
+                event_id=x.event_id,
+                recorded_at=x.recorded_at,
+            )
+            for x in view.corrections
+        ),
+        end_note=view.end_note,
+        reports=view.reports,
+        last_period_end=state.last_period_end,
+        freshness=freshness_of(view, today, freshness_months),
+        version=view.version,
+        submitted_at=view.submitted_at,
+        submitted_by=view.submitted_by,
+        updated_at=view.updated_at,
+    )

@@ -1,0 +1,331 @@
+"""The pledge view: one row per pledge (its page as a JSON document, plus the columns it is found
+by), the pledge's tags for filtering, and the reporting-freshness queries on top of it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, select
+
+from domain.events import Stage
+from domain.pledge import Status
+from domain.values import Language
+from projections.counters import Key, memberships, sdg_goal
+from projections.freshness import freshness_cutoff
+from projections.pledge_view import (
+    OutModel,
+    PledgePage,
+    PledgeView,
+    pledge_page,
+    view_document,
+    view_from_document,
+)
+from projections.projector import ProjectionBatch
+from projections.state import ViewState
+from projections.tables import (
+    ViewTables,
+    delete_rows,
+    insert_rows,
+    live_tables,
+    update_rows,
+)
+
+TAG_DIMENSIONS = frozenset({"city", "country", "gcm_objective", "gcr_area", "sdg", "priority_area"})
+"""Dimensions a pledge list is filtered by through the tags table (network and status are
+columns of the pledges table)."""
+
+
+PLEDGE_COLUMNS = (
+    "network_id",
+    "status",
+    "stage",
+    "is_open",
+    "version",
+    "submitted_at",
+    "updated_at",
+    "last_reported_on",
+    "freshness_anchor",
+    "document",
+    "pledge_id",
+)
+TAG_COLUMNS = ("dimension", "key", "pledge_id")
+
+
+def pledge_row(view: PledgeView) -> tuple[Any, ...]:
+    """The pledge's row, in ``PLEDGE_COLUMNS`` order (its key last, as updates want it)."""
+    state = view.state
+    last = view.last_reported_on
+    return (
+        state.network_id,
+        state.status,
+        state.stage,
+        view.is_open,
+        view.version,
+        view.submitted_at,
+        view.updated_at,
+        last.isoformat() if last is not None else None,
+        view.freshness_anchor.isoformat(),
+        orjson.dumps(view_document(view)).decode(),
+        state.pledge_id,
+    )
+
+
+def tags(view: PledgeView | None) -> set[Key]:
+    if view is None:
+        return set()
+    return {key for key in memberships(view) if key[0] in TAG_DIMENSIONS}
+
+
+def _tag_rows(pledge_id: str, keys: Iterable[Key]) -> list[tuple[str, str, str]]:
+    return [(d, k, pledge_id) for d, k in sorted(keys)]
+
+
+@dataclass(frozen=True, slots=True)
+class PledgeRows:
+    pledges: list[tuple[Any, ...]]
+    tags: list[tuple[str, str, str]]
+
+
+class PledgeProjector:
+    def apply(self, connection: Connection, tables: ViewTables, batch: ProjectionBatch) -> None:
+        new_rows: list[tuple[Any, ...]] = []
+        changed_rows: list[tuple[Any, ...]] = []
+        removed_tags: list[tuple[str, str, str]] = []
+        added_tags: list[tuple[str, str, str]] = []
+        for pledge_id, before in sorted(batch.changes.pledges.items()):
+            after = batch.state.pledges[pledge_id]
+            (new_rows if before is None else changed_rows).append(pledge_row(after))
+            old, new = tags(before), tags(after)
+            removed_tags.extend(_tag_rows(pledge_id, old - new))
+            added_tags.extend(_tag_rows(pledge_id, new - old))
+        insert_rows(connection, tables.pledges, PLEDGE_COLUMNS, new_rows)
+        update_rows(
+            connection, tables.pledges, PLEDGE_COLUMNS[:-1], changed_rows, key=("pledge_id",)
+        )
+        delete_rows(connection, tables.pledge_tags, removed_tags, key=TAG_COLUMNS)
+        insert_rows(connection, tables.pledge_tags, TAG_COLUMNS, added_tags)
+
+    def load(self, connection: Connection, tables: ViewTables, state: ViewState) -> None:
+        self.write(connection, tables, self.rows(state))
+
+    @staticmethod
+    def rows(state: ViewState) -> PledgeRows:
+        """Every pledge's row and tags, in key order (a B-tree appends much faster than it
+        inserts all over itself)."""
+        views = [state.pledges[p] for p in sorted(state.pledges)]
+        return PledgeRows(
+            [pledge_row(v) for v in views],
+            sorted(t for v in views for t in _tag_rows(v.pledge_id, tags(v))),
+        )
+
+    @staticmethod
+    def write(connection: Connection, tables: ViewTables, rows: PledgeRows) -> None:
+        insert_rows(connection, tables.pledges, PLEDGE_COLUMNS, rows.pledges)
+        insert_rows(connection, tables.pledge_tags, TAG_COLUMNS, rows.tags)
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+def stored_pledge_view(
+    connection: Connection, pledge_id: str, *, tables: ViewTables | None = None
+) -> PledgeView | None:
+    """The pledge's view as the pledges table holds it (None: no such pledge)."""
+    pledges = (tables or live_tables()).pledges
+    document = connection.execute(
+        select(pledges.c.document).where(pledges.c.pledge_id == pledge_id)
+    ).scalar_one_or_none()
+    return view_from_document(orjson.loads(document)) if document is not None else None
+
+
+def pledge(
+    connection: Connection,
+    pledge_id: str,
+    *,
+    today: date,
+    freshness_months: int,
+    tables: ViewTables | None = None,
+) -> PledgePage | None:
+    """What the pledge's page shows now, its freshness judged on ``today``."""
+    view = stored_pledge_view(connection, pledge_id, tables=tables)
+    return pledge_page(view, today, freshness_months) if view is not None else None
+
+
+class SilentPledge(OutModel):
+    """An open pledge with no progress report within the freshness window."""
+
+    pledge_id: str
+    network_id: str
+    title: dict[Language, str]
+    cities: tuple[str, ...]
+    status: Status
+    stage: Stage | None
+    submitted_at: str
+    last_reported_on: date | None
+    silent_since: date
+
+
+def silent_pledge(view: PledgeView) -> SilentPledge:
+    return SilentPledge(
+        pledge_id=view.pledge_id,
+        network_id=view.network_id,
+        title=dict(view.state.content.title),
+        cities=view.state.content.cities,
+        status=view.state.status,
+        stage=view.state.stage,
+        submitted_at=view.submitted_at,
+        last_reported_on=view.last_reported_on,
+        silent_since=view.freshness_anchor,
+    )
+
+
+def silent_pledges(
+    connection: Connection,
+    *,
+    today: date,
+    freshness_months: int,
+    network_id: str | None = None,
+    limit: int | None = None,
+    tables: ViewTables | None = None,
+) -> list[SilentPledge]:
+    """Open pledges silent on ``today``, longest silent first (of one network, or all)."""
+    pledges = (tables or live_tables()).pledges
+    query = (
+        select(pledges.c.document)
+        .where(
+            pledges.c.is_open.is_(True),
+            pledges.c.freshness_anchor < freshness_cutoff(today, freshness_months),
+        )
+        .order_by(pledges.c.freshness_anchor, pledges.c.pledge_id)
+        .limit(limit)
+    )
+    if network_id is not None:
+        query = query.where(pledges.c.network_id == network_id)
+    silent = []
+    for (document,) in connection.execute(query):
+        doc = orjson.loads(document)
+        last = doc["last_reported_on"]
+        silent.append(
+            SilentPledge(
+                pledge_id=doc["pledge_id"],
+                network_id=doc["network_id"],
+                title=doc["content"]["title"],
+                cities=tuple(doc["content"]["cities"]),
+                status=doc["status"],
+                stage=doc["stage"],
+                submitted_at=doc["submitted_at"],
+                last_reported_on=last,
+                silent_since=last or doc["submitted_at"][:10],
+            )
+        )
+    return silent
+
+
+class PledgeSummary(OutModel):
+    """A pledge in a list: enough for a row that links to its page."""
+
+    pledge_id: str
+    network_id: str
+    title: dict[Language, str]
+    cities: tuple[str, ...]
+    countries: tuple[str, ...]
+    gcm_objectives: tuple[int, ...]
+    gcr_areas: tuple[str, ...]
+    status: Status
+    stage: Stage | None
+    version: int
+    submitted_at: str
+    updated_at: str
+    last_reported_on: date | None
+
+
+class PledgeList(OutModel):
+    items: tuple[PledgeSummary, ...]
+    next_after: str | None
+    """The ``after`` that fetches the next page (None: this was the last)."""
+
+
+def list_pledges(
+    connection: Connection,
+    *,
+    network_id: str | None = None,
+    status: str | None = None,
+    city: str | None = None,
+    country: str | None = None,
+    gcm_objective: int | None = None,
+    gcr_area: str | None = None,
+    sdg: str | None = None,
+    priority_area: str | None = None,
+    silent_on: date | None = None,
+    freshness_months: int | None = None,
+    after: str | None = None,
+    limit: int = 50,
+    tables: ViewTables | None = None,
+) -> PledgeList:
+    """Pledges matching every filter given, by pledge id, a page at a time.
+
+    ``sdg`` matches the goal of the target given ("10.7" finds pledges naming any target of
+    goal 10); ``silent_on`` keeps only the pledges silent on that day (with
+    ``freshness_months``).
+    """
+    tables = tables or live_tables()
+    pledges, pledge_tags = tables.pledges, tables.pledge_tags
+    query = select(pledges.c.pledge_id, pledges.c.document).order_by(pledges.c.pledge_id)
+    if network_id is not None:
+        query = query.where(pledges.c.network_id == network_id)
+    if status is not None:
+        query = query.where(pledges.c.status == status)
+    tagged = {
+        "city": city,
+        "country": country,
+        "gcm_objective": None if gcm_objective is None else str(gcm_objective),
+        "gcr_area": gcr_area,
+        "sdg": None if sdg is None else sdg_goal(sdg),
+        "priority_area": priority_area,
+    }
+    for dimension, key in tagged.items():
+        if key is not None:
+            query = query.where(
+                pledges.c.pledge_id.in_(
+                    select(pledge_tags.c.pledge_id).where(
+                        pledge_tags.c.dimension == dimension, pledge_tags.c.key == key
+                    )
+                )
+            )
+    if silent_on is not None:
+        if freshness_months is None:
+            raise ValueError("listing silent pledges needs the freshness window in months")
+        query = query.where(
+            pledges.c.is_open.is_(True),
+            pledges.c.freshness_anchor < freshness_cutoff(silent_on, freshness_months),
+        )
+    if after is not None:
+        query = query.where(pledges.c.pledge_id > after)
+    rows = connection.execute(query.limit(limit + 1)).all()
+    items = []
+    for _, document in rows[:limit]:
+        doc = orjson.loads(document)
+        content = doc["content"]
+        items.append(
+            PledgeSummary(
+                pledge_id=doc["pledge_id"],
+                network_id=doc["network_id"],
+                title=content["title"],
+                cities=tuple(content["cities"]),
+                countries=tuple(doc["countries"]),
+                gcm_objectives=tuple(content["gcm_objectives"]),
+                gcr_areas=tuple(content["gcr_areas"]),
+                status=doc["status"],
+                stage=doc["stage"],
+                version=doc["version"],
+                submitted_at=doc["submitted_at"],
+                updated_at=doc["updated_at"],
+                last_reported_on=doc["last_reported_on"],
+            )
+        )
+    next_after = rows[limit - 1][0] if len(rows) > limit else None
+    return PledgeList(items=tuple(items), next_after=next_after)

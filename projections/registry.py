@@ -1,0 +1,183 @@
+"""The registry views: networks, cities, memberships and declaration signatures."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import orjson
+from sqlalchemy import Connection, select
+
+from domain.values import Language
+from projections.pledge_view import OutModel
+from projections.projector import ProjectionBatch
+from projections.state import CityRow, Membership, NetworkRow, Signature, ViewState
+from projections.tables import ViewTables, delete_rows, insert_rows, live_tables
+
+CITY_COLUMNS = ("city_id", "name", "country", "registered_at")
+NETWORK_COLUMNS = ("network_id", "name", "registered_at")
+MEMBER_COLUMNS = ("network_id", "city_id", "joined_at")
+SIGNATURE_COLUMNS = ("declaration_id", "city_id", "signed_on", "recorded_at")
+
+
+def _city_row(city: CityRow) -> tuple[str, ...]:
+    return (city.city_id, orjson.dumps(city.name).decode(), city.country, city.registered_at)
+
+
+def _network_row(network: NetworkRow) -> tuple[str, ...]:
+    return (network.network_id, orjson.dumps(network.name).decode(), network.registered_at)
+
+
+def _member_row(member: Membership) -> tuple[str, ...]:
+    return (member.network_id, member.city_id, member.joined_at)
+
+
+def _signature_row(signature: Signature) -> tuple[str, ...]:
+    return (
+        signature.declaration_id,
+        signature.city_id,
+        signature.signed_on.isoformat(),
+        signature.recorded_at,
+    )
+
+
+class RegistryProjector:
+    def apply(self, connection: Connection, tables: ViewTables, batch: ProjectionBatch) -> None:
+        state, changes = batch.state, batch.changes
+        insert_rows(
+            connection,
+            tables.cities,
+            CITY_COLUMNS,
+            [_city_row(state.cities[c]) for c in sorted(changes.cities)],
+        )
+        insert_rows(
+            connection,
+            tables.networks,
+            NETWORK_COLUMNS,
+            [_network_row(state.networks[n]) for n in sorted(changes.networks)],
+        )
+        delete_rows(
+            connection, tables.members, sorted(changes.members), key=("network_id", "city_id")
+        )
+        insert_rows(
+            connection,
+            tables.members,
+            MEMBER_COLUMNS,
+            [_member_row(m) for _, m in sorted(changes.members.items()) if m is not None],
+        )
+        insert_rows(
+            connection,
+            tables.signatures,
+            SIGNATURE_COLUMNS,
+            [_signature_row(state.signatures[k]) for k in sorted(changes.signatures)],
+        )
+
+    def load(self, connection: Connection, tables: ViewTables, state: ViewState) -> None:
+        insert_rows(
+            connection, tables.cities, CITY_COLUMNS, [_city_row(c) for c in state.cities.values()]
+        )
+        insert_rows(
+            connection,
+            tables.networks,
+            NETWORK_COLUMNS,
+            [_network_row(n) for n in state.networks.values()],
+        )
+        insert_rows(
+            connection,
+            tables.members,
+            MEMBER_COLUMNS,
+            [_member_row(m) for m in state.members.values()],
+        )
+        insert_rows(
+            connection,
+            tables.signatures,
+            SIGNATURE_COLUMNS,
+            [_signature_row(s) for s in state.signatures.values()],
+        )
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+class CityOut(OutModel):
+    city_id: str
+    name: dict[Language, str]
+    country: str
+    registered_at: str
+    networks: tuple[str, ...]
+
+
+class NetworkOut(OutModel):
+    network_id: str
+    name: dict[Language, str]
+    registered_at: str
+    members: tuple[str, ...]
+
+
+class SignatureOut(OutModel):
+    declaration_id: str
+    city_id: str
+    signed_on: date
+    recorded_at: str
+
+
+def city(
+    connection: Connection, city_id: str, *, tables: ViewTables | None = None
+) -> CityOut | None:
+    tables = tables or live_tables()
+    cities, members = tables.cities, tables.members
+    row = connection.execute(select(cities).where(cities.c.city_id == city_id)).one_or_none()
+    if row is None:
+        return None
+    networks = connection.execute(
+        select(members.c.network_id)
+        .where(members.c.city_id == city_id)
+        .order_by(members.c.network_id)
+    ).scalars()
+    return CityOut(
+        city_id=row.city_id,
+        name=orjson.loads(row.name),
+        country=row.country,
+        registered_at=row.registered_at,
+        networks=tuple(networks),
+    )
+
+
+def network(
+    connection: Connection, network_id: str, *, tables: ViewTables | None = None
+) -> NetworkOut | None:
+    tables = tables or live_tables()
+    networks, members = tables.networks, tables.members
+    row = connection.execute(
+        select(networks).where(networks.c.network_id == network_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    cities = connection.execute(
+        select(members.c.city_id)
+        .where(members.c.network_id == network_id)
+        .order_by(members.c.city_id)
+    ).scalars()
+    return NetworkOut(
+        network_id=row.network_id,
+        name=orjson.loads(row.name),
+        registered_at=row.registered_at,
+        members=tuple(cities),
+    )
+
+
+def signatures(
+    connection: Connection, declaration_id: str, *, tables: ViewTables | None = None
+) -> list[SignatureOut]:
+    table = (tables or live_tables()).signatures
+    rows = connection.execute(
+        select(table).where(table.c.declaration_id == declaration_id).order_by(table.c.city_id)
+    )
+    return [
+        SignatureOut(
+            declaration_id=r.declaration_id,
+            city_id=r.city_id,
+            signed_on=r.signed_on,
+            recorded_at=r.recorded_at,
+        )
+        for r in rows
+    ]

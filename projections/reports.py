@@ -1,0 +1,508 @@
+"""Accountability reports and the published roll-ups, each reproducible from an audit bundle.
+
+A report as of a day is computed from the log alone: the envelopes recorded by the end of that
+day, folded in leaf order. It names the tree size it rests on (the shortest prefix of the log
+holding every event it counts) and, when the server has signed a checkpoint at least that large,
+that checkpoint; it carries the SHA-256 of its canonical JSON form (RFC 8785). An auditor folds
+the first ``tree_size`` entries of a bundle's ``entries.jsonl`` with ``report_from_entries`` and
+gets the same bytes, hence the same digest.
+
+``rollups_document`` is what the audit bundle publishes as ``rollups.json``: every roll-up at a
+tree size, read from the live roll-up tables; ``recompute_rollups_document`` derives the same
+document from envelope bytes alone (no database), for the verifier.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from itertools import islice
+from typing import Any, Literal
+
+from sqlalchemy import Engine, select
+
+from domain.taxonomies import reference_taxonomies
+from ledger.canonical import canonical_bytes
+from ledger.database import log_checkpoints
+from ledger.envelope import Envelope
+from ledger.store import EventStore
+from projections.as_of import fold_log, rollups_of, store_envelopes
+from projections.counters import DIMENSIONS, IndicatorProgress, Rollup, RollupCells
+from projections.envelopes import read_envelope, recorded_on
+from projections.freshness import freshness_cutoff, is_silent
+from projections.pledge_view import OutModel
+from projections.pledges import SilentPledge, silent_pledge
+from projections.rollups import all_rollups
+from projections.runner import VIEWS
+from projections.state import ViewState
+from projections.tables import projection_position, read_snapshot
+
+ReportFormat = Literal["md", "csv", "json", "html"]
+REPORT_FORMATS: tuple[ReportFormat, ...] = ("md", "csv", "json", "html")
+ROLLUPS_FORMAT = "pledge-ledger/rollups/v1"
+
+
+class CheckpointCitation(OutModel):
+    tree_size: int
+    note: str
+    """The signed checkpoint, as the log published it."""
+
+
+class ReportSource(OutModel):
+    tree_size: int
+    """The report counts events among the first ``tree_size`` entries of the log."""
+    checkpoint: CheckpointCitation | None
+    """The smallest signed checkpoint whose tree holds those entries, if there is one yet."""
+
+
+class Report(OutModel):
+    title: str
+    as_of: date
+    network_id: str | None
+    freshness_months: int
+    freshness_cutoff: date
+    source: ReportSource
+    totals: Rollup | None
+    by_gcm_objective: tuple[Rollup, ...]
+    by_gcr_area: tuple[Rollup, ...]
+    by_network: tuple[Rollup, ...]
+    indicator_progress: tuple[IndicatorProgress, ...]
+    silent_pledges: tuple[SilentPledge, ...]
+    labels: dict[str, dict[str, str]]
+    """Readable names of the keys: GCM objectives, GCR areas, networks."""
+    sha256: str = ""
+    """SHA-256 of the canonical JSON of every other field."""
+
+
+def report_digest(report: Report) -> str:
+    return hashlib.sha256(
+        canonical_bytes(report.model_dump(mode="json", exclude={"sha256"}))
+    ).hexdigest()
+
+
+def _labels(state: ViewState) -> dict[str, dict[str, str]]:
+    taxonomies = reference_taxonomies()
+    return {
+        "gcm_objective": {str(k): e.short for k, e in taxonomies.gcm_objectives.items()},
+        "gcr_area": {k: e.title for k, e in taxonomies.gcr_areas.items()},
+        "network": {
+            k: n.name.get("en") or next(iter(n.name.values()), k) for k, n in state.networks.items()
+        },
+    }
+
+
+def report_from_state(
+    state: ViewState,
+    *,
+    tree_size: int,
+    as_of: date,
+    freshness_months: int,
+    network_id: str | None = None,
+    checkpoint: CheckpointCitation | None = None,
+) -> Report:
+    """The report on a folded state (see ``report_from_entries``)."""
+    views = [v for v in state.pledges.values() if network_id is None or v.network_id == network_id]
+    cells = RollupCells.of(views)
+    totals = cells.rollup("all", "all", as_of, freshness_months)
+    cutoff = freshness_cutoff(as_of, freshness_months)
+    silent = sorted(
+        (v for v in views if v.is_open and is_silent(v.freshness_anchor, cutoff)),
+        key=lambda v: (v.freshness_anchor, v.pledge_id),
+    )
+    title = f"Pledge Ledger accountability report as of {as_of.isoformat()}"
+    if network_id is not None:
+        title += f", network {network_id}"
+    report = Report(
+        title=title,
+        as_of=as_of,
+        network_id=network_id,
+        freshness_months=freshness_months,
+        freshness_cutoff=cutoff,
+        source=ReportSource(tree_size=tree_size, checkpoint=checkpoint),
+        totals=totals,
+        by_gcm_objective=tuple(
+            sorted(
+                rollups_of(cells, "gcm_objective", as_of, freshness_months),
+                key=lambda r: int(r.key),
+            )
+        ),
+        by_gcr_area=tuple(rollups_of(cells, "gcr_area", as_of, freshness_months)),
+        by_network=tuple(rollups_of(cells, "network", as_of, freshness_months)),
+        indicator_progress=totals.indicators if totals is not None else (),
+        silent_pledges=tuple(silent_pledge(v) for v in silent),
+        labels=_labels(state),
+    )
+    return report.model_copy(update={"sha256": report_digest(report)})
+
+
+def report_from_entries(
+    entries: Iterable[bytes],
+    *,
+    as_of: date,
+    freshness_months: int,
+    network_id: str | None = None,
+    checkpoint: CheckpointCitation | None = None,
+) -> Report:
+    """The report as of ``as_of`` from envelope bytes in leaf order (no database needed).
+
+    An auditor passes a bundle's entries and the checkpoint the report cites, and compares
+    the digest.
+    """
+    folded = fold_log((read_envelope(raw) for raw in entries), as_of)
+    return report_from_state(
+        folded.state,
+        tree_size=folded.tree_size,
+        as_of=as_of,
+        freshness_months=freshness_months,
+        network_id=network_id,
+        checkpoint=checkpoint,
+    )
+
+
+def checkpoint_covering(engine: Engine, tree_size: int) -> CheckpointCitation | None:
+    """The smallest signed checkpoint whose tree holds the first ``tree_size`` entries."""
+    if tree_size <= 0:
+        return None
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(log_checkpoints.c.tree_size, log_checkpoints.c.note)
+            .where(log_checkpoints.c.tree_size >= tree_size)
+            .order_by(log_checkpoints.c.tree_size)
+            .limit(1)
+        ).one_or_none()
+    return CheckpointCitation(tree_size=row.tree_size, note=row.note) if row else None
+
+
+def build_report(
+    engine: Engine,
+    store: EventStore,
+    *,
+    as_of: date,
+    freshness_months: int,
+    network_id: str | None = None,
+) -> Report:
+    """The accountability report as of ``as_of``, from the log, citing its checkpoint."""
+    folded = fold_log(store_envelopes(store), as_of)
+    return report_from_state(
+        folded.state,
+        tree_size=folded.tree_size,
+        as_of=as_of,
+        freshness_months=freshness_months,
+        network_id=network_id,
+        checkpoint=checkpoint_covering(engine, folded.tree_size),
+    )
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    title: str
+    name: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, str, tuple[str, ...]], ...]
+    """(key, label, values) per row."""
+
+
+ROLLUP_COLUMNS = (
+    "pledges",
+    "open",
+    "awaiting_validation",
+    "changes_requested",
+    "validated",
+    "withdrawn",
+    "closed",
+    "share_validated",
+    "reported_within_window",
+    "share_reported_within_window",
+    "silent",
+)
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _rollup_values(rollup: Rollup) -> tuple[str, ...]:
+    s = rollup.by_status
+    return tuple(
+        _text(v)
+        for v in (
+            rollup.pledges,
+            rollup.open,
+            s["awaiting_validation"],
+            s["changes_requested"],
+            s["validated"],
+            s["withdrawn"],
+            s["closed"],
+            rollup.share_validated,
+            rollup.reported_within_window,
+            rollup.share_reported_within_window,
+            rollup.silent,
+        )
+    )
+
+
+def report_sections(report: Report) -> list[Section]:
+    def rollup_section(title: str, name: str, rollups: Sequence[Rollup]) -> Section:
+        labels = report.labels.get(rollups[0].dimension, {}) if rollups else {}
+        return Section(
+            title,
+            name,
+            ROLLUP_COLUMNS,
+            tuple((r.key, labels.get(r.key, ""), _rollup_values(r)) for r in rollups),
+        )
+
+    totals = (report.totals,) if report.totals is not None else ()
+    stage_columns = tuple(report.totals.by_stage) if report.totals is not None else ()
+    return [
+        rollup_section("Totals", "totals", totals),
+        Section(
+            "Implementation stage",
+            "stages",
+            stage_columns,
+            tuple(("all", "", tuple(str(n) for n in t.by_stage.values())) for t in totals),
+        ),
+        rollup_section("By GCM objective", "by_gcm_objective", report.by_gcm_objective),
+        rollup_section("By GCR area", "by_gcr_area", report.by_gcr_area),
+        rollup_section("By network", "by_network", report.by_network),
+        Section(
+            "Indicator progress",
+            "indicator_progress",
+            ("pledges", "reported", "met_target", "baseline_total", "latest_total", "target_total"),
+            tuple(
+                (
+                    i.indicator_id,
+                    i.measure,
+                    tuple(
+                        _text(v)
+                        for v in (
+                            i.pledges,
+                            i.reported,
+                            i.met_target,
+                            i.baseline_total,
+                            i.latest_total,
+                            i.target_total,
+                        )
+                    ),
+                )
+                for i in report.indicator_progress
+            ),
+        ),
+        Section(
+            "Silent pledges",
+            "silent_pledges",
+            ("network_id", "cities", "status", "silent_since", "last_reported_on"),
+            tuple(
+                (
+                    p.pledge_id,
+                    p.title.get("en") or next(iter(p.title.values()), ""),
+                    (
+                        p.network_id,
+                        " ".join(p.cities),
+                        p.status,
+                        p.silent_since.isoformat(),
+                        _text(p.last_reported_on),
+                    ),
+                )
+                for p in report.silent_pledges
+            ),
+        ),
+    ]
+
+
+def _source_lines(report: Report) -> list[str]:
+    source = report.source
+    lines = [
+        f"Computed from the first {source.tree_size} entries of the transparency log "
+        f"(tree size {source.tree_size}), events recorded by the end of "
+        f"{report.as_of.isoformat()} (UTC).",
+        f"Freshness window: {report.freshness_months} months "
+        f"(silent: no report since {report.freshness_cutoff.isoformat()}).",
+    ]
+    if source.checkpoint is not None:
+        lines.append(f"Signed checkpoint covering it: tree size {source.checkpoint.tree_size}.")
+    else:
+        lines.append("No signed checkpoint covers these entries yet.")
+    lines.append(f"SHA-256 of the report's canonical JSON form: {report.sha256}")
+    return lines
+
+
+def _md_cell(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: Report) -> str:
+    out = [f"# {report.title}", ""]
+    out.extend(f"{line}  " for line in _source_lines(report))
+    if report.source.checkpoint is not None:
+        out.extend(["", "```", report.source.checkpoint.note.rstrip("\n"), "```"])
+    for section in report_sections(report):
+        out.extend(["", f"## {section.title}", ""])
+        if not section.rows:
+            out.append("None.")
+            continue
+        header = ("key", "label", *section.columns)
+        out.append("| " + " | ".join(header) + " |")
+        out.append("|" + "---|" * len(header))
+        for key, label, values in section.rows:
+            cells = (key, label, *values)
+            out.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def render_csv(report: Report) -> str:
+    """One row per figure: section, key, label, metric, value (the source comes first)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("section", "key", "label", "metric", "value"))
+    source = report.source
+    writer.writerow(("source", "", "", "as_of", report.as_of.isoformat()))
+    writer.writerow(("source", "", "", "network_id", _text(report.network_id)))
+    writer.writerow(("source", "", "", "tree_size", str(source.tree_size)))
+    checkpoint_size = source.checkpoint.tree_size if source.checkpoint else None
+    writer.writerow(("source", "", "", "checkpoint_tree_size", _text(checkpoint_size)))
+    writer.writerow(("source", "", "", "freshness_months", str(report.freshness_months)))
+    writer.writerow(("source", "", "", "sha256", report.sha256))
+    for section in report_sections(report):
+        for key, label, values in section.rows:
+            for column, value in zip(section.columns, values, strict=True):
+                writer.writerow((section.name, key, label, column, value))
+    return buffer.getvalue()
+
+
+def render_json(report: Report) -> str:
+    """The report's canonical JSON (RFC 8785), its digest included."""
+    return canonical_bytes(report.model_dump(mode="json")).decode()
+
+
+def render_html(report: Report) -> str:
+    e = html.escape
+    out = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(report.title)}</title>",
+        "<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:75rem}"
+        "table{border-collapse:collapse;margin:.5rem 0 1.5rem}"
+        "th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}"
+        "td.n{text-align:right}pre{background:#f4f4f4;padding:.5rem}</style>",
+        "</head><body>",
+        f"<h1>{e(report.title)}</h1>",
+    ]
+    out.extend(f"<p>{e(line)}</p>" for line in _source_lines(report))
+    if report.source.checkpoint is not None:
+        out.append(f"<pre>{e(report.source.checkpoint.note)}</pre>")
+    for section in report_sections(report):
+        out.append(f'<h2 id="{e(section.name)}">{e(section.title)}</h2>')
+        if not section.rows:
+            out.append("<p>None.</p>")
+            continue
+        out.append("<table><thead><tr><th>key</th><th>label</th>")
+        out.extend(f"<th>{e(c)}</th>" for c in section.columns)
+        out.append("</tr></thead><tbody>")
+        for key, label, values in section.rows:
+            out.append(f"<tr><td>{e(key)}</td><td>{e(label)}</td>")
+            out.extend(f'<td class="n">{e(v)}</td>' for v in values)
+            out.append("</tr>")
+        out.append("</tbody></table>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def render_report(report: Report, report_format: ReportFormat) -> str:
+    renderers = {
+        "md": render_markdown,
+        "csv": render_csv,
+        "json": render_json,
+        "html": render_html,
+    }
+    if report_format not in renderers:
+        raise ValueError(f"report formats: {', '.join(REPORT_FORMATS)}")
+    return renderers[report_format](report)
+
+
+# --- the published roll-ups (rollups.json) -------------------------------------------------------
+
+
+def _document(
+    tree_size: int, as_of: date | None, freshness_months: int, rollups: dict[str, list[Rollup]]
+) -> dict[str, Any]:
+    return {
+        "format": ROLLUPS_FORMAT,
+        "tree_size": tree_size,
+        "as_of": as_of.isoformat() if as_of is not None else None,
+        "freshness_months": freshness_months,
+        "rollups": {
+            dimension: [r.model_dump(mode="json") for r in rollups.get(dimension, [])]
+            for dimension in DIMENSIONS
+        },
+    }
+
+
+def _document_of(
+    envelopes: Sequence[Envelope], freshness_months: int, as_of: date | None
+) -> dict[str, Any]:
+    as_of = as_of or (recorded_on(envelopes[-1]) if envelopes else None)
+    cells = fold_log(envelopes).state.rollup_cells()
+    rollups = {}
+    if as_of is not None:
+        rollups = {d: rollups_of(cells, d, as_of, freshness_months) for d in DIMENSIONS}
+    return _document(len(envelopes), as_of, freshness_months, rollups)
+
+
+def recompute_rollups_document(
+    entries: Iterable[bytes],
+    *,
+    tree_size: int,
+    freshness_months: int,
+    as_of: date | None = None,
+) -> dict[str, Any]:
+    """The roll-ups of the first ``tree_size`` entries (envelope bytes in leaf order).
+
+    Pure, no database: what the verifier replays from a bundle's ``entries.jsonl`` to check its
+    ``rollups.json``. Freshness is judged on ``as_of``, by default the day (UTC) the last of
+    those entries was recorded, so the document depends on nothing but the entries and
+    ``freshness_months`` (which it records).
+    """
+    envelopes = [read_envelope(raw) for raw in islice(entries, tree_size)]
+    if len(envelopes) < tree_size:
+        raise ValueError(f"the roll-ups rest on {tree_size} entries; only {len(envelopes)} given")
+    return _document_of(envelopes, freshness_months, as_of)
+
+
+def rollups_document(
+    engine: Engine,
+    store: EventStore,
+    *,
+    tree_size: int,
+    freshness_months: int,
+    as_of: date | None = None,
+) -> dict[str, Any]:
+    """The published roll-ups at ``tree_size``: what ``rollups.json`` holds.
+
+    When the live views stand exactly at ``tree_size`` events (catch them up to the
+    notification of the tree's last leaf before exporting), the document is read from them;
+    otherwise it is computed from the first ``tree_size`` events of the log. Both give what
+    ``recompute_rollups_document`` gives on the same entries.
+    """
+    with read_snapshot(engine) as connection:
+        position = connection.execute(
+            select(projection_position.c.notification_id, projection_position.c.events).where(
+                projection_position.c.name == VIEWS
+            )
+        ).one_or_none()
+        if position is not None and position.events == tree_size and tree_size > 0:
+            last = store.notifications(after=position.notification_id - 1, limit=1)
+            as_of = as_of or recorded_on(read_envelope(last[0].raw))
+            rollups = all_rollups(connection, today=as_of, freshness_months=freshness_months)
+            return _document(tree_size, as_of, freshness_months, rollups)
+    envelopes = list(islice(store_envelopes(store), tree_size))
+    if len(envelopes) < tree_size:
+        raise ValueError(f"the log holds {len(envelopes)} events, fewer than {tree_size}")
+    return _document_of(envelopes, freshness_months, as_of)

@@ -1,0 +1,241 @@
+"""Keeping the read models up to date: projectors, and the runner that feeds them the log.
+
+A ``ProjectionRunner`` reads the store's notification log after its tracking position, folds a
+batch of envelopes through a windowed ``ViewState`` (see ``projections.state``), lets every
+projector write what the batch changed, and moves its position, all in one SQLAlchemy
+transaction: a batch is applied exactly once or not at all, and a runner that dies mid-batch
+(or a new one, in another process) starts again from the last committed position.
+
+Runners exclude one another through the tracking row: each transaction starts by writing it,
+which takes PostgreSQL's row lock or SQLite's write lock before the position is read.
+
+The writing process calls ``catch_up()`` after each append (read-your-writes); a follower process
+calls ``follow()`` to pick up other processes' appends.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy.exc import OperationalError
+
+from ledger.errors import StoreUnavailable
+from ledger.store import EventStore
+from projections.envelopes import read_envelope
+from projections.pledge_view import PledgeView, view_from_document
+from projections.pledges import PledgeProjector
+from projections.projector import Notified, ProjectionBatch, Projector
+from projections.registry import RegistryProjector
+from projections.rollups import RollupProjector
+from projections.state import CityRow, ViewState
+from projections.tables import (
+    ViewTables,
+    create_view_tables,
+    ensure_position,
+    live_tables,
+    projection_position,
+)
+
+log = logging.getLogger(__name__)
+
+VIEWS = "views"
+"""The tracking row of the runner that keeps every view of this package."""
+
+
+def default_projectors() -> tuple[Projector, ...]:
+    """Every view, in the order their writes depend on one another."""
+    return (RegistryProjector(), PledgeProjector(), RollupProjector())
+
+
+class StoredViews:
+    """A batch's ``StateLoader``: reads the views it needs from the tables, in its transaction."""
+
+    def __init__(self, connection: Connection, tables: ViewTables) -> None:
+        self.connection = connection
+        self.tables = tables
+
+    def city(self, city_id: str) -> CityRow | None:
+        cities = self.tables.cities
+        row = self.connection.execute(
+            select(cities).where(cities.c.city_id == city_id)
+        ).one_or_none()
+        if row is None:
+            return None
+        return CityRow(row.city_id, orjson.loads(row.name), row.country, row.registered_at)
+
+    def pledges(self, pledge_ids: Collection[str]) -> dict[str, PledgeView]:
+        pledges = self.tables.pledges
+        found: dict[str, PledgeView] = {}
+        ids = sorted(pledge_ids)
+        for start in range(0, len(ids), 500):
+            rows = self.connection.execute(
+                select(pledges.c.pledge_id, pledges.c.document).where(
+                    pledges.c.pledge_id.in_(ids[start : start + 500])
+                )
+            )
+            for pledge_id, document in rows:
+                found[pledge_id] = view_from_document(orjson.loads(document))
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    notification_id: int
+    events: int
+
+
+def claim_position(connection: Connection, name: str) -> Position:
+    """Lock the tracking row for this transaction, then read it."""
+    table = projection_position
+    connection.execute(
+        update(table).where(table.c.name == name).values(notification_id=table.c.notification_id)
+    )
+    row = connection.execute(
+        select(table.c.notification_id, table.c.events).where(table.c.name == name)
+    ).one()
+    return Position(row.notification_id, row.events)
+
+
+def save_position(connection: Connection, name: str, position: Position) -> None:
+    connection.execute(
+        update(projection_position)
+        .where(projection_position.c.name == name)
+        .values(notification_id=position.notification_id, events=position.events)
+    )
+
+
+def read_position(engine: Engine, name: str = VIEWS) -> Position:
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(projection_position.c.notification_id, projection_position.c.events).where(
+                projection_position.c.name == name
+            )
+        ).one_or_none()
+    return Position(row.notification_id, row.events) if row is not None else Position(0, 0)
+
+
+def apply_batch(
+    connection: Connection,
+    tables: ViewTables,
+    projectors: Sequence[Projector],
+    notified: Sequence[Notified],
+) -> None:
+    """Fold ``notified`` against the stored views and let every projector write the changes."""
+    state = ViewState(StoredViews(connection, tables))
+    envelopes = [n.envelope for n in notified]
+    state.prefetch(envelopes)
+    state.apply_all(envelopes)
+    batch = ProjectionBatch(notified, state, state.take_changes())
+    for projector in projectors:
+        projector.apply(connection, tables, batch)
+
+
+def notified_page(
+    store: EventStore, after: int, limit: int, stop: int | None = None
+) -> list[Notified]:
+    return [
+        Notified(n.notification_id, read_envelope(n.raw))
+        for n in store.notifications(after=after, limit=limit, stop=stop)
+    ]
+
+
+class ProjectionRunner:
+    """Brings the views up to the store's notification log, one transaction per batch."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: EventStore,
+        *,
+        projectors: Sequence[Projector] | None = None,
+        batch_size: int = 1000,
+        name: str = VIEWS,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.projectors = tuple(projectors) if projectors is not None else default_projectors()
+        self.batch_size = batch_size
+        self.name = name
+        self.tables = live_tables()
+        self._installed = False
+
+    def install(self) -> None:
+        """Create the live tables and the tracking row if they are missing (idempotent)."""
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Processes starting together must not create the same tables concurrently.
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                    {"key": "pledge-ledger projections install"},
+                )
+            create_view_tables(connection, self.tables)
+            ensure_position(connection, self.name)
+        self._installed = True
+
+    def position(self) -> Position:
+        return read_position(self.engine, self.name)
+
+    def run_batch(self, until: int | None = None) -> int:
+        """Apply the next batch (at most ``batch_size`` events, none past ``until``).
+
+        Answers how many events it applied; 0 when the views are up to date.
+        """
+        if not self._installed:
+            self.install()
+        with self.engine.begin() as connection:
+            position = claim_position(connection, self.name)
+            if until is not None and position.notification_id >= until:
+                return 0
+            notified = notified_page(
+                self.store, position.notification_id, self.batch_size, stop=until
+            )
+            if not notified:
+                return 0
+            apply_batch(connection, self.tables, self.projectors, notified)
+            save_position(
+                connection,
+                self.name,
+                Position(notified[-1].notification_id, position.events + len(notified)),
+            )
+        return len(notified)
+
+    def catch_up(self, until: int | None = None) -> int:
+        """Apply batches until the views include every event (up to notification ``until``).
+
+        Call it after an append, with the append's last notification id, so the answer to the
+        request reads its own write. Answers how many events it applied.
+        """
+        applied = 0
+        while True:
+            done = self.run_batch(until)
+            applied += done
+            if done < self.batch_size:
+                return applied
+
+    def after_append(self) -> Callable[[int], None]:
+        """A hook for ``Ledger(after_append=…)``: catch up to the appended notification."""
+
+        def hook(notification_id: int) -> None:
+            self.catch_up(until=notification_id)
+
+        return hook
+
+    def follow(self, poll_interval: float = 1.0, stop: threading.Event | None = None) -> None:
+        """Catch up, then poll for new events every ``poll_interval`` seconds until ``stop``.
+
+        A database that cannot be reached is waited for, not fatal; any other error (a corrupt
+        event, a bug in a projector) ends the follower, with the views at the last good batch.
+        """
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            try:
+                self.catch_up()
+            except (StoreUnavailable, OperationalError) as error:
+                log.warning("projections: the database is unavailable (%s); retrying", error)
+            if stop.wait(poll_interval):
+                return

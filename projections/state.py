@@ -1,0 +1,165 @@
+"""Every read model folded in memory: the one place where events become view state.
+
+``ViewState.apply`` handles envelopes in log order. Without a loader it holds everything (a
+rebuild, an as-of query, the offline verifier); with a loader it is a window onto the stored
+views, holding only what one batch of events touches, and records what changed so the SQL
+projectors can write just that. Both uses run the same code, which is what makes the rebuilt
+tables, the incrementally maintained ones and the verifier's recomputation agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+from domain.events import (
+    CityJoinedNetwork,
+    CityLeftNetwork,
+    CityRegistered,
+    DeclarationSigned,
+    NetworkRegistered,
+)
+from domain.values import Language
+from ledger.envelope import Envelope
+from projections.counters import RollupCells
+from projections.pledge_view import PledgeView, evolve_view
+
+PLEDGE_PREFIX = "pledge:"
+
+
+@dataclass(frozen=True, slots=True)
+class CityRow:
+    city_id: str
+    name: dict[Language, str]
+    country: str
+    registered_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkRow:
+    network_id: str
+    name: dict[Language, str]
+    registered_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    network_id: str
+    city_id: str
+    joined_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    declaration_id: str
+    city_id: str
+    signed_on: date
+    recorded_at: str
+
+
+class StateLoader(Protocol):
+    """Where a windowed ``ViewState`` finds the views it does not hold."""
+
+    def city(self, city_id: str) -> CityRow | None: ...
+
+    def pledges(self, pledge_ids: Collection[str]) -> dict[str, PledgeView]: ...
+
+
+@dataclass
+class Changes:
+    """What a run of ``apply`` changed; for pledges, each one's view before the first change."""
+
+    cities: set[str] = field(default_factory=set)
+    networks: set[str] = field(default_factory=set)
+    members: dict[tuple[str, str], Membership | None] = field(default_factory=dict)
+    signatures: set[tuple[str, str]] = field(default_factory=set)
+    pledges: dict[str, PledgeView | None] = field(default_factory=dict)
+
+
+def pledge_id_of(stream_id: str) -> str | None:
+    return stream_id[len(PLEDGE_PREFIX) :] if stream_id.startswith(PLEDGE_PREFIX) else None
+
+
+class ViewState:
+    """The views as a fold of envelopes; ``changes`` records what ``apply`` changed since the
+    last ``take_changes``."""
+
+    def __init__(self, loader: StateLoader | None = None) -> None:
+        self.loader = loader
+        self.cities: dict[str, CityRow] = {}
+        self.networks: dict[str, NetworkRow] = {}
+        self.members: dict[tuple[str, str], Membership] = {}
+        self.signatures: dict[tuple[str, str], Signature] = {}
+        self.pledges: dict[str, PledgeView] = {}
+        self.changes = Changes()
+        self._looked_up: set[str] = set()
+
+    # --- lookups (through the loader when windowed) ----------------------------------------------
+
+    def country_of(self, city_id: str) -> str | None:
+        city = self.cities.get(city_id)
+        if city is None and self.loader is not None:
+            city = self.loader.city(city_id)
+            if city is not None:
+                self.cities[city_id] = city
+        return city.country if city is not None else None
+
+    def prefetch(self, envelopes: Iterable[Envelope]) -> None:
+        """Load, in one go, the stored views of the pledges these envelopes touch."""
+        if self.loader is None:
+            return
+        wanted = {p for p in map(pledge_id_of, (e.stream_id for e in envelopes)) if p is not None}
+        wanted -= self._looked_up
+        if wanted:
+            self.pledges.update(self.loader.pledges(wanted))
+            self._looked_up |= wanted
+
+    # --- the fold -------------------------------------------------------------------------------
+
+    def apply(self, envelope: Envelope) -> None:
+        payload = envelope.decode_payload()
+        pledge_id = pledge_id_of(envelope.stream_id)
+        if pledge_id is not None:
+            before = self.pledges.get(pledge_id)
+            if before is None and self.loader is not None and pledge_id not in self._looked_up:
+                before = self.loader.pledges([pledge_id]).get(pledge_id)
+                self._looked_up.add(pledge_id)
+            if pledge_id not in self.changes.pledges:
+                self.changes.pledges[pledge_id] = before
+            self.pledges[pledge_id] = evolve_view(before, envelope, payload, self.country_of)
+        elif isinstance(payload, CityRegistered):
+            self.cities[payload.city_id] = CityRow(
+                payload.city_id, dict(payload.name), payload.country, envelope.recorded_at
+            )
+            self.changes.cities.add(payload.city_id)
+        elif isinstance(payload, NetworkRegistered):
+            self.networks[payload.network_id] = NetworkRow(
+                payload.network_id, dict(payload.name), envelope.recorded_at
+            )
+            self.changes.networks.add(payload.network_id)
+        elif isinstance(payload, CityJoinedNetwork):
+            member = Membership(payload.network_id, payload.city_id, envelope.recorded_at)
+            self.members[(payload.network_id, payload.city_id)] = member
+            self.changes.members[(payload.network_id, payload.city_id)] = member
+        elif isinstance(payload, CityLeftNetwork):
+            self.members.pop((payload.network_id, payload.city_id), None)
+            self.changes.members[(payload.network_id, payload.city_id)] = None
+        elif isinstance(payload, DeclarationSigned):
+            key = (payload.declaration_id, payload.city_id)
+            self.signatures[key] = Signature(
+                payload.declaration_id, payload.city_id, payload.signed_on, envelope.recorded_at
+            )
+            self.changes.signatures.add(key)
+
+    def apply_all(self, envelopes: Iterable[Envelope]) -> None:
+        for envelope in envelopes:
+            self.apply(envelope)
+
+    def take_changes(self) -> Changes:
+        changes, self.changes = self.changes, Changes()
+        return changes
+
+    def rollup_cells(self) -> RollupCells:
+        return RollupCells.of(self.pledges.values())

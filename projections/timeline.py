@@ -1,0 +1,65 @@
+"""The pledge timeline: every event of a pledge, as stored, with its leaf index in the log.
+
+The event store already keeps each pledge's events in order, indexed by stream, byte for byte:
+the timeline reads them there rather than from a copy (a copy would double the database and
+the cost of a rebuild, and could only ever lag behind). The leaf index is joined from the
+transparency log's ``log_leaves`` by event id when the timeline is read: it is null until the
+log has integrated the event. Each entry carries the exact envelope, so that a reader can hash
+it (the leaf hash is SHA-256 of 0x00 and the envelope) and check it against an inclusion proof.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from domain.pledge import pledge_stream
+from ledger.database import log_leaves
+from ledger.store import EventStore
+from projections.pledge_view import OutModel
+
+
+class TimelineEntry(OutModel):
+    event_id: str
+    stream_version: int
+    type: str
+    recorded_at: str
+    recorded_by: str
+    on_behalf_of: tuple[str, ...]
+    occurred_on: str | None
+    payload: dict[str, Any]
+    leaf_index: int | None
+    envelope: str
+    """The canonical envelope, exactly as hashed into the log."""
+
+
+def pledge_timeline(
+    store: EventStore, connection: Connection, pledge_id: str
+) -> list[TimelineEntry]:
+    """The pledge's events, oldest first (empty if there is no such pledge)."""
+    envelopes = store.read_stream(pledge_stream(pledge_id))
+    if not envelopes:
+        return []
+    leaves: dict[str, int] = dict(
+        connection.execute(
+            select(log_leaves.c.event_id, log_leaves.c.leaf_index).where(
+                log_leaves.c.event_id.in_([e.event_id for e in envelopes])
+            )
+        ).all()
+    )
+    return [
+        TimelineEntry(
+            event_id=e.event_id,
+            stream_version=e.stream_version,
+            type=e.type,
+            recorded_at=e.recorded_at,
+            recorded_by=e.recorded_by,
+            on_behalf_of=e.on_behalf_of,
+            occurred_on=e.occurred_on,
+            payload=e.payload,
+            leaf_index=leaves.get(e.event_id),
+            envelope=e.raw.decode(),
+        )
+        for e in envelopes
+    ]

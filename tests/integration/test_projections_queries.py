@@ -1,0 +1,295 @@
+"""What the read side answers: pledge pages, timelines, roll-ups, freshness, the past, reports."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import insert
+
+from api.bootstrap import Services
+from ledger.canonical import canonical_bytes
+from ledger.clock import SteppingClock
+from ledger.database import log_checkpoints
+from projections import (
+    ProjectionRunner,
+    build_report,
+    city,
+    network,
+    pledge,
+    pledge_as_of,
+    pledge_timeline,
+    recompute_rollups_document,
+    report_from_entries,
+    rollup,
+    rollups,
+    rollups_as_of,
+    rollups_document,
+    signatures,
+    silent_pledges,
+)
+from projections.pledges import list_pledges
+from projections.tables import read_snapshot
+from tests.integration.ledger_scenario import UCLG, VALIDATOR, register_basics, submit_pledge
+
+MONTHS = 12
+
+
+def report_progress(services: Services, pledge_id: str, value: str, on: str) -> None:
+    with services.ledger.batch() as batch:
+        batch.report_progress(
+            UCLG,
+            pledge_id,
+            {
+                "period": {"start": "2026-01-01", "end": on},
+                "stage": "in_progress",
+                "observations": [{"indicator_id": "people-served", "value": value, "date": on}],
+            },
+        )
+
+
+def catch_up(services: Services) -> None:
+    ProjectionRunner(services.engine, services.store).catch_up()
+
+
+def test_a_pledge_page_shows_state_indicators_validation_and_freshness(
+    services: Services, clock: SteppingClock
+) -> None:
+    register_basics(services)
+    pledge_id = submit_pledge(services)
+    with services.ledger.batch() as batch:
+        batch.validate_pledge(
+            VALIDATOR, pledge_id, {"decision": "validated", "criteria": ["specific", "measurable"]}
+        )
+    clock.set(datetime(2026, 7, 10, tzinfo=UTC))
+    report_progress(services, pledge_id, "1200", "2026-06-30")
+    catch_up(services)
+
+    with services.engine.connect() as connection:
+        page = pledge(connection, pledge_id, today=date(2026, 7, 10), freshness_months=MONTHS)
+
+    assert page is not None
+    assert (page.status, page.stage, page.version) == ("validated", "in_progress", 3)
+    assert page.countries == ("MA",)
+    assert page.validation is not None
+    assert page.validation.criteria == ("specific", "measurable")
+    (served,) = page.indicators
+    assert served.latest is not None
+    assert (served.latest.value, served.progress, served.met_target) == ("1200", "0.24", False)
+    assert page.freshness.last_reported_on == date(2026, 7, 10)
+    assert page.freshness.reported_within_window
+    assert not page.freshness.silent
+
+
+def test_an_unknown_pledge_has_no_page_and_no_timeline(services: Services) -> None:
+    ProjectionRunner(services.engine, services.store).install()
+
+    with services.engine.connect() as connection:
+        assert pledge(connection, "no-such", today=date(2026, 3, 1), freshness_months=12) is None
+        assert pledge_timeline(services.store, connection, "no-such") == []
+
+
+def test_the_timeline_lists_every_event_with_its_leaf_index_once_integrated(
+    services: Services,
+) -> None:
+    services.ledger.after_append = None
+    register_basics(services)
+    pledge_id = submit_pledge(services)
+    report_progress(services, pledge_id, "10", "2026-02-28")
+
+    with services.engine.connect() as connection:
+        before = pledge_timeline(services.store, connection, pledge_id)
+    services.log.integrate()
+    with services.engine.connect() as connection:
+        after = pledge_timeline(services.store, connection, pledge_id)
+
+    assert [e.type for e in after] == ["pledge.submitted", "pledge.progress_reported"]
+    assert [e.leaf_index for e in before] == [None, None]
+    assert [e.leaf_index for e in after] == [6, 7]
+    assert after[1].payload["stage"] == "in_progress"
+    assert after[0].envelope.encode() == services.store.read_stream(f"pledge:{pledge_id}")[0].raw
+
+
+def test_rollups_count_by_network_objective_and_country(services: Services) -> None:
+    register_basics(services)
+    first = submit_pledge(services)
+    submit_pledge(services, gcm_objectives=[2])
+    with services.ledger.batch() as batch:
+        batch.validate_pledge(VALIDATOR, first, {"decision": "validated", "criteria": ["specific"]})
+    catch_up(services)
+
+    with read_snapshot(services.engine) as connection:
+        by_objective = rollups(
+            connection, "gcm_objective", today=date(2026, 3, 1), freshness_months=MONTHS
+        )
+        uclg = rollup(connection, "network", "uclg", today=date(2026, 3, 1), freshness_months=12)
+        nowhere = rollup(connection, "country", "FR", today=date(2026, 3, 1), freshness_months=12)
+
+    assert [(r.key, r.pledges) for r in by_objective] == [("15", 1), ("16", 1), ("2", 1)]
+    assert uclg is not None
+    assert (uclg.pledges, uclg.validated, uclg.share_validated) == (2, 1, "0.5")
+    assert nowhere is None
+
+
+def test_silent_pledges_are_listed_per_network_longest_silent_first(
+    services: Services, clock: SteppingClock
+) -> None:
+    register_basics(services)
+    quiet = submit_pledge(services)
+    clock.set(datetime(2026, 4, 1, tzinfo=UTC))
+    closed = submit_pledge(services)
+    reporting = submit_pledge(services)
+    with services.ledger.batch() as batch:
+        batch.close_pledge(UCLG, closed, {"outcome": "fulfilled"})
+    clock.set(datetime(2027, 3, 20, tzinfo=UTC))
+    report_progress(services, reporting, "5", "2027-03-01")
+    catch_up(services)
+
+    with services.engine.connect() as connection:
+        silent = silent_pledges(
+            connection, today=date(2027, 3, 25), freshness_months=MONTHS, network_id="uclg"
+        )
+        elsewhere = silent_pledges(
+            connection, today=date(2027, 3, 25), freshness_months=MONTHS, network_id="metropolis"
+        )
+
+    assert [s.pledge_id for s in silent] == [quiet]
+    assert silent[0].silent_since == date(2026, 3, 1)
+    assert elsewhere == []
+
+
+def test_the_registry_views_show_members_and_signatures(services: Services) -> None:
+    register_basics(services)
+    with services.ledger.batch() as batch:
+        batch.sign_declaration(
+            UCLG, "marrakech-2018", {"city_id": "ma-marrakech", "signed_on": "2018-12-10"}
+        )
+        batch.leave_network(UCLG, "uclg", {"city_id": "ma-marrakech"})
+    catch_up(services)
+
+    with services.engine.connect() as connection:
+        uclg = network(connection, "uclg")
+        marrakech = city(connection, "ma-marrakech")
+        signed = signatures(connection, "marrakech-2018")
+
+    assert uclg is not None
+    assert uclg.members == ()
+    assert marrakech is not None
+    assert (marrakech.country, marrakech.networks) == ("MA", ())
+    assert [(s.city_id, s.signed_on) for s in signed] == [("ma-marrakech", date(2018, 12, 10))]
+
+
+def test_a_pledge_as_of_a_past_day_is_the_page_it_had_then(
+    services: Services, clock: SteppingClock
+) -> None:
+    register_basics(services)
+    pledge_id = submit_pledge(services)
+    catch_up(services)
+    with services.engine.connect() as connection:
+        then = pledge(connection, pledge_id, today=date(2026, 3, 1), freshness_months=MONTHS)
+    clock.set(datetime(2026, 5, 2, tzinfo=UTC))
+    with services.ledger.batch() as batch:
+        batch.validate_pledge(
+            VALIDATOR, pledge_id, {"decision": "validated", "criteria": ["specific"]}
+        )
+
+    assert pledge_as_of(services.store, pledge_id, date(2026, 3, 1), freshness_months=12) == then
+    assert pledge_as_of(services.store, pledge_id, date(2026, 2, 28), freshness_months=12) is None
+    later = pledge_as_of(services.store, pledge_id, date(2026, 5, 2), freshness_months=MONTHS)
+    assert later is not None
+    assert later.status == "validated"
+    past_rollups = rollups_as_of(
+        services.store, "status", date(2026, 3, 1), freshness_months=MONTHS
+    )
+    assert [(r.key, r.pledges) for r in past_rollups] == [("awaiting_validation", 1)]
+
+
+def test_published_rollups_are_what_a_verifier_recomputes_from_the_entries(
+    services: Services,
+) -> None:
+    register_basics(services)
+    pledge_id = submit_pledge(services)
+    report_progress(services, pledge_id, "7", "2026-02-28")
+    catch_up(services)
+    services.log.integrate()
+    size = services.log.tree_size()
+
+    from_views = rollups_document(
+        services.engine, services.store, tree_size=size, freshness_months=MONTHS
+    )
+    from_log = rollups_document(
+        services.engine, services.store, tree_size=size - 1, freshness_months=MONTHS
+    )
+
+    entries = list(services.log.entries(size))
+    assert canonical_bytes(from_views) == canonical_bytes(
+        recompute_rollups_document(entries, tree_size=size, freshness_months=MONTHS)
+    )
+    assert from_log == recompute_rollups_document(
+        entries, tree_size=size - 1, freshness_months=MONTHS
+    )
+    assert from_views != from_log
+
+
+def test_a_report_cites_the_smallest_checkpoint_holding_its_entries(services: Services) -> None:
+    register_basics(services)
+    submit_pledge(services)
+    size = services.store.max_notification_id()
+    with services.engine.begin() as connection:
+        connection.execute(log_checkpoints.delete())
+        for tree_size, note in ((size - 1, "too small"), (size + 5, "covers"), (size + 9, "later")):
+            connection.execute(
+                insert(log_checkpoints).values(
+                    tree_size=tree_size, root_hash=bytes(32), signed_at="t", note=note
+                )
+            )
+
+    report = build_report(
+        services.engine, services.store, as_of=date(2026, 3, 1), freshness_months=MONTHS
+    )
+
+    assert report.source.tree_size == size
+    assert report.source.checkpoint is not None
+    assert (report.source.checkpoint.tree_size, report.source.checkpoint.note) == (
+        size + 5,
+        "covers",
+    )
+    entries = [n.raw for n in services.store.iter_notifications()]
+    again = report_from_entries(
+        entries,
+        as_of=date(2026, 3, 1),
+        freshness_months=MONTHS,
+        checkpoint=report.source.checkpoint,
+    )
+    assert again.sha256 == report.sha256
+
+
+def test_pledges_are_listed_by_every_filter_a_page_at_a_time(
+    services: Services, clock: SteppingClock
+) -> None:
+    register_basics(services)
+    first = submit_pledge(services, sdg_targets=["10.7"])
+    second = submit_pledge(services, gcm_objectives=[2], sdg_targets=["10.c"], gcr_areas=[])
+    third = submit_pledge(services, gcm_objectives=[15], sdg_targets=[], priority_areas=["housing"])
+    with services.ledger.batch() as batch:
+        batch.validate_pledge(VALIDATOR, third, {"decision": "validated", "criteria": ["specific"]})
+    clock.set(datetime(2027, 6, 1, tzinfo=UTC))
+    report_progress(services, second, "5", "2027-05-31")
+    catch_up(services)
+
+    def ids(**filters: Any) -> list[str]:
+        with services.engine.connect() as connection:
+            return [p.pledge_id for p in list_pledges(connection, **filters).items]
+
+    assert ids(gcm_objective=15) == sorted([first, third])
+    assert ids(sdg="10.7") == sorted([first, second])
+    assert ids(priority_area="housing", status="validated") == [third]
+    assert ids(country="MA", network_id="uclg") == sorted([first, second, third])
+    assert ids(city="sn-dakar") == []
+    assert ids(silent_on=date(2027, 6, 1), freshness_months=MONTHS) == sorted([first, third])
+    with services.engine.connect() as connection:
+        page = list_pledges(connection, limit=2)
+        rest = list_pledges(connection, limit=2, after=page.next_after)
+    assert [p.pledge_id for p in (*page.items, *rest.items)] == sorted([first, second, third])
+    assert rest.next_after is None
+    assert page.items[0].countries == ("MA",)

@@ -1,0 +1,279 @@
+"""Keeping the views current: catch-up, restarts, a follower, rebuilds, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, select
+
+from api.bootstrap import Services
+from ledger.errors import CorruptEvent, StoreUnavailable
+from projections import ProjectionRunner, rebuild
+from projections.pledges import PledgeProjector, pledge
+from projections.projector import ProjectionBatch
+from projections.rebuild import RebuildFailed, RebuildProgress
+from projections.registry import RegistryProjector
+from projections.rollups import RollupProjector, rollup
+from projections.runner import read_position
+from projections.state import ViewState
+from projections.tables import ViewTables, live_tables, read_snapshot
+from tests.integration.ledger_scenario import (
+    UCLG,
+    VALIDATOR,
+    event_count,
+    register_basics,
+    submit_pledge,
+)
+
+TODAY = date(2026, 3, 1)
+
+
+def view_rows(engine: Engine) -> dict[str, list[tuple[str, ...]]]:
+    """Every row of every view table, as text, sorted: two equal dumps are equal views."""
+    with engine.connect() as connection:
+        return {
+            table.name: sorted(
+                tuple(str(value) for value in row) for row in connection.execute(select(table))
+            )
+            for table in live_tables().all()
+        }
+
+
+def some_history(services: Services, pledges: int = 4) -> list[str]:
+    register_basics(services)
+    ids = [submit_pledge(services) for _ in range(pledges)]
+    with services.ledger.batch() as batch:
+        batch.validate_pledge(
+            VALIDATOR, ids[0], {"decision": "validated", "criteria": ["specific"]}
+        )
+        batch.report_progress(
+            UCLG,
+            ids[1],
+            {
+                "period": {"start": "2026-01-01", "end": "2026-02-28"},
+                "stage": "in_progress",
+                "observations": [
+                    {"indicator_id": "people-served", "value": "120", "date": "2026-02-28"}
+                ],
+            },
+        )
+        batch.amend_pledge(UCLG, ids[2], {"changes": {"gcm_objectives": [2]}, "reason": "Scope"})
+        batch.withdraw_pledge(UCLG, ids[3], {"reason": "No funding"})
+    return ids
+
+
+def rebuilt_rows(services: Services, workers: int = 1) -> dict[str, list[tuple[str, ...]]]:
+    rebuild(services.engine, services.store, workers=workers)
+    return view_rows(services.engine)
+
+
+def test_catch_up_applies_every_event_once_and_records_its_position(services: Services) -> None:
+    some_history(services)
+    runner = ProjectionRunner(services.engine, services.store, batch_size=7)
+
+    applied = runner.catch_up()
+
+    assert applied == event_count(services)
+    assert runner.position().events == applied
+    assert runner.position().notification_id == services.store.max_notification_id()
+    assert runner.catch_up() == 0
+
+
+def test_catch_up_in_small_batches_with_restarts_equals_a_rebuild(services: Services) -> None:
+    some_history(services)
+    for batch_size in (1, 3, 2, 50):
+        ProjectionRunner(services.engine, services.store, batch_size=batch_size).run_batch()
+    ProjectionRunner(services.engine, services.store, batch_size=5).catch_up()
+    incremental = view_rows(services.engine)
+
+    assert incremental == rebuilt_rows(services)
+    assert incremental["projection_pledges"]
+
+
+class Explodes:
+    """A projector that fails inside the given batch, after the projectors before it wrote."""
+
+    def __init__(self, on_batch: int) -> None:
+        self.on_batch = on_batch
+        self.batches = 0
+
+    def apply(self, connection: Connection, tables: ViewTables, batch: ProjectionBatch) -> None:
+        self.batches += 1
+        if self.batches == self.on_batch:
+            raise RuntimeError("the follower was killed mid-batch")
+
+    def load(self, connection: Connection, tables: ViewTables, state: ViewState) -> None:
+        """Nothing to load."""
+
+
+def test_a_follower_killed_mid_batch_resumes_with_nothing_lost_or_applied_twice(
+    services: Services,
+) -> None:
+    some_history(services)
+    projectors = (RegistryProjector(), PledgeProjector(), Explodes(on_batch=3), RollupProjector())
+    doomed = ProjectionRunner(services.engine, services.store, projectors=projectors, batch_size=4)
+
+    with pytest.raises(RuntimeError, match="killed mid-batch"):
+        doomed.catch_up()
+
+    assert read_position(services.engine).events == 8
+    ProjectionRunner(services.engine, services.store, batch_size=4).catch_up()
+    assert read_position(services.engine).events == event_count(services)
+    assert view_rows(services.engine) == rebuilt_rows(services)
+
+
+class StopsAfter(threading.Event):
+    """A stop signal that lets the follower poll ``polls`` times, without ever sleeping."""
+
+    def __init__(self, polls: int) -> None:
+        super().__init__()
+        self.polls = polls
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.polls -= 1
+        if self.polls <= 0:
+            self.set()
+        return self.is_set()
+
+
+def test_the_follower_picks_up_events_written_by_another_process(services: Services) -> None:
+    some_history(services)
+
+    ProjectionRunner(services.engine, services.store).follow(0.5, StopsAfter(polls=1))
+
+    assert read_position(services.engine).events == event_count(services)
+
+
+def test_the_follower_waits_out_an_unreachable_database(services: Services) -> None:
+    some_history(services)
+
+    class Flaky(ProjectionRunner):
+        failures = 1
+
+        def catch_up(self, until: int | None = None) -> int:
+            if self.failures:
+                self.failures -= 1
+                raise StoreUnavailable("the database went away")
+            return super().catch_up(until)
+
+    Flaky(services.engine, services.store).follow(0.5, StopsAfter(polls=2))
+
+    assert read_position(services.engine).events == event_count(services)
+
+
+def test_after_append_hook_lets_a_request_read_its_own_write(services: Services) -> None:
+    runner = ProjectionRunner(services.engine, services.store)
+    integrate = services.ledger.after_append
+    catch_up = runner.after_append()
+
+    def after_append(notification_id: int) -> None:
+        if integrate is not None:
+            integrate(notification_id)
+        catch_up(notification_id)
+
+    services.ledger.after_append = after_append
+    register_basics(services)
+
+    pledge_id = submit_pledge(services)
+
+    with services.engine.connect() as connection:
+        page = pledge(connection, pledge_id, today=TODAY, freshness_months=12)
+    assert page is not None
+    assert page.status == "awaiting_validation"
+
+
+def test_a_rebuild_takes_in_events_appended_while_it_ran(services: Services) -> None:
+    ids = some_history(services)
+    ProjectionRunner(services.engine, services.store).catch_up()
+    phases: list[RebuildProgress] = []
+    late: list[str] = []
+
+    def progress(step: RebuildProgress) -> None:
+        phases.append(step)
+        if step.phase == "write" and not late:
+            late.append(submit_pledge(services))
+
+    result = rebuild(services.engine, services.store, progress=progress)
+
+    assert phases[0].phase == "scan"
+    assert phases[-1].phase == "done"
+    assert result.events == event_count(services)
+    assert read_position(services.engine).events == event_count(services)
+    with services.engine.connect() as connection:
+        assert pledge(connection, late[0], today=TODAY, freshness_months=12) is not None
+        assert pledge(connection, ids[0], today=TODAY, freshness_months=12) is not None
+    assert view_rows(services.engine) == rebuilt_rows(services)
+
+
+def test_a_rebuild_replaces_views_that_drifted_from_the_log(services: Services) -> None:
+    some_history(services)
+    ProjectionRunner(services.engine, services.store).catch_up()
+    tables = live_tables()
+    with services.engine.begin() as connection:
+        connection.execute(tables.rollup_counters.update().values(value=999))
+        connection.execute(tables.pledges.delete())
+
+    rebuild(services.engine, services.store)
+
+    with read_snapshot(services.engine) as connection:
+        total: Any = rollup(connection, "all", "all", today=TODAY, freshness_months=12)
+    assert total is not None
+    assert total.pledges == 4
+    assert len(view_rows(services.engine)["projection_pledges"]) == 4
+
+
+def test_a_rebuild_in_several_processes_equals_one_in_a_single_process(
+    services: Services,
+) -> None:
+    some_history(services, pledges=9)
+    ProjectionRunner(services.engine, services.store, batch_size=3).catch_up()
+    incremental = view_rows(services.engine)
+
+    assert rebuilt_rows(services, workers=3) == incremental
+    assert rebuilt_rows(services, workers=1) == incremental
+
+
+def test_a_failed_rebuild_worker_leaves_the_live_views_as_they_were(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    some_history(services)
+    ProjectionRunner(services.engine, services.store).catch_up()
+    before = view_rows(services.engine)
+
+    def corrupt(raw: bytes) -> Any:
+        raise CorruptEvent("not an envelope")
+
+    monkeypatch.setattr(importlib.import_module("projections.rebuild"), "read_envelope", corrupt)
+
+    with pytest.raises(RebuildFailed, match="not an envelope"):
+        rebuild(services.engine, services.store, workers=2)
+
+    assert view_rows(services.engine) == before
+    assert read_position(services.engine).events == event_count(services)
+
+
+def test_a_rebuild_in_several_processes_writes_only_the_default_views(
+    services: Services,
+) -> None:
+    with pytest.raises(ValueError, match="default views"):
+        rebuild(services.engine, services.store, workers=2, projectors=[RollupProjector()])
+
+
+def test_a_second_rebuild_is_refused_while_one_runs(services: Services) -> None:
+    some_history(services)
+    refusals: list[str] = []
+
+    def progress(step: RebuildProgress) -> None:
+        if step.phase == "write" and not refusals:
+            with pytest.raises(RebuildFailed, match="another rebuild") as refused:
+                rebuild(services.engine, services.store)
+            refusals.append(str(refused.value))
+
+    rebuild(services.engine, services.store, progress=progress)
+
+    assert len(refusals) == 1
+    assert view_rows(services.engine) == rebuilt_rows(services)

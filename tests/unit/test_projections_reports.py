@@ -1,0 +1,137 @@
+"""Accountability reports and the published roll-ups, computed from envelope bytes alone."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from datetime import date
+
+import orjson
+import pytest
+
+from domain.events import NetworkRegistered, PledgeClosed, PledgeValidated
+from ledger.canonical import canonical_bytes
+from projections.reports import (
+    CheckpointCitation,
+    recompute_rollups_document,
+    render_report,
+    report_from_entries,
+)
+from tests.unit.test_projections_fold import Log
+
+AS_OF = date(2024, 6, 30)
+
+
+def history() -> Log:
+    """Three pledges of UCLG and one of another network, before and after ``AS_OF``."""
+    log = Log().registry()
+    log.add("network:metropolis", NetworkRegistered(network_id="metropolis", name={"en": "M"}))
+    log.on(date(2024, 2, 1)).submit("old-silent")
+    log.on(date(2024, 3, 1)).submit("validated", gcm_objectives=[16], gcr_areas=["gcr-objective-1"])
+    log.pledge("validated", PledgeValidated(criteria=("specific",)))
+    log.on(date(2024, 4, 1)).submit("closed")
+    log.pledge("closed", PledgeClosed(outcome="fulfilled"))
+    log.on(date(2024, 5, 1)).submit("elsewhere", network_id="metropolis")
+    log.on(date(2024, 6, 30)).report("validated", {"people-served": "120"})
+    log.on(date(2024, 7, 1)).submit("after-the-day")
+    return log
+
+
+def entries(log: Log) -> list[bytes]:
+    return [e.raw for e in log.envelopes]
+
+
+def test_a_report_counts_the_events_recorded_by_the_end_of_its_day() -> None:
+    log = history()
+
+    report = report_from_entries(entries(log), as_of=AS_OF, freshness_months=3)
+
+    assert report.totals is not None
+    assert report.totals.pledges == 4
+    assert report.source.tree_size == len(log.envelopes) - 1
+    assert report.source.checkpoint is None
+
+
+def test_a_report_lists_silent_pledges_longest_silent_first() -> None:
+    report = report_from_entries(entries(history()), as_of=AS_OF, freshness_months=3)
+
+    assert [p.pledge_id for p in report.silent_pledges] == ["old-silent"]
+    assert report.by_gcm_objective[0].key == "15"
+    assert report.labels["gcm_objective"]["16"]
+
+
+def test_a_network_report_counts_only_that_networks_pledges() -> None:
+    report = report_from_entries(
+        entries(history()), as_of=AS_OF, freshness_months=3, network_id="metropolis"
+    )
+
+    assert report.totals is not None
+    assert report.totals.pledges == 1
+    assert [r.key for r in report.by_network] == ["metropolis"]
+
+
+def test_the_report_digest_is_the_sha256_of_its_canonical_json() -> None:
+    report = report_from_entries(entries(history()), as_of=AS_OF, freshness_months=3)
+
+    body = orjson.loads(render_report(report, "json"))
+    digest = body.pop("sha256")
+
+    assert digest == report.sha256
+    assert hashlib.sha256(canonical_bytes(body)).hexdigest() == digest
+    again = report_from_entries(entries(history()), as_of=AS_OF, freshness_months=3)
+    assert again.sha256 == digest
+    other_window = report_from_entries(entries(history()), as_of=AS_OF, freshness_months=12)
+    assert other_window.sha256 != digest
+
+
+@pytest.mark.parametrize("report_format", ["md", "csv", "json", "html"])
+def test_every_report_format_names_its_tree_size_checkpoint_and_digest(
+    report_format: str,
+) -> None:
+    citation = CheckpointCitation(tree_size=40, note="test.log\n40\nroot=\n\n— test sig\n")
+    report = report_from_entries(
+        entries(history()), as_of=AS_OF, freshness_months=3, checkpoint=citation
+    )
+
+    text = render_report(report, report_format)  # type: ignore[arg-type]
+
+    assert report.sha256 in text
+    assert str(report.source.tree_size) in text
+    assert "40" in text
+    if report_format == "csv":
+        rows = list(csv.DictReader(io.StringIO(text)))
+        source = {r["metric"]: r["value"] for r in rows if r["section"] == "source"}
+        assert source["tree_size"] == str(report.source.tree_size)
+        assert source["checkpoint_tree_size"] == "40"
+
+
+def test_an_unknown_report_format_is_refused() -> None:
+    report = report_from_entries(entries(history()), as_of=AS_OF, freshness_months=3)
+
+    with pytest.raises(ValueError, match="report formats"):
+        render_report(report, "pdf")  # type: ignore[arg-type]
+
+
+def test_published_rollups_rest_on_exactly_tree_size_entries() -> None:
+    log = history()
+    size = len(log.envelopes) - 1
+
+    document = recompute_rollups_document(entries(log), tree_size=size, freshness_months=3)
+
+    assert document["tree_size"] == size
+    assert document["as_of"] == AS_OF.isoformat()
+    assert document == recompute_rollups_document(
+        entries(log)[:size], tree_size=size, freshness_months=3
+    )
+    (total,) = document["rollups"]["all"]
+    assert total["pledges"] == 4
+    with pytest.raises(ValueError, match="rest on"):
+        recompute_rollups_document(entries(log)[:3], tree_size=size, freshness_months=3)
+
+
+def test_published_rollups_of_an_empty_log_are_empty() -> None:
+    document = recompute_rollups_document([], tree_size=0, freshness_months=12)
+
+    assert document["as_of"] is None
+    assert all(rollups == [] for rollups in document["rollups"].values())
