@@ -19,6 +19,7 @@ from ledger.log import TransparencyLog
 from ledger.service import Ledger
 from ledger.settings import LedgerSettings, get_settings
 from ledger.store import EventStore
+from projections.runner import ProjectionRunner
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Services:
     engine: Engine
     ledger: Ledger
     log: TransparencyLog
+    views: ProjectionRunner
 
     def close(self) -> None:
         self.store.close()
@@ -72,13 +74,24 @@ def bootstrap(
         ),
         schema=settings.database_schema,
     )
+    views = ProjectionRunner(engine, store)
+    views.install()
+    catch_up_views = views.after_append()
+
+    def after_append(notification_id: int) -> None:
+        # The writing process brings the log and the read models up to what it wrote, so that
+        # its answer (receipt, pledge page) already includes the write.
+        log.integrate()
+        catch_up_views(notification_id)
+
     ledger = Ledger(
         store,
         engine,
         clock=clock,
         ids=ids or random_ids,
         taxonomies=taxonomies,
-        # The writing process integrates what it wrote, so receipts can include it at once.
-        after_append=lambda _: log.integrate(),
+        after_append=after_append,
     )
-    return Services(settings=settings, store=store, engine=engine, ledger=ledger, log=log)
+    return Services(
+        settings=settings, store=store, engine=engine, ledger=ledger, log=log, views=views
+    )

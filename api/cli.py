@@ -6,12 +6,14 @@ non-zero exit (1 for a refused or failed operation, 2 for a usage error).
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -25,12 +27,21 @@ from rich.table import Table
 from api.bootstrap import Services, bootstrap
 from api.demo import demo_clock, load_demo
 from domain.errors import DomainError
-from ledger.bundle import export_bundle
+from ledger.bundle import ROLLUPS, export_bundle
+from ledger.canonical import canonical_bytes
 from ledger.clock import SeededIds
 from ledger.errors import LedgerError
 from ledger.note import NoteError
 from ledger.settings import LedgerSettings
-from ledger.verify import VerificationResult, verify_bundle
+from ledger.verify import Replay, VerificationResult, verify_bundle
+from projections import (
+    REPORT_FORMATS,
+    build_report,
+    rebuild,
+    recompute_rollups_document,
+    render_report,
+    rollups_document,
+)
 
 app = typer.Typer(
     name="pledge-ledger",
@@ -161,8 +172,40 @@ def demo(
 
 
 def finish_after_writes(services: Services) -> None:
-    """Bring the audit log (and its signed checkpoint) up to the events just written."""
+    """Bring the audit log (and its signed checkpoint) and the read models up to the writes."""
     services.log.sign(wait=True, force=True)
+    services.views.catch_up()
+
+
+def published_rollups(services: Services) -> Callable[[int], bytes]:
+    """``rollups.json`` for a bundle: the roll-ups at the bundle's tree size."""
+
+    def document(tree_size: int) -> bytes:
+        services.views.catch_up()
+        return canonical_bytes(
+            rollups_document(
+                services.engine,
+                services.store,
+                tree_size=tree_size,
+                freshness_months=services.settings.freshness_months,
+            )
+        )
+
+    return document
+
+
+def rollups_replay(bundle: Path) -> Replay | None:
+    """The verifier's replay of ``rollups.json``, with the freshness window it declares."""
+    try:
+        published = orjson.loads((bundle / ROLLUPS).read_bytes())
+        months = int(published["freshness_months"])
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None  # missing or malformed: the verifier reports the file itself
+
+    def replay(entries: Iterator[bytes], tree_size: int) -> dict[str, Any]:
+        return recompute_rollups_document(entries, tree_size=tree_size, freshness_months=months)
+
+    return replay
 
 
 @app.command()
@@ -202,7 +245,11 @@ def export(
         progress_bar("exporting", enabled=not json_output) as update,
     ):
         summary = export_bundle(
-            services.log, directory, vkey=services.log.signer.vkey, progress=update
+            services.log,
+            directory,
+            vkey=services.log.signer.vkey,
+            rollups=published_rollups(services),
+            progress=update,
         )
     if json_output:
         print_json(asdict(summary))
@@ -231,7 +278,12 @@ def verify(
         with tempfile.TemporaryDirectory(prefix="pledge-ledger-verify-") as scratch:
             with reported_errors(), bootstrap(settings) as services:
                 bundle = Path(scratch) / "bundle"
-                export_bundle(services.log, bundle, vkey=services.log.signer.vkey)
+                export_bundle(
+                    services.log,
+                    bundle,
+                    vkey=services.log.signer.vkey,
+                    rollups=published_rollups(services),
+                )
             report = run_verification(bundle, trust_key, json_output)
     else:
         report = run_verification(source, trust_key, json_output)
@@ -241,7 +293,9 @@ def verify(
 
 def run_verification(bundle: Path, trust_key: str | None, json_output: bool) -> VerificationResult:
     with progress_bar("verifying", enabled=not json_output) as update:
-        report = verify_bundle(bundle, trusted_vkey=trust_key, progress=update)
+        report = verify_bundle(
+            bundle, trusted_vkey=trust_key, replay=rollups_replay(bundle), progress=update
+        )
     if json_output:
         print_json(
             {
@@ -263,13 +317,89 @@ def run_verification(bundle: Path, trust_key: str | None, json_output: bool) -> 
         )
         return report
     trust = "the trusted key" if report.key_trusted else "the bundle's own key (pass --trust-key)"
+    rollups = ", roll-ups replayed" if report.rollups_checked else ""
     console.print(
         f"OK: {report.entries} entries, {len(report.checkpoints)} checkpoint(s) up to size "
-        f"{report.tree_size} and {report.tiles} tiles verified with {trust}.",
+        f"{report.tree_size} and {report.tiles} tiles verified with {trust}{rollups}.",
         markup=False,
         soft_wrap=True,
     )
     return report
+
+
+@app.command()
+def report(
+    as_of: Annotated[
+        str,
+        typer.Option("--as-of", help="The report's date (YYYY-MM-DD): events recorded by then."),
+    ],
+    network: Annotated[
+        str | None, typer.Option("--network", help="Only this network's pledges.")
+    ] = None,
+    report_format: Annotated[str, typer.Option("--format", help="md, csv, json or html.")] = "md",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Accountability report (IMRF / GRF) as of a date, citing the checkpoint it rests on."""
+    if report_format not in REPORT_FORMATS:
+        fail(f"--format must be one of {', '.join(REPORT_FORMATS)}", code=2)
+    try:
+        day = date.fromisoformat(as_of)
+    except ValueError:
+        fail(f"--as-of {as_of!r} is not a date written YYYY-MM-DD", code=2)
+    settings = load_settings(database_url)
+    with reported_errors(), bootstrap(settings) as services:
+        if day > services.ledger.clock.now().date():
+            fail(f"--as-of {day.isoformat()} is in the future")
+        services.log.sign(wait=True)  # the report cites a checkpoint that covers its events
+        built = build_report(
+            services.engine,
+            services.store,
+            as_of=day,
+            freshness_months=settings.freshness_months,
+            network_id=network,
+        )
+    sys.stdout.write(render_report(built, report_format))
+    sys.stdout.flush()
+
+
+projections_app = typer.Typer(help="Read models rebuilt from the event log.", no_args_is_help=True)
+app.add_typer(projections_app, name="projections")
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Processes folding the log (default: CPU count).")
+    ] = max(1, os.cpu_count() or 1),
+    database_url: DatabaseUrl = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Rebuild every read model from the log, aside, then swap it in (safe while serving)."""
+    settings = load_settings(database_url)
+    with (
+        reported_errors(),
+        bootstrap(settings) as services,
+        progress_bar("rebuilding", enabled=not json_output) as update,
+    ):
+        result = rebuild(
+            services.engine,
+            services.store,
+            progress=lambda p: update(p.events, max(p.total, p.events)),
+            workers=workers,
+        )
+    summary = {
+        "events": result.events,
+        "seconds": round(result.seconds, 3),
+        "events_per_second": round(result.events_per_second),
+        "workers": workers,
+    }
+    if json_output:
+        print_json(summary)
+        return
+    console.print(
+        f"Rebuilt the read models from {result.events} events in {result.seconds:.1f} s "
+        f"({result.events_per_second:,.0f} events/s, {workers} process(es))."
+    )
 
 
 def main() -> None:

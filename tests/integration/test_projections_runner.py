@@ -44,6 +44,8 @@ def view_rows(engine: Engine) -> dict[str, list[tuple[str, ...]]]:
 
 
 def some_history(services: Services, pledges: int = 4) -> list[str]:
+    """Events written by a process that does not keep the views current (a follower's view)."""
+    services.ledger.after_append = lambda _: services.log.integrate()
     register_basics(services)
     ids = [submit_pledge(services) for _ in range(pledges)]
     with services.ledger.batch() as batch:
