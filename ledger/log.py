@@ -199,6 +199,7 @@ class TransparencyLog:
                             "leaf_hash": leaf,
                         }
                     )
+                _refuse_repeated_event_ids(connection, leaves)
                 connection.execute(insert(log_leaves), leaves)
                 if subtrees:
                     connection.execute(insert(log_subtrees), subtrees)
@@ -486,6 +487,30 @@ class GetSubtreeFromDb:
         if value is None:
             raise LogError(f"the log has no stored hash for subtree ({level}, {index})")
         return bytes(value)
+
+
+def _refuse_repeated_event_ids(connection: Connection, leaves: list[dict[str, object]]) -> None:
+    """An event id the log already holds (or twice in one batch) is an alarm, not a leaf.
+
+    Checked before inserting (not by catching the unique index's error): a savepoint would not
+    protect the batch's transaction on SQLite's legacy driver mode.
+    """
+    ids = [str(leaf["event_id"]) for leaf in leaves]
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for event_id in ids:
+        (repeated if event_id in seen else seen).add(event_id)
+    repeated.update(
+        connection.execute(
+            select(log_leaves.c.event_id).where(log_leaves.c.event_id.in_(ids))
+        ).scalars()
+    )
+    if repeated:
+        first = next(leaf for leaf in leaves if leaf["event_id"] in repeated)
+        raise LogRewritten(
+            f"the stored event at notification {first['notification_id']} repeats event id "
+            f"{first['event_id']}, which the log already holds: it will not integrate it"
+        )
 
 
 def _event_id(raw: bytes) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy import event, select
 
 import ledger.log
 from api.bootstrap import Services, bootstrap
-from domain.events import CityJoinedNetwork, NetworkRegistered, NewEvent
+from domain.events import CityJoinedNetwork, CityRegistered, NetworkRegistered, NewEvent
 from ledger.database import log_checkpoints
 from ledger.envelope import Envelope, seal
 from ledger.errors import ConcurrencyConflict
@@ -258,3 +258,23 @@ def test_two_processes_signing_one_size_store_one_checkpoint(
     assert interleaved == [signed]
     with services.engine.connect() as connection:
         assert connection.execute(select(log_checkpoints.c.tree_size)).scalars().all() == [12]
+
+
+def test_a_stored_event_repeating_an_event_id_stops_the_integrator_with_a_clear_alarm(
+    services: Services,
+) -> None:
+    first = envelopes(0, 3)
+    services.store.append(first)
+    services.log.integrate()
+    repeated = seal(
+        NewEvent(CityRegistered(city_id="zz-copy", name={"en": "Copy"}, country="MA")),
+        event_id=first[0].event_id,
+        stream_id="city:zz-copy",
+        stream_version=1,
+        recorded_at=datetime(2026, 1, 1, tzinfo=UTC),
+        recorded_by="intruder",
+    )
+    services.store.append([repeated])
+    with pytest.raises(LogRewritten, match="repeats event id"):
+        services.log.integrate()
+    assert services.log.tree_size() == 3
