@@ -13,7 +13,6 @@ is the ledger's overhead; the target is at most 1.5.
 from __future__ import annotations
 
 import argparse
-import platform
 import tempfile
 import time
 import uuid

@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import hashlib
-import os
-import platform
 import pstats
 import random
 import shutil
@@ -36,7 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -44,13 +42,15 @@ import orjson
 from sqlalchemy import create_engine, text
 
 from api.bootstrap import Services, bootstrap
-from domain.events import CityJoinedNetwork, NetworkRegistered, NewEvent
+from benchmarks.machine import machine
 from ledger.bundle import export_bundle
-from ledger.envelope import Envelope, seal
+from ledger.envelope import Envelope
 from ledger.settings import LedgerSettings
 from ledger.verify import verify_bundle
+from tests.integration.synthetic_log import synthetic_envelope
 
 T = TypeVar("T")
+
 
 STREAMS = 1000
 APPEND_BATCH = 10_000
@@ -58,37 +58,7 @@ EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def envelope(number: int) -> Envelope:
-    """Event ``number``: ``STREAMS`` network streams, each a registration then city joins."""
-    stream, version = number % STREAMS, number // STREAMS + 1
-    network = f"bench-net-{stream:04d}"
-    payload = (
-        NetworkRegistered(network_id=network, name={"en": f"Benchmark network {stream}"})
-        if version == 1
-        else CityJoinedNetwork(network_id=network, city_id=f"bench-city-{number:08d}")
-    )
-    return seal(
-        NewEvent(payload),
-        event_id=str(uuid.UUID(int=number + 1, version=4)),
-        stream_id=f"network:{network}",
-        stream_version=version,
-        recorded_at=EPOCH + timedelta(milliseconds=number),
-        recorded_by="benchmark-admin",
-    )
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{model}, nproc={os.cpu_count()}, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}"
-    )
+    return synthetic_envelope(number, streams=STREAMS)
 
 
 @contextmanager

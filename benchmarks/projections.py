@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import os
-import platform
 import pstats
 import random
 import shutil
@@ -48,6 +47,7 @@ from sqlalchemy import create_engine, select, text
 
 from api.bootstrap import Services, bootstrap
 from api.demo import demo_clock, load_demo
+from benchmarks.machine import machine
 from domain.principal import Principal
 from ledger.clock import SeededIds, random_ids
 from ledger.settings import LedgerSettings
@@ -70,21 +70,6 @@ ADMIN = Principal("bench-admin", "admin")
 EVENTS_PER_PLEDGE = 5.82
 TODAY = date(2026, 3, 1)
 MONTHS = 12
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{model}, nproc={os.cpu_count()}, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}"
-    )
 
 
 def settings_for(url: str, scratch: Path, schema: str | None = None) -> LedgerSettings:

@@ -11,7 +11,6 @@ import fcntl
 import hashlib
 import os
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +21,7 @@ from sqlalchemy import event, select
 
 import ledger.log
 from api.bootstrap import Services, bootstrap
-from domain.events import CityJoinedNetwork, CityRegistered, NetworkRegistered, NewEvent
+from domain.events import CityRegistered, NewEvent
 from ledger.database import log_checkpoints
 from ledger.envelope import Envelope, seal
 from ledger.errors import ConcurrencyConflict
@@ -30,32 +29,17 @@ from ledger.log import LogRewritten
 from ledger.merkle import InMemoryTree
 from ledger.settings import LedgerSettings
 from tests.conftest import sqlite_settings
+from tests.integration.synthetic_log import synthetic_envelope, synthetic_envelopes
 
 STREAMS = 7
 
 
 def envelope(number: int, *, stream: int | None = None, version: int | None = None) -> Envelope:
-    """Event ``number`` of a synthetic history spread over ``STREAMS`` network streams."""
-    stream = number % STREAMS if stream is None else stream
-    version = number // STREAMS + 1 if version is None else version
-    network = f"net-{stream:03d}"
-    payload = (
-        NetworkRegistered(network_id=network, name={"en": f"Network {stream}"})
-        if version == 1
-        else CityJoinedNetwork(network_id=network, city_id=f"city-{number:06d}")
-    )
-    return seal(
-        NewEvent(payload),
-        event_id=str(uuid.UUID(int=number + 1, version=4)),
-        stream_id=f"network:{network}",
-        stream_version=version,
-        recorded_at=datetime(2026, 1, 1, tzinfo=UTC),
-        recorded_by="admin",
-    )
+    return synthetic_envelope(number, streams=STREAMS, stream=stream, version=version)
 
 
 def envelopes(first: int, count: int) -> list[Envelope]:
-    return [envelope(n) for n in range(first, first + count)]
+    return synthetic_envelopes(first, count, streams=STREAMS)
 
 
 def leaf_hash(raw: bytes) -> bytes:

@@ -7,10 +7,9 @@ answers from its database (roots, inclusion and consistency proofs) must equal i
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,16 +17,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.bootstrap import Services, bootstrap
-from domain.events import CityJoinedNetwork, NetworkRegistered, NewEvent
 from domain.principal import Principal
 from ledger.bundle import export_bundle
 from ledger.checkpoint import open_checkpoint
 from ledger.clock import SteppingClock
-from ledger.envelope import Envelope, seal
+from ledger.envelope import Envelope
 from ledger.log import LogError, SignedCheckpoint
 from ledger.merkle import InMemoryTree, MerkleError, verify_inclusion
 from ledger.verify import verify_bundle
 from tests.conftest import sqlite_settings
+from tests.integration.synthetic_log import synthetic_envelope
 
 STREAMS = 5
 PROPERTY_SETTINGS = settings(
@@ -36,22 +35,7 @@ PROPERTY_SETTINGS = settings(
 
 
 def envelope(number: int) -> Envelope:
-    """Event ``number`` of a synthetic history over ``STREAMS`` network streams."""
-    stream, version = number % STREAMS, number // STREAMS + 1
-    network = f"net-{stream:03d}"
-    payload = (
-        NetworkRegistered(network_id=network, name={"en": f"Network {stream}"})
-        if version == 1
-        else CityJoinedNetwork(network_id=network, city_id=f"city-{number:06d}")
-    )
-    return seal(
-        NewEvent(payload),
-        event_id=str(uuid.UUID(int=number + 1, version=4)),
-        stream_id=f"network:{network}",
-        stream_version=version,
-        recorded_at=datetime(2026, 1, 1, tzinfo=UTC),
-        recorded_by="admin",
-    )
+    return synthetic_envelope(number, streams=STREAMS)
 
 
 def append(services: Services, first: int, count: int) -> None:
