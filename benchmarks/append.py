@@ -164,10 +164,7 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=None, help="also measure on PostgreSQL")
     args = parser.parse_args()
     print(f"# append benchmark, {args.events} events per side, one command per transaction")
-    print(
-        f"# {platform.node()} · {platform.processor() or platform.machine()} · "
-        f"Python {platform.python_version()} · {datetime.now(UTC).isoformat(timespec='seconds')}"
-    )
+    print(f"# {machine()} · {datetime.now(UTC).isoformat(timespec='seconds')}")
     figures: list[tuple[Figure, Figure]] = []
     with sqlite_settings() as (ledger_settings, bare_settings):
         figures.append(
