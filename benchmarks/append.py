@@ -30,6 +30,7 @@ from eventsourcing.utils import Environment, EnvType
 from psycopg import sql
 
 from api.bootstrap import bootstrap
+from benchmarks.machine import machine
 from ledger.clock import SteppingClock
 from ledger.settings import LedgerSettings
 from tests.integration.ledger_scenario import UCLG, pledge_body, register_basics
