@@ -12,7 +12,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy import event, select
 import ledger.log
 from api.bootstrap import Services, bootstrap
 from domain.events import CityRegistered, NewEvent
+from ledger.clock import SteppingClock
 from ledger.database import log_checkpoints
 from ledger.envelope import Envelope, seal
 from ledger.errors import ConcurrencyConflict
@@ -262,3 +263,18 @@ def test_a_stored_event_repeating_an_event_id_stops_the_integrator_with_a_clear_
     with pytest.raises(LogRewritten, match="repeats event id"):
         services.log.integrate()
     assert services.log.tree_size() == 3
+
+
+def test_checkpoints_are_batched_to_one_per_interval(
+    settings: LedgerSettings, clock: SteppingClock
+) -> None:
+    hourly = settings.model_copy(update={"checkpoint_interval_seconds": 3600.0})
+    with bootstrap(hourly, clock=clock) as wired:
+        wired.store.append(envelopes(0, 10))
+        first = wired.log.sign(wait=False, force=True)
+        wired.store.append(envelopes(10, 10))
+        within_the_hour = wired.log.sign(wait=False)
+        clock.set(clock.now() + timedelta(hours=1, seconds=1))
+        next_slot = wired.log.sign(wait=False)
+        assert (first.size, within_the_hour.size, next_slot.size) == (10, 10, 20)
+        assert [c.size for c in wired.log.checkpoints()] == [10, 20]
