@@ -19,10 +19,12 @@ from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
+from eventsourcing.persistence import PersistenceError
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.bootstrap import Services, bootstrap
 from api.demo import demo_clock, load_demo
@@ -88,6 +90,9 @@ def reported_errors() -> Iterator[None]:
         yield
     except (DomainError, LedgerError, NoteError) as error:
         fail(str(error))
+    except (SQLAlchemyError, PersistenceError) as error:
+        detail = str(getattr(error, "orig", None) or error).splitlines()[0]
+        fail(f"database error: {detail}")
     except (OSError, ValueError, TypeError) as error:
         fail(str(error))
 

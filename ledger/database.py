@@ -19,11 +19,13 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
     text,
 )
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from ledger.errors import ConfigurationError
 from ledger.settings import LedgerSettings
 
 metadata = MetaData()
@@ -117,4 +119,18 @@ def create_database_engine(settings: LedgerSettings) -> Engine:
 
 
 def create_ledger_tables(engine: Engine) -> None:
+    """Create the ledger's tables if missing, and refuse a database laid out by another version.
+
+    There are no migrations yet: a table without a column this code needs is a clear error at
+    start-up rather than a failed query later.
+    """
     metadata.create_all(engine)
+    inspector = inspect(engine)
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        missing = sorted(set(table.columns.keys()) - present)
+        if missing:
+            raise ConfigurationError(
+                f"table {table.name} lacks column(s) {', '.join(missing)}: this database was "
+                "created by another version of pledge-ledger"
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import orjson
@@ -76,3 +77,23 @@ def test_an_out_of_range_option_is_a_usage_error(env: dict[str, str]) -> None:
 
 def test_an_unknown_command_is_a_usage_error() -> None:
     assert runner.invoke(app, ["frobnicate"]).exit_code == 2
+
+
+def test_an_unreachable_database_is_one_clear_line(env: dict[str, str]) -> None:
+    result = runner.invoke(
+        app, ["demo", "--database-url", "postgresql://postgres@127.0.0.1:1/test"], env=env
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: database error: ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_database_laid_out_by_another_version_is_refused_at_start(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    database = tmp_path / "old.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE log_subtrees (level INTEGER, idx INTEGER, hash BLOB)")
+    result = runner.invoke(app, ["checkpoint", "--database-url", f"sqlite:///{database}"], env=env)
+    assert result.exit_code == 1
+    assert "log_subtrees lacks column(s) node" in result.stderr
