@@ -225,15 +225,6 @@ class TransparencyLog:
         self._known_size = max(self._known_size, size)
         return size
 
-    def integrated_notification_id(self) -> int:
-        with self.engine.connect() as connection:
-            position = connection.execute(
-                select(log_position.c.notification_id).where(log_position.c.name == _POSITION)
-            ).scalar()
-        return int(position or 0)
-
-    # --- roots and proofs -------------------------------------------------------------------------
-
     def _fetch_subtrees(
         self, connection: Connection, wanted: list[tuple[int, int]]
     ) -> dict[tuple[int, int], bytes]:
@@ -360,18 +351,6 @@ class TransparencyLog:
                 SignedCheckpoint(int(r.tree_size), bytes(r.root_hash), r.signed_at, r.note)
                 for r in rows
             ]
-
-    def checkpoint_covering(self, size: int) -> SignedCheckpoint:
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(log_checkpoints)
-                .where(log_checkpoints.c.tree_size >= size)
-                .order_by(log_checkpoints.c.tree_size)
-                .limit(1)
-            ).first()
-        if row is None:
-            return self.sign(wait=True)
-        return SignedCheckpoint(int(row.tree_size), bytes(row.root_hash), row.signed_at, row.note)
 
     def sign(self, *, wait: bool = True, force: bool = False) -> SignedCheckpoint:
         """Integrate, then sign a checkpoint of the whole tree (batched: see module docstring).

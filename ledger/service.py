@@ -786,10 +786,6 @@ class Ledger:
             replayed=True,
         )
 
-    def stream(self, stream_id: str) -> StreamSnapshot:
-        """A stream's current folded state (read through the cache)."""
-        return Batch(self).load(stream_id)
-
     def pledge_state(self, pledge_id: str) -> PledgeState:
         return Batch(self).pledge(_pledge_id(pledge_id))[1]
 
