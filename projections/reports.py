@@ -18,7 +18,7 @@ import csv
 import hashlib
 import html
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
@@ -446,14 +446,25 @@ def _document(
 
 
 def _document_of(
-    envelopes: Sequence[Envelope], freshness_months: int, as_of: date | None
+    envelopes: Iterable[Envelope], tree_size: int, freshness_months: int, as_of: date | None
 ) -> dict[str, Any]:
-    as_of = as_of or (recorded_on(envelopes[-1]) if envelopes else None)
-    cells = fold_log(envelopes).state.rollup_cells()
+    """Fold the first ``tree_size`` envelopes as they stream by (never all in memory)."""
+    last: list[Envelope] = []
+
+    def counted() -> Iterator[Envelope]:
+        for envelope in islice(envelopes, tree_size):
+            last[:] = [envelope]
+            yield envelope
+
+    folded = fold_log(counted())
+    if folded.tree_size < tree_size:
+        raise ValueError(f"the roll-ups rest on {tree_size} entries; only {folded.tree_size} given")
+    as_of = as_of or (recorded_on(last[0]) if last else None)
+    cells = folded.state.rollup_cells()
     rollups = {}
     if as_of is not None:
         rollups = {d: rollups_of(cells, d, as_of, freshness_months) for d in DIMENSIONS}
-    return _document(len(envelopes), as_of, freshness_months, rollups)
+    return _document(tree_size, as_of, freshness_months, rollups)
 
 
 def recompute_rollups_document(
@@ -470,10 +481,8 @@ def recompute_rollups_document(
     those entries was recorded, so the document depends on nothing but the entries and
     ``freshness_months`` (which it records).
     """
-    envelopes = [read_envelope(raw) for raw in islice(entries, tree_size)]
-    if len(envelopes) < tree_size:
-        raise ValueError(f"the roll-ups rest on {tree_size} entries; only {len(envelopes)} given")
-    return _document_of(envelopes, freshness_months, as_of)
+    envelopes = (read_envelope(raw) for raw in entries)
+    return _document_of(envelopes, tree_size, freshness_months, as_of)
 
 
 def rollups_document(
@@ -502,7 +511,4 @@ def rollups_document(
             as_of = as_of or recorded_on(read_envelope(last[0].raw))
             rollups = all_rollups(connection, today=as_of, freshness_months=freshness_months)
             return _document(tree_size, as_of, freshness_months, rollups)
-    envelopes = list(islice(store_envelopes(store), tree_size))
-    if len(envelopes) < tree_size:
-        raise ValueError(f"the log holds {len(envelopes)} events, fewer than {tree_size}")
-    return _document_of(envelopes, freshness_months, as_of)
+    return _document_of(store_envelopes(store), tree_size, freshness_months, as_of)
