@@ -150,7 +150,13 @@ def demo(
                 "the demo loads only into an empty store"
             )
         with progress_bar("loading demo", enabled=not json_output) as update:
-            summary = load_demo(services, pledges=pledges, seed=seed, progress=update)
+            summary = load_demo(
+                services,
+                pledges=pledges,
+                seed=seed,
+                progress=update,
+                rebuild_workers=max(1, os.cpu_count() or 1),
+            )
         finish_after_writes(services)
     seconds = time.perf_counter() - started
     if json_output:

@@ -21,6 +21,7 @@ from domain.principal import Principal
 from domain.taxonomies import Taxonomies
 from ledger.clock import SteppingClock
 from ledger.service import Batch
+from projections import rebuild
 
 DEMO_START = date(2018, 12, 1)
 FIRST_PLEDGE = date(2019, 1, 15)
@@ -471,8 +472,14 @@ def load_demo(
     today: date | None = None,
     batch_size: int = 2000,
     progress: Callable[[int, int], None] | None = None,
+    rebuild_workers: int = 1,
 ) -> DemoSummary:
-    """Load the demo into an empty store, replaying its commands in time order."""
+    """Load the demo into an empty store, replaying its commands in time order.
+
+    A bulk load: the log is integrated and a checkpoint signed after every batch, but the read
+    models are built once at the end (a rebuild folds ~10x faster than catching up batch by
+    batch), with ``rebuild_workers`` processes.
+    """
     if services.store.max_notification_id():
         raise ValueError("the demo loads only into an empty store; this one already has events")
     clock = services.ledger.clock
@@ -484,17 +491,23 @@ def load_demo(
     total = len(plan.commands)
     done = 0
     events = 0
-    for start in range(0, total, batch_size):
-        with services.ledger.batch() as batch:
-            for command in plan.commands[start : start + batch_size]:
-                clock.set(command.at)
-                command.run(batch, ids)
-            events += len(batch.pending)
-        # A checkpoint per batch, signed at the demo's time: bundles then carry a history.
-        services.log.sign(wait=False, force=True)
-        done = min(total, start + batch_size)
-        if progress is not None:
-            progress(done, total)
+    keep_current = services.ledger.after_append
+    services.ledger.after_append = lambda _: services.log.integrate()
+    try:
+        for start in range(0, total, batch_size):
+            with services.ledger.batch() as batch:
+                for command in plan.commands[start : start + batch_size]:
+                    clock.set(command.at)
+                    command.run(batch, ids)
+                events += len(batch.pending)
+            # A checkpoint per batch, signed at the demo's time: bundles then carry a history.
+            services.log.sign(wait=False, force=True)
+            done = min(total, start + batch_size)
+            if progress is not None:
+                progress(done, total)
+    finally:
+        services.ledger.after_append = keep_current
+    rebuild(services.engine, services.store, workers=rebuild_workers)
     return DemoSummary(
         networks=len(NETWORKS),
         cities=len(plan.city_ids),
