@@ -169,3 +169,13 @@ def test_failed_verification_prints_json_naming_the_entry(loaded: Cli, tmp_path:
     report = orjson.loads(verify.stdout)
     assert report["ok"] is False
     assert report["failure"]["where"] == f"entry {len(lines) - 3}"
+
+
+def test_export_refuses_a_directory_that_is_not_empty(loaded: Cli, tmp_path: Path) -> None:
+    target = tmp_path / "taken"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    result = loaded.run("export", str(target))
+    assert result.exit_code == 1
+    assert "is not an empty directory" in result.stderr
+    assert (target / "notes.txt").read_text() == "mine"

@@ -250,3 +250,14 @@ def test_events_carry_principal_clock_and_cities(services: Services) -> None:
     assert envelope.on_behalf_of == ("ma-marrakech",)
     assert envelope.recorded_at.startswith("2026-03-01T09:")
     assert ADMIN.key_id != envelope.recorded_by
+
+
+@pytest.mark.parametrize("key", ["", "k" * 257])
+def test_an_idempotency_key_outside_1_to_256_characters_is_refused(
+    services: Services, key: str
+) -> None:
+    register_basics(services)
+    before = event_count(services)
+    with pytest.raises(InvalidInput, match="1 to 256"), services.ledger.batch() as batch:
+        batch.submit_pledge(UCLG, pledge_body(), idempotency_key=key)
+    assert event_count(services) == before

@@ -1,0 +1,56 @@
+"""Settings: every malformed value is refused with a reason, and eventsourcing gets a full env."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from ledger.errors import ConfigurationError
+from ledger.settings import LedgerSettings
+
+
+def test_a_schema_name_with_punctuation_is_refused() -> None:
+    with pytest.raises(ValidationError, match="schema names"):
+        LedgerSettings(database_schema="pledges; drop table x")
+
+
+def test_a_log_origin_with_a_space_is_refused() -> None:
+    with pytest.raises(ValidationError, match="one token"):
+        LedgerSettings(log_origin="my log")
+
+
+def test_a_database_that_is_neither_sqlite_nor_postgresql_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match=r"sqlite:///PATH or postgresql://"):
+        LedgerSettings(database_url="mysql://localhost/x").eventsourcing_env()
+
+
+def test_an_in_memory_sqlite_database_is_refused_the_ledger_needs_a_file() -> None:
+    with pytest.raises(ConfigurationError, match="needs a file"):
+        LedgerSettings(database_url="sqlite:///:memory:").eventsourcing_env()
+
+
+def test_eventsourcing_gets_a_complete_postgres_env_that_never_enables_db_functions() -> None:
+    env = LedgerSettings(
+        database_url="postgresql://ledger:secret@db.example:6432/pledges", database_schema="p"
+    ).eventsourcing_env()
+    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_DBNAME"]) == (
+        "db.example",
+        "6432",
+        "pledges",
+    )
+    assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]) == ("ledger", "secret")
+    assert env["POSTGRES_SCHEMA"] == "p"
+    assert env["POSTGRES_ENABLE_DB_FUNCTIONS"] == "n"
+    assert int(env["POSTGRES_LOCK_TIMEOUT"]) > 0
+    assert env["ORIGINATOR_ID_TYPE"] == "text"
+
+
+def test_environment_variables_with_the_ledger_prefix_are_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEDGER_FRESHNESS_MONTHS", "6")
+    monkeypatch.setenv("LEDGER_PRIORITY_AREAS", '["housing", "health"]')
+    settings = LedgerSettings()
+    assert settings.freshness_months == 6
+    assert settings.priority_areas == ("housing", "health")
