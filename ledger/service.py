@@ -197,10 +197,9 @@ class Batch:
     pending_keys: list[_PendingKey] = field(default_factory=list)
     results: list[CommandResult] = field(default_factory=list)
     notification_ids: list[int] = field(default_factory=list)
-    # Whether every cached stream was known complete when this batch first read the store, and
-    # the store's position then (see Ledger.sync_cache).
-    cache_is_current: bool | None = None
-    started_at: int = 0
+    # The store's position when this batch first read it, after which every cached stream is
+    # known complete (see Ledger.sync_cache); None until the batch loads its first stream.
+    synced_at: int | None = None
 
     # --- loading ----------------------------------------------------------------------------------
 
@@ -210,15 +209,12 @@ class Batch:
             return self.overlay[stream_id]
         if stream_id in self.fresh:
             return self.fresh[stream_id]
-        if self.cache_is_current is None:
-            self.cache_is_current, self.started_at = self.ledger.sync_cache()
-        cached = self.ledger.cache.get(stream_id)
-        if cached is not None and self.cache_is_current:
-            snapshot = cached
-        else:
-            cached = cached or StreamSnapshot(stream_id, 0, None, frozenset())
-            newer = self.ledger.store.read_stream(stream_id, after_version=cached.version)
-            snapshot = cached.fold(newer)
+        if self.synced_at is None:
+            self.synced_at = self.ledger.sync_cache()
+        snapshot = self.ledger.cache.get(stream_id)
+        if snapshot is None:
+            empty = StreamSnapshot(stream_id, 0, None, frozenset())
+            snapshot = empty.fold(self.ledger.store.read_stream(stream_id))
             self.ledger.cache.put(snapshot)
         self.fresh[stream_id] = snapshot
         return snapshot
@@ -659,19 +655,18 @@ class Ledger:
         self._synced_position: int | None = None
         self._sync_lock = threading.Lock()
 
-    def sync_cache(self) -> tuple[bool, int]:
-        """Make the stream cache trustworthy without reading every stream again.
+    def sync_cache(self) -> int:
+        """Make every cached stream current without reading every stream again.
 
-        If the store has not moved since this process last knew it, every cached stream is
-        current. If it moved a little (another process wrote), drop just the streams it touched;
-        if it moved a lot, drop the cache. Answers whether cached entries can be used as they
-        are, and the store's position.
+        If the store has not moved since this process last knew it, the cache is current. If it
+        moved a little (another process wrote), drop just the streams it touched; if it moved a
+        lot, drop the cache. Answers the store's position.
         """
         position = self.store.max_notification_id()
         with self._sync_lock:
             synced = self._synced_position
             if synced == position:
-                return True, position
+                return position
             if synced is not None and 0 < position - synced <= 5000:
                 delta = self.store.notifications(
                     after=synced, stop=position, limit=position - synced
@@ -681,7 +676,7 @@ class Ledger:
             else:
                 self.cache.clear()
             self._synced_position = position
-            return True, position
+            return position
 
     def _advance_sync(self, started_at: int, notification_ids: list[int]) -> None:
         """After our own append: the cache stays trusted only if nobody else wrote in between."""
@@ -714,8 +709,8 @@ class Ledger:
             raise
         for snapshot in batch.overlay.values():
             self.cache.put(snapshot)
-        if batch.cache_is_current is not None:
-            self._advance_sync(batch.started_at, batch.notification_ids)
+        if batch.synced_at is not None:
+            self._advance_sync(batch.synced_at, batch.notification_ids)
         else:
             with self._sync_lock:
                 self._synced_position = None
