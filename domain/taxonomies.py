@@ -27,8 +27,8 @@ DEFAULT_PRIORITY_AREAS: tuple[str, ...] = (
     "anti-discrimination",
 )
 
-_SDG_TARGET = re.compile(r"^(?P<goal>[1-9]|1[0-7])(?:\.(?P<target>[1-9][0-9]?|[a-z]))?$")
-_PRIORITY_AREA = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_SDG_TARGET = re.compile(r"^(?P<goal>[1-9]|1[0-7])(?:\.(?P<target>[1-9][0-9]?|[a-z]))?\Z")
+_PRIORITY_AREA = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\Z")
 
 
 @dataclass(frozen=True, slots=True)

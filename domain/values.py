@@ -19,11 +19,11 @@ from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
 Language = Literal["en", "fr", "es"]
 LANGUAGES: tuple[Language, ...] = ("en", "fr", "es")
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")
-_DECIMAL = re.compile(r"^-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]{1,12})?$")
-_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]\Z")
+_DECIMAL = re.compile(r"^-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]{1,12})?\Z")
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}\Z")
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*\Z", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # ISO 3166-1 alpha-2, officially assigned codes (249).

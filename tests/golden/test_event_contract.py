@@ -13,11 +13,13 @@ import typing
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 from pydantic import BaseModel
 
 from domain import events as ev
-from ledger.envelope import open_envelope, seal
+from ledger.envelope import check_envelope, open_envelope, seal
+from ledger.errors import CorruptEvent
 
 GOLDEN = Path(__file__).with_name("envelopes.jsonl")
 RECORDED_AT = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
@@ -211,3 +213,20 @@ def _annotations(model: type[BaseModel]) -> list[object]:
 def test_no_payload_model_admits_a_float(spec: ev.EventSpec) -> None:
     # The fast canonical encoder relies on this: numbers people report are decimal strings.
     assert float not in _annotations(spec.payload)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("stream_id", "pledge:p-1\n"),
+        ("event_id", "00000000-0000-4000-8000-000000000000\n"),
+        ("recorded_at", "2026-01-01T00:00:00.000000Z\n"),
+        ("occurred_on", "2026-01-01\n"),
+    ],
+)
+def test_an_envelope_field_with_a_trailing_newline_is_refused(key: str, value: str) -> None:
+    raw = GOLDEN.read_bytes().splitlines()[0]
+    body = orjson.loads(raw)
+    body[key] = value
+    with pytest.raises(CorruptEvent):
+        check_envelope(body)

@@ -145,3 +145,8 @@ def test_configured_priority_area_must_be_a_lowercase_slug(
     with pytest.raises(UnknownTaxonomyCode) as caught:
         reference.with_priority_areas(("housing", area))
     assert caught.value.field == "priority_areas"
+
+
+def test_sdg_target_with_a_trailing_newline_is_refused(reference: Taxonomies) -> None:
+    with pytest.raises(UnknownTaxonomyCode):
+        reference.check_sdg_target("10.7\n")

@@ -370,3 +370,24 @@ def test_negative_fraction_is_a_decimal_string() -> None:
         {"indicator_id": "people", "value": "-0.5", "date": "2025-01-01"}
     )
     assert point.value == "-0.5"
+
+
+# --- a trailing newline is not the end of a value ------------------------------------------------
+# Python's "$" also matches just before a final "\n": every pattern anchors on "\Z" instead.
+
+
+@pytest.mark.parametrize(
+    ("adapter", "value"),
+    [
+        (SLUG, "rabat\n"),
+        (DECIMAL, "12\n"),
+        (ISO_DATE, "2024-01-01\n"),
+        (SHA256, "a" * 64 + "\n"),
+        (URL, "https://example.org/report\n"),
+    ],
+)
+def test_a_value_with_a_trailing_newline_is_refused(
+    adapter: TypeAdapter[object], value: str
+) -> None:
+    with pytest.raises(ValidationError):
+        adapter.validate_python(value)
