@@ -12,10 +12,15 @@
 4. The old set is dropped.
 
 With ``workers`` > 1 (on systems that can fork), step 2 runs in that many processes: each
-scans the whole log but folds only its share of the pledges (by a hash of the stream id; every
-worker folds the registry, which pledges need for their cities' countries), writes its pledges,
-and hands its roll-up sums back to be added up and written once. Call it from a process of its
-own (the command line), not from inside a threaded server.
+reads, from the database, only the registry's events and its share of the pledges' (by a hash
+of the stream id: a pledge's events all go to one worker, in order; every worker folds the
+registry, which pledges need for their cities' countries), writes its pledges, and hands its
+roll-up sums back to be added up and written once. Call it from a process of its own (the
+command line), not from inside a threaded server.
+
+The scan reads the events table with one SQL statement a page (``EventStore.scan``) and parses
+each envelope without re-proving it canonical (``read_envelope``): the bytes are the ledger's
+own, and the transparency log and the verifier check them independently.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from sqlalchemy import Engine
 
 from ledger.errors import LedgerError
 from ledger.settings import LedgerSettings
-from ledger.store import EventStore
+from ledger.store import EventStore, StreamSplit
 from projections.counters import RollupCells
 from projections.envelopes import read_envelope
 from projections.pledges import PledgeProjector
@@ -176,7 +181,7 @@ def _rebuild(
     try:
         if parallel:
             position = _build_aside_in_processes(
-                engine, store.settings, aside, head, page_size, report, workers
+                engine, store, aside, head, page_size, report, workers
             )
         else:
             position = _build_aside(engine, store, projectors, aside, head, page_size, report)
@@ -218,13 +223,12 @@ def _build_aside(
     state = ViewState()
     position = Position(0, 0)
     report(RebuildProgress("scan", 0, head))
-    while True:
-        page = notified_page(store, position.notification_id, page_size, stop=head)
-        if not page:
-            break
-        state.apply_all(n.envelope for n in page)
+    for rows in _pages(engine, store, head, page_size):
+        apply = state.apply
+        for _, _, raw in rows:
+            apply(read_envelope(raw))
         state.take_changes()
-        position = Position(page[-1].notification_id, position.events + len(page))
+        position = Position(rows[-1][0], position.events + len(rows))
         report(RebuildProgress("scan", position.events, head))
     report(RebuildProgress("write", position.events, head))
     with engine.begin() as connection, bulk_loading(connection):
@@ -233,9 +237,29 @@ def _build_aside(
     return position
 
 
+def _pages(
+    engine: Engine,
+    store: EventStore,
+    head: int,
+    page_size: int,
+    split: StreamSplit | None = None,
+) -> Iterator[list[tuple[int, str, bytes]]]:
+    """The stored envelopes up to ``head`` (or one split's share of them), a page at a time,
+    each page read in a short transaction of its own."""
+    after = 0
+    with engine.connect() as reader:
+        while after < head:
+            rows = store.scan(reader, after=after, stop=head, limit=page_size, split=split)
+            reader.rollback()
+            if not rows:
+                return
+            yield rows
+            after = rows[-1][0]
+
+
 def _build_aside_in_processes(
     engine: Engine,
-    settings: LedgerSettings,
+    store: EventStore,
     aside: ViewTables,
     head: int,
     page_size: int,
@@ -250,7 +274,7 @@ def _build_aside_in_processes(
     processes = [
         context.Process(
             target=_fold_share,
-            args=(engine, settings, aside, head, page_size, index, workers),
+            args=(engine, store, aside, head, page_size, index, workers),
             kwargs={"scanned": scanned, "writing": writing, "results": sender},
             name=f"pledge-ledger rebuild {index + 1}/{workers}",
             daemon=True,
@@ -263,7 +287,7 @@ def _build_aside_in_processes(
     for _, sender in pipes:
         sender.close()
     pending: dict[Pipe, int] = {receiver: index for index, (receiver, _) in enumerate(pipes)}
-    shares: dict[int, tuple[Position, RollupCells]] = {}
+    shares: dict[int, _Share] = {}
     try:
         while pending:
             for ready in wait(list(pending), timeout=0.25):
@@ -275,25 +299,36 @@ def _build_aside_in_processes(
                     message = RebuildFailed(f"rebuild worker {index + 1} died")
                 if isinstance(message, BaseException):
                     raise RebuildFailed(f"rebuild worker {index + 1} failed: {message}")
-                shares[index] = cast(tuple[Position, RollupCells], message)
+                shares[index] = cast(_Share, message)
             report(RebuildProgress("scan", min(scanned), head))
     finally:
         for process in processes:
             if process.is_alive() and len(shares) < workers:
                 process.terminate()
             process.join()
-    report(RebuildProgress("write", shares[0][0].events, head))
-    cells = shares[0][1]
+    events = shares[0].registry_events + sum(share.pledge_events for share in shares.values())
+    report(RebuildProgress("write", events, head))
+    cells = shares[0].cells
     for index in range(1, workers):
-        cells.merge(shares[index][1])
+        cells.merge(shares[index].cells)
     with engine.begin() as connection, bulk_loading(connection):
         RollupProjector.load_cells(connection, aside, cells)
-    return shares[0][0]
+    return Position(head, events)
+
+
+@dataclass(frozen=True, slots=True)
+class _Share:
+    """What a worker hands back: how many pledge and registry events it folded, and its
+    pledges' roll-up sums."""
+
+    pledge_events: int
+    registry_events: int
+    cells: RollupCells
 
 
 def _fold_share(
     engine: Engine,
-    settings: LedgerSettings,
+    store: EventStore,
     aside: ViewTables,
     head: int,
     page_size: int,
@@ -304,42 +339,31 @@ def _fold_share(
     writing: Any,
     results: Pipe,
 ) -> None:
-    """In a forked worker: fold the registry and this worker's share of the pledges, write
-    them, and send back the position reached and the share's roll-up sums."""
+    """In a forked worker: fold the registry and this worker's share of the pledges (read
+    alone, filtered by the database), write them, and send back a ``_Share``."""
     try:
         engine.dispose(close=False)  # the parent's connections are not this process's
         gc.disable()
-        with writing:  # opening a store creates its tables if missing: not concurrently
-            store = EventStore(settings)
-        try:
-            state = ViewState()
-            position = Position(0, 0)
-            while True:
-                page = store.notifications(
-                    after=position.notification_id, limit=page_size, stop=head
-                )
-                if not page:
-                    break
-                for stored in page:
-                    stream_id = stored.stream_id
-                    if (
-                        stream_id.startswith(PLEDGE_PREFIX)
-                        and zlib.crc32(stream_id.encode()) % workers != index
-                    ):
-                        continue
-                    state.apply(read_envelope(stored.raw))
-                state.take_changes()
-                position = Position(page[-1].notification_id, position.events + len(page))
-                scanned[index] = position.events
-            cells = state.rollup_cells()
-            rows = PledgeProjector.rows(state)
-            with writing, engine.begin() as connection, bulk_loading(connection):
-                if index == 0:  # the registry is written once
-                    RegistryProjector().load(connection, aside, state)
-                PledgeProjector.write(connection, aside, rows)
-            results.send((position, cells))
-        finally:
-            store.close()
+        state = ViewState()
+        apply = state.apply
+        events = registry = 0
+        split = StreamSplit(PLEDGE_PREFIX, index, workers)
+        for rows in _pages(engine, store, head, page_size, split):
+            for _, stream_id, raw in rows:
+                apply(read_envelope(raw))
+                if not stream_id.startswith(PLEDGE_PREFIX):
+                    registry += 1
+            state.take_changes()
+            events += len(rows)
+            scanned[index] = rows[-1][0]
+        scanned[index] = head
+        cells = state.rollup_cells()
+        rows_out = PledgeProjector.rows(state)
+        with writing, engine.begin() as connection, bulk_loading(connection):
+            if index == 0:  # the registry is written once
+                RegistryProjector().load(connection, aside, state)
+            PledgeProjector.write(connection, aside, rows_out)
+        results.send(_Share(events - registry, registry, cells))
     except BaseException:
         results.send(RebuildFailed(traceback.format_exc()))
     finally:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, select
 
 from api.bootstrap import Services
 from ledger.errors import CorruptEvent, StoreUnavailable
+from ledger.store import StreamSplit
 from projections import ProjectionRunner, rebuild
 from projections.pledges import PledgeProjector, pledge
 from projections.projector import ProjectionBatch
@@ -279,3 +280,40 @@ def test_a_second_rebuild_is_refused_while_one_runs(services: Services) -> None:
 
     assert len(refusals) == 1
     assert view_rows(services.engine) == rebuilt_rows(services)
+
+
+@pytest.mark.parametrize("shares", [2, 3])
+def test_a_split_scan_gives_each_pledge_to_one_part_and_the_registry_to_every_part(
+    services: Services, shares: int
+) -> None:
+    some_history(services, pledges=9)
+    store, head = services.store, services.store.max_notification_id()
+    with services.engine.connect() as connection:
+        whole = store.scan(connection, after=0, stop=head, limit=10_000)
+        parts = [
+            store.scan(
+                connection,
+                after=0,
+                stop=head,
+                limit=10_000,
+                split=StreamSplit("pledge:", index, shares),
+            )
+            for index in range(shares)
+        ]
+        paged = store.scan(connection, after=whole[2][0], stop=whole[-2][0], limit=3)
+    assert [row[0] for row in whole] == sorted(row[0] for row in whole)
+    assert len(whole) == head == event_count(services)
+    registry = [row for row in whole if not row[1].startswith("pledge:")]
+    pledge_rows = [row for row in whole if row[1].startswith("pledge:")]
+    for part in parts:
+        assert [row for row in part if not row[1].startswith("pledge:")] == registry
+    owners = {
+        row[1]: {index for index, part in enumerate(parts) if row in part} for row in pledge_rows
+    }
+    assert all(len(owner) == 1 for owner in owners.values())  # one part each, whole streams
+    assert sorted(row for part in parts for row in part if row[1].startswith("pledge:")) == sorted(
+        pledge_rows
+    )
+    assert len({next(iter(owner)) for owner in owners.values()}) > 1  # the work is shared
+    assert paged == whole[3:6]
+    assert all(isinstance(row[2], bytes) for row in whole)
