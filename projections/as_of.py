@@ -22,7 +22,8 @@ from ledger.store import EventStore
 from projections.counters import DIMENSIONS, Rollup, RollupCells
 from projections.envelopes import read_envelope, recorded_by_end_of
 from projections.pledge_view import PledgePage, PledgeView, pledge_page
-from projections.state import CityRow, ViewState
+from projections.sealed import decode_sealed
+from projections.state import CityRow, Decode, ViewState
 
 
 class _StoreLoader:
@@ -50,7 +51,7 @@ def pledge_view_as_of(store: EventStore, pledge_id: str, day: date) -> PledgeVie
     ]
     if not envelopes:
         return None
-    state = ViewState(_StoreLoader(store))
+    state = ViewState(_StoreLoader(store), decode=decode_sealed)
     state.apply_all(envelopes)
     return state.pledges[pledge_id]
 
@@ -72,9 +73,15 @@ class LogFold:
     """Entries of the log, in leaf order, up to and including the last one folded."""
 
 
-def fold_log(envelopes: Iterable[Envelope], day: date | None = None) -> LogFold:
-    """Fold envelopes in log order: all of them, or those recorded by the end of ``day``."""
-    state = ViewState()
+def fold_log(
+    envelopes: Iterable[Envelope],
+    day: date | None = None,
+    *,
+    decode: Decode = Envelope.decode_payload,
+) -> LogFold:
+    """Fold envelopes in log order: all of them, or those recorded by the end of ``day``
+    (``decode``: ``decode_sealed`` for the store's own envelopes)."""
+    state = ViewState(decode=decode)
     tree_size = 0
     for index, envelope in enumerate(envelopes):
         if day is None or recorded_by_end_of(envelope, day):
@@ -90,7 +97,7 @@ def store_envelopes(store: EventStore) -> Iterator[Envelope]:
 
 
 def views_as_of(store: EventStore, day: date) -> LogFold:
-    return fold_log(store_envelopes(store), day)
+    return fold_log(store_envelopes(store), day, decode=decode_sealed)
 
 
 def rollups_of(

@@ -58,6 +58,7 @@ from projections.runner import (
     notified_page,
     save_position,
 )
+from projections.sealed import decode_sealed
 from projections.state import PLEDGE_PREFIX, ViewState
 from projections.tables import (
     AFTER_REBUILD_SUFFIX,
@@ -220,7 +221,7 @@ def _build_aside(
     report: Callable[[RebuildProgress], None],
 ) -> Position:
     """Fold the log up to ``head`` and write every view into the ``aside`` tables."""
-    state = ViewState()
+    state = ViewState(decode=decode_sealed)
     position = Position(0, 0)
     report(RebuildProgress("scan", 0, head))
     for rows in _pages(engine, store, head, page_size):
@@ -344,7 +345,7 @@ def _fold_share(
     try:
         engine.dispose(close=False)  # the parent's connections are not this process's
         gc.disable()
-        state = ViewState()
+        state = ViewState(decode=decode_sealed)
         apply = state.apply
         events = registry = 0
         split = StreamSplit(PLEDGE_PREFIX, index, workers)

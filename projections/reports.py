@@ -39,7 +39,8 @@ from projections.pledge_view import OutModel
 from projections.pledges import SilentPledge, silent_pledge
 from projections.rollups import all_rollups
 from projections.runner import VIEWS
-from projections.state import ViewState
+from projections.sealed import decode_sealed
+from projections.state import Decode, ViewState
 from projections.tables import projection_position, read_snapshot
 
 ReportFormat = Literal["md", "csv", "json", "html"]
@@ -187,7 +188,7 @@ def build_report(
     network_id: str | None = None,
 ) -> Report:
     """The accountability report as of ``as_of``, from the log, citing its checkpoint."""
-    folded = fold_log(store_envelopes(store), as_of)
+    folded = fold_log(store_envelopes(store), as_of, decode=decode_sealed)
     return report_from_state(
         folded.state,
         tree_size=folded.tree_size,
@@ -446,7 +447,11 @@ def _document(
 
 
 def _document_of(
-    envelopes: Iterable[Envelope], tree_size: int, freshness_months: int, as_of: date | None
+    envelopes: Iterable[Envelope],
+    tree_size: int,
+    freshness_months: int,
+    as_of: date | None,
+    decode: Decode = Envelope.decode_payload,
 ) -> dict[str, Any]:
     """Fold the first ``tree_size`` envelopes as they stream by (never all in memory)."""
     last: list[Envelope] = []
@@ -456,7 +461,7 @@ def _document_of(
             last[:] = [envelope]
             yield envelope
 
-    folded = fold_log(counted())
+    folded = fold_log(counted(), decode=decode)
     if folded.tree_size < tree_size:
         raise ValueError(f"the roll-ups rest on {tree_size} entries; only {folded.tree_size} given")
     as_of = as_of or (recorded_on(last[0]) if last else None)
@@ -511,4 +516,6 @@ def rollups_document(
             as_of = as_of or recorded_on(read_envelope(last[0].raw))
             rollups = all_rollups(connection, today=as_of, freshness_months=freshness_months)
             return _document(tree_size, as_of, freshness_months, rollups)
-    return _document_of(store_envelopes(store), tree_size, freshness_months, as_of)
+    return _document_of(
+        store_envelopes(store), tree_size, freshness_months, as_of, decode=decode_sealed
+    )

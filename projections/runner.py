@@ -32,6 +32,7 @@ from projections.pledges import PledgeProjector
 from projections.projector import Notified, ProjectionBatch, Projector
 from projections.registry import RegistryProjector
 from projections.rollups import RollupProjector
+from projections.sealed import decode_sealed
 from projections.state import CityRow, ViewState
 from projections.tables import (
     ViewTables,
@@ -126,7 +127,7 @@ def apply_batch(
     notified: Sequence[Notified],
 ) -> None:
     """Fold ``notified`` against the stored views and let every projector write the changes."""
-    state = ViewState(StoredViews(connection, tables))
+    state = ViewState(StoredViews(connection, tables), decode=decode_sealed)
     envelopes = [n.envelope for n in notified]
     state.prefetch(envelopes)
     state.apply_all(envelopes)

@@ -9,7 +9,7 @@ tables, the incrementally maintained ones and the verifier's recomputation agree
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
@@ -20,6 +20,7 @@ from domain.events import (
     CityRegistered,
     DeclarationSigned,
     NetworkRegistered,
+    Payload,
 )
 from domain.values import Language
 from ledger.envelope import Envelope
@@ -27,6 +28,10 @@ from projections.counters import RollupCells
 from projections.pledge_view import PledgeView, evolve_view
 
 PLEDGE_PREFIX = "pledge:"
+
+Decode = Callable[[Envelope], Payload]
+"""How a fold decodes payloads: ``Envelope.decode_payload`` validates them (bytes from outside,
+such as a bundle's); ``projections.sealed.decode_sealed`` trusts the store's own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +91,11 @@ class ViewState:
     """The views as a fold of envelopes; ``changes`` records what ``apply`` changed since the
     last ``take_changes``."""
 
-    def __init__(self, loader: StateLoader | None = None) -> None:
+    def __init__(
+        self, loader: StateLoader | None = None, *, decode: Decode = Envelope.decode_payload
+    ) -> None:
         self.loader = loader
+        self.decode = decode
         self.cities: dict[str, CityRow] = {}
         self.networks: dict[str, NetworkRow] = {}
         self.members: dict[tuple[str, str], Membership] = {}
@@ -119,7 +127,7 @@ class ViewState:
     # --- the fold -------------------------------------------------------------------------------
 
     def apply(self, envelope: Envelope) -> None:
-        payload = envelope.decode_payload()
+        payload = self.decode(envelope)
         pledge_id = pledge_id_of(envelope.stream_id)
         if pledge_id is not None:
             before = self.pledges.get(pledge_id)
