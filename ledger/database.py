@@ -97,9 +97,7 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
-    dbapi_connection.create_function(
-        SQLITE_STREAM_SHARD, 2, stream_shard, deterministic=True
-    )
+    dbapi_connection.create_function(SQLITE_STREAM_SHARD, 2, stream_shard, deterministic=True)
 
 
 def create_database_engine(settings: LedgerSettings) -> Engine:

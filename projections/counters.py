@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, localcontext
-from itertools import product
+from itertools import repeat
 
 from domain.events import OUTCOMES, STAGES
 from domain.pledge import STATUSES
@@ -221,49 +221,70 @@ class RollupCells:
 
     @classmethod
     def of(cls, views: Iterable[PledgeView]) -> RollupCells:
-        """The sums over ``views``: what ``add`` gives, adding each once, but counted in bulk."""
-        # A pledge adds to a dozen groups: Counter.update over itertools.product does that in C.
-        counted: Counter[tuple[Key, str]] = Counter()
-        dated: Counter[tuple[Key, tuple[str, date]]] = Counter()
-        figures: Counter[tuple[Key, tuple[tuple[str, str], str]]] = Counter()
+        """The sums over ``views``: what ``add`` gives, adding each once, but counted in bulk.
+
+        A pledge adds to a dozen groups, and thousands of pledges add the same figures (the
+        same counters, often the same dates): each distinct set of figures is numbered once,
+        the groups count how many pledges brought each number (``Counter.update`` over pairs,
+        in C), and the figures are multiplied out per group at the end.
+        """
+        profiles: dict[tuple[tuple[str, ...], tuple[tuple[str, date], ...]], int] = {}
+        measured: dict[tuple[tuple[str, str], int, int], int] = {}
+        counted: Counter[tuple[Key, int]] = Counter()
+        figured: Counter[tuple[Key, int]] = Counter()
         amounts: dict[tuple[Key, tuple[str, str], str], list[Decimal]] = {}
         for view in views:
             part = contribution(view)
-            counted.update(product(part.keys, part.counters))
-            if part.freshness:
-                dated.update(product(part.keys, part.freshness))
-            for measured, totals in part.indicators:
-                counts = [(measured, "pledges")]
-                if totals.reported:
-                    counts.append((measured, "reported"))
-                if totals.met_target:
-                    counts.append((measured, "met_target"))
-                figures.update(product(part.keys, counts))
+            keys = part.keys
+            profile = (part.counters, part.freshness)
+            number = profiles.get(profile)
+            if number is None:
+                number = profiles[profile] = len(profiles)
+            counted.update(zip(keys, repeat(number)))
+            for indicator, totals in part.indicators:
+                figure = (indicator, totals.reported, totals.met_target)
+                number = measured.get(figure)
+                if number is None:
+                    number = measured[figure] = len(measured)
+                figured.update(zip(keys, repeat(number)))
                 for field, amount in (
                     ("baseline", totals.baseline),
                     ("latest", totals.latest),
                     ("target", totals.target),
                 ):
                     if amount:
-                        for group in part.keys:
-                            amounts.setdefault((group, measured, field), []).append(amount)
+                        for group in keys:
+                            amounts.setdefault((group, indicator, field), []).append(amount)
         cells = cls()
-        for (group, name), count in counted.items():
-            cells.counters.setdefault(group, {})[name] = count
-        for (group, entry), count in dated.items():
-            cells.freshness.setdefault(group, {})[entry] = count
+        by_number = list(profiles)
+        for (group, number), n in counted.items():
+            names, dates = by_number[number]
+            counters = cells.counters.setdefault(group, {})
+            for name in names:
+                counters[name] = counters.get(name, 0) + n
+            if dates:
+                freshness = cells.freshness.setdefault(group, {})
+                for entry in dates:
+                    freshness[entry] = freshness.get(entry, 0) + n
         with localcontext(EXACT):
             sums = {cell: sum(values, ZERO) for cell, values in amounts.items()}
-        for group, (measured, field) in figures:
-            if field == "pledges":
-                cells.indicators.setdefault(group, {})[measured] = IndicatorTotals(
-                    pledges=figures[(group, (measured, "pledges"))],
-                    reported=figures[(group, (measured, "reported"))],
-                    met_target=figures[(group, (measured, "met_target"))],
-                    baseline=sums.get((group, measured, "baseline"), ZERO),
-                    latest=sums.get((group, measured, "latest"), ZERO),
-                    target=sums.get((group, measured, "target"), ZERO),
-                )
+        tallies: dict[tuple[Key, tuple[str, str]], list[int]] = {}
+        figures = list(measured)
+        for (group, number), n in figured.items():
+            indicator, reported, met_target = figures[number]
+            tally = tallies.setdefault((group, indicator), [0, 0, 0])
+            tally[0] += n
+            tally[1] += n * reported
+            tally[2] += n * met_target
+        for (group, indicator), (pledges, reported, met_target) in tallies.items():
+            cells.indicators.setdefault(group, {})[indicator] = IndicatorTotals(
+                pledges=pledges,
+                reported=reported,
+                met_target=met_target,
+                baseline=sums.get((group, indicator, "baseline"), ZERO),
+                latest=sums.get((group, indicator, "latest"), ZERO),
+                target=sums.get((group, indicator, "target"), ZERO),
+            )
         return cells
 
     def merge(self, other: RollupCells) -> None:

@@ -117,9 +117,13 @@ class PledgeProjector:
         """Every pledge's row and tags, in key order (a B-tree appends much faster than it
         inserts all over itself)."""
         views = [state.pledges[p] for p in sorted(state.pledges)]
+        tagged: dict[Key, list[str]] = {}  # each tag's pledges, in pledge order
+        for view in views:
+            for key in tags(view):
+                tagged.setdefault(key, []).append(view.pledge_id)
         return PledgeRows(
             [pledge_row(v) for v in views],
-            sorted(t for v in views for t in _tag_rows(v.pledge_id, tags(v))),
+            [(d, k, p) for d, k in sorted(tagged) for p in tagged[(d, k)]],
         )
 
     @staticmethod

@@ -75,12 +75,17 @@ def define_view_tables(suffix: str = "", index_tag: str | None = None) -> ViewTa
     tag = index_tag or secrets.token_hex(4)
     metadata = MetaData()
 
-    def table(base: str, *columns: Column[Any], key: tuple[str, ...]) -> Table:
+    def table(
+        base: str, *columns: Column[Any], key: tuple[str, ...], clustered: bool = False
+    ) -> Table:
+        # clustered: on SQLite, a table stored in its key's B-tree alone (WITHOUT ROWID) rather
+        # than in a rowid table plus a key index: half the writes for narrow rows found by key.
         return Table(
             f"projection_{base}{suffix}",
             metadata,
             *columns,
             PrimaryKeyConstraint(*key, name=f"pk_{base}_{tag}"),
+            sqlite_with_rowid=not clustered,
         )
 
     def key_columns() -> tuple[Column[Any], Column[Any]]:
@@ -115,6 +120,7 @@ def define_view_tables(suffix: str = "", index_tag: str | None = None) -> ViewTa
         *key_columns(),
         Column("pledge_id", String(36), nullable=False),
         key=("dimension", "key", "pledge_id"),
+        clustered=True,
     )
     cities = table(
         "cities",
@@ -152,6 +158,7 @@ def define_view_tables(suffix: str = "", index_tag: str | None = None) -> ViewTa
         Column("name", String(48), nullable=False),
         Column("value", BigInteger, nullable=False),
         key=("dimension", "key", "name"),
+        clustered=True,
     )
     rollup_freshness = table(
         "rollup_freshness",
@@ -160,6 +167,7 @@ def define_view_tables(suffix: str = "", index_tag: str | None = None) -> ViewTa
         Column("day", Date, nullable=False),
         Column("value", BigInteger, nullable=False),
         key=("dimension", "key", "kind", "day"),
+        clustered=True,
     )
     rollup_indicators = table(
         "rollup_indicators",
@@ -173,6 +181,7 @@ def define_view_tables(suffix: str = "", index_tag: str | None = None) -> ViewTa
         Column("latest_total", Text, nullable=False),
         Column("target_total", Text, nullable=False),
         key=("dimension", "key", "indicator_id", "measure"),
+        clustered=True,
     )
     return ViewTables(
         suffix=suffix,
