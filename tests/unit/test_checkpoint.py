@@ -348,8 +348,10 @@ def test_non_ascii_key_file_is_refused(tmp_path: Path) -> None:
 def test_malformed_key_file_error_does_not_show_the_key(tmp_path: Path) -> None:
     path = tmp_path / "log.key"
     skey = generate_signer(ORIGIN).skey
-    name_and_hash, seed_b64 = skey.rsplit("+", 1)
-    tampered = name_and_hash[:-8] + "00000000+" + seed_b64
+    # PRIVATE+KEY+<name>+<hash>+<seed>: the base64 seed may itself hold "+" signs.
+    private, key, name, key_hash, seed_b64 = skey.split("+", 4)
+    assert key_hash != "00000000"
+    tampered = "+".join((private, key, name, "00000000", seed_b64))
     path.write_text(tampered + "\n")
     path.chmod(0o600)
     with pytest.raises(KeyFileError, match="key hash mismatch") as caught:
