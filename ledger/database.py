@@ -27,7 +27,6 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from ledger.errors import ConfigurationError
 from ledger.settings import LedgerSettings
-from ledger.store import SQLITE_STREAM_SHARD, stream_shard
 
 metadata = MetaData()
 
@@ -97,7 +96,6 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
-    dbapi_connection.create_function(SQLITE_STREAM_SHARD, 2, stream_shard, deterministic=True)
 
 
 def create_database_engine(settings: LedgerSettings) -> Engine:

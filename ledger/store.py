@@ -8,7 +8,6 @@ compression, no cipher), and its ``topic`` the stable event type string.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -72,25 +71,6 @@ class StoredEnvelope:
     stream_id: str
     stream_version: int
     type: str
-
-
-def stream_shard(stream_id: str, shares: int) -> int:
-    """Which of ``shares`` parts a stream falls in: the same in every process and every run."""
-    return zlib.crc32(stream_id.encode()) % shares
-
-
-SQLITE_STREAM_SHARD = "ledger_stream_shard"
-"""``stream_shard`` as an SQL function on every SQLite connection of the ledger's engine."""
-
-
-@dataclass(frozen=True, slots=True)
-class StreamSplit:
-    """Part ``index`` of ``shares`` of the streams whose ids start with ``prefix``; every other
-    stream belongs to every part."""
-
-    prefix: str
-    index: int
-    shares: int
 
 
 class EventStore:
@@ -166,46 +146,72 @@ class EventStore:
             for n in selected
         ]
 
-    def scan(
+    def scan_streams(
         self,
         connection: Connection,
         *,
-        after: int,
-        stop: int,
+        head: int,
+        after: tuple[str, int] = ("", 0),
+        below: str | None = None,
         limit: int,
-        split: StreamSplit | None = None,
-    ) -> list[tuple[int, str, bytes]]:
-        """``(notification id, stream id, bytes)`` of the stored envelopes with ids in
-        ``(after, stop]``, in order, at most ``limit``; with ``split``, only that part's.
+    ) -> list[tuple[str, int, bytes]]:
+        """``(stream id, version, bytes)`` of the envelopes with notification ids up to ``head``, in
+        stream order (stream id, then version), strictly after the position ``after`` (a stream
+        id and version) and, with ``below``, in streams whose ids sort before it; at most
+        ``limit``.
 
-        The bulk read of a rebuild: one SQL statement on the events table through ``connection``
-        (an engine on the store's database), rather than the recorder's objects for every event;
-        a split is filtered by the database, so that each part reads only its own events.
+        The bulk read of a rebuild: one SQL statement a page on the events table's primary key,
+        through ``connection`` (an engine on the store's database), rather than the recorder's
+        objects for every event. The order of stream ids is the database's own, the same in
+        every statement, so positions and bounds taken from one page serve the next.
         """
         position, table = self.position_column, self.events_table
-        where = f"{position} > :after AND {position} <= :stop"
-        parameters: dict[str, object] = {"after": after, "stop": stop, "limit": limit}
-        if split is not None:
-            if self.settings.backend == "sqlite":
-                shard = f"{SQLITE_STREAM_SHARD}(originator_id, :shares)"
-            else:  # any stable hash will do, as long as one query uses one
-                shard = "(hashtext(originator_id)::bigint & 2147483647) % :shares"
-            where += f" AND (substr(originator_id, 1, :length) != :prefix OR {shard} = :index)"
-            parameters.update(
-                prefix=split.prefix,
-                length=len(split.prefix),
-                shares=split.shares,
-                index=split.index,
-            )
+        where = f"(originator_id, originator_version) > (:stream, :version) AND {position} <= :head"
+        parameters: dict[str, object] = {
+            "stream": after[0],
+            "version": after[1],
+            "head": head,
+            "limit": limit,
+        }
+        if below is not None:
+            where += " AND originator_id < :below"
+            parameters["below"] = below
         statement = text(
-            f"SELECT {position}, originator_id, state FROM {table} "  # noqa: S608 (names are ours)
-            f"WHERE {where} ORDER BY {position} LIMIT :limit"
+            f"SELECT originator_id, originator_version, state FROM {table} "  # noqa: S608
+            f"WHERE {where} ORDER BY originator_id, originator_version LIMIT :limit"
         )
         try:
             rows = connection.execute(statement, parameters).all()
         except SQLAlchemyError as error:
-            raise StoreUnavailable(f"cannot read the notification log: {error}") from error
+            raise StoreUnavailable(f"cannot read the event store: {error}") from error
         return [(row[0], row[1], bytes(row[2])) for row in rows]
+
+    def stream_bounds(
+        self, connection: Connection, *, head: int, start: str, parts: int
+    ) -> list[str]:
+        """Stream ids that cut the streams from ``start`` on (up to ``head``) into ``parts``
+        runs of about as many events each: part i holds the streams from bound i (``start`` for
+        the first) to bound i + 1. A stream is never cut."""
+        position, table = self.position_column, self.events_table
+        where = f"originator_id >= :start AND {position} <= :head"
+        try:
+            total = connection.execute(
+                text(f"SELECT count(*) FROM {table} WHERE {where}"),  # noqa: S608
+                {"start": start, "head": head},
+            ).scalar_one()
+            bounds = [start]
+            for part in range(1, parts):
+                bound = connection.execute(
+                    text(
+                        f"SELECT originator_id FROM {table} WHERE {where} "  # noqa: S608
+                        "ORDER BY originator_id, originator_version LIMIT 1 OFFSET :skip"
+                    ),
+                    {"start": start, "head": head, "skip": total * part // parts},
+                ).scalar_one_or_none()
+                bounds.append(bound if bound is not None else bounds[-1])
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(f"cannot read the event store: {error}") from error
+        return bounds
 
     def iter_notifications(self, *, after: int = 0, batch: int = 5000) -> Iterator[StoredEnvelope]:
         position = after

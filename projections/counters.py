@@ -221,71 +221,11 @@ class RollupCells:
 
     @classmethod
     def of(cls, views: Iterable[PledgeView]) -> RollupCells:
-        """The sums over ``views``: what ``add`` gives, adding each once, but counted in bulk.
-
-        A pledge adds to a dozen groups, and thousands of pledges add the same figures (the
-        same counters, often the same dates): each distinct set of figures is numbered once,
-        the groups count how many pledges brought each number (``Counter.update`` over pairs,
-        in C), and the figures are multiplied out per group at the end.
-        """
-        profiles: dict[tuple[tuple[str, ...], tuple[tuple[str, date], ...]], int] = {}
-        measured: dict[tuple[tuple[str, str], int, int], int] = {}
-        counted: Counter[tuple[Key, int]] = Counter()
-        figured: Counter[tuple[Key, int]] = Counter()
-        amounts: dict[tuple[Key, tuple[str, str], str], list[Decimal]] = {}
+        """The sums over ``views``: what ``add`` gives, adding each once, but counted in bulk."""
+        tally = RollupTally()
         for view in views:
-            part = contribution(view)
-            keys = part.keys
-            profile = (part.counters, part.freshness)
-            number = profiles.get(profile)
-            if number is None:
-                number = profiles[profile] = len(profiles)
-            counted.update(zip(keys, repeat(number)))
-            for indicator, totals in part.indicators:
-                figure = (indicator, totals.reported, totals.met_target)
-                number = measured.get(figure)
-                if number is None:
-                    number = measured[figure] = len(measured)
-                figured.update(zip(keys, repeat(number)))
-                for field, amount in (
-                    ("baseline", totals.baseline),
-                    ("latest", totals.latest),
-                    ("target", totals.target),
-                ):
-                    if amount:
-                        for group in keys:
-                            amounts.setdefault((group, indicator, field), []).append(amount)
-        cells = cls()
-        by_number = list(profiles)
-        for (group, number), n in counted.items():
-            names, dates = by_number[number]
-            counters = cells.counters.setdefault(group, {})
-            for name in names:
-                counters[name] = counters.get(name, 0) + n
-            if dates:
-                freshness = cells.freshness.setdefault(group, {})
-                for entry in dates:
-                    freshness[entry] = freshness.get(entry, 0) + n
-        with localcontext(EXACT):
-            sums = {cell: sum(values, ZERO) for cell, values in amounts.items()}
-        tallies: dict[tuple[Key, tuple[str, str]], list[int]] = {}
-        figures = list(measured)
-        for (group, number), n in figured.items():
-            indicator, reported, met_target = figures[number]
-            tally = tallies.setdefault((group, indicator), [0, 0, 0])
-            tally[0] += n
-            tally[1] += n * reported
-            tally[2] += n * met_target
-        for (group, indicator), (pledges, reported, met_target) in tallies.items():
-            cells.indicators.setdefault(group, {})[indicator] = IndicatorTotals(
-                pledges=pledges,
-                reported=reported,
-                met_target=met_target,
-                baseline=sums.get((group, indicator, "baseline"), ZERO),
-                latest=sums.get((group, indicator, "latest"), ZERO),
-                target=sums.get((group, indicator, "target"), ZERO),
-            )
-        return cells
+            tally.add(contribution(view))
+        return tally.cells()
 
     def merge(self, other: RollupCells) -> None:
         """Add the sums of ``other`` (of other pledges) to these."""
@@ -412,3 +352,75 @@ def build_rollup(
             for indicator_id, measure, totals in sorted(indicators, key=lambda i: i[:2])
         ),
     )
+
+
+class RollupTally:
+    """Roll-up sums counted in bulk, one contribution at a time (``RollupCells.of``).
+
+    A pledge adds to a dozen groups, and thousands of pledges add the same figures (the same
+    counters, often the same dates): each distinct set of figures is numbered once, the groups
+    count how many pledges brought each number (``Counter.update`` over pairs, in C), and the
+    figures are multiplied out per group in ``cells``.
+    """
+
+    def __init__(self) -> None:
+        self.profiles: dict[tuple[tuple[str, ...], tuple[tuple[str, date], ...]], int] = {}
+        self.measured: dict[tuple[tuple[str, str], int, int], int] = {}
+        self.counted: Counter[tuple[Key, int]] = Counter()
+        self.figured: Counter[tuple[Key, int]] = Counter()
+        self.amounts: dict[tuple[Key, tuple[str, str], str], list[Decimal]] = {}
+
+    def add(self, part: Contribution) -> None:
+        keys = part.keys
+        profile = (part.counters, part.freshness)
+        number = self.profiles.get(profile)
+        if number is None:
+            number = self.profiles[profile] = len(self.profiles)
+        self.counted.update(zip(keys, repeat(number)))
+        for indicator, totals in part.indicators:
+            figure = (indicator, totals.reported, totals.met_target)
+            number = self.measured.get(figure)
+            if number is None:
+                number = self.measured[figure] = len(self.measured)
+            self.figured.update(zip(keys, repeat(number)))
+            for field, amount in (
+                ("baseline", totals.baseline),
+                ("latest", totals.latest),
+                ("target", totals.target),
+            ):
+                if amount:
+                    for group in keys:
+                        self.amounts.setdefault((group, indicator, field), []).append(amount)
+
+    def cells(self) -> RollupCells:
+        cells = RollupCells()
+        by_number = list(self.profiles)
+        for (group, number), n in self.counted.items():
+            names, dates = by_number[number]
+            counters = cells.counters.setdefault(group, {})
+            for name in names:
+                counters[name] = counters.get(name, 0) + n
+            if dates:
+                freshness = cells.freshness.setdefault(group, {})
+                for entry in dates:
+                    freshness[entry] = freshness.get(entry, 0) + n
+        with localcontext(EXACT):
+            sums = {cell: sum(values, ZERO) for cell, values in self.amounts.items()}
+        tallies: dict[tuple[Key, tuple[str, str]], list[int]] = {}
+        figures = list(self.measured)
+        for (group, number), n in self.figured.items():
+            indicator, reported, met_target = figures[number]
+            tally = tallies.setdefault((group, indicator), [0, 0, 0])
+            tally[0] += n
+            tally[1] += n * reported
+            tally[2] += n * met_target
+        for (group, indicator), (pledges, reported, met_target) in tallies.items():
+            cells.indicators.setdefault(group, {})[indicator] = IndicatorTotals(
+                pledges=pledges,
+                reported=reported,
+                met_target=met_target,
+                baseline=sums.get((group, indicator, "baseline"), ZERO),
+                latest=sums.get((group, indicator, "latest"), ZERO),
+                target=sums.get((group, indicator, "target"), ZERO),
+            )
+        return cells

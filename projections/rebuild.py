@@ -32,20 +32,22 @@ import time
 import traceback
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.connection import wait
+from operator import itemgetter
 from typing import Any, Literal, cast
 
 from sqlalchemy import Engine
 
 from ledger.errors import LedgerError
 from ledger.settings import LedgerSettings
-from ledger.store import EventStore, StreamSplit
-from projections.counters import RollupCells
+from ledger.store import EventStore
+from projections.counters import Key, RollupCells, RollupTally, contribution
 from projections.envelopes import read_envelope
-from projections.pledges import PledgeProjector
+from projections.pledge_view import PledgeView
+from projections.pledges import TAG_DIMENSIONS, PledgeProjector, PledgeRows, pledge_row
 from projections.projector import Projector
 from projections.registry import RegistryProjector
 from projections.rollups import RollupProjector
@@ -162,6 +164,7 @@ def _rebuild(
     if workers > 1 and projectors is not None:
         raise ValueError("a rebuild in several processes writes the default views only")
     parallel = workers > 1 and "fork" in multiprocessing.get_all_start_methods()
+    custom = projectors is not None
     projectors = tuple(projectors) if projectors is not None else default_projectors()
     report = progress or (lambda _: None)
     live = live_tables()
@@ -175,17 +178,17 @@ def _rebuild(
         ensure_position(connection, name)
 
     head = store.max_notification_id()
-    # The fold allocates millions of small objects and frees none of them until the end: the
-    # cyclic garbage collector would walk the growing heap again and again, for nothing.
+    # The fold allocates millions of small objects, none of them in a cycle: the cyclic garbage
+    # collector would walk the heap again and again, for nothing.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        if parallel:
-            position = _build_aside_in_processes(
-                engine, store, aside, head, page_size, report, workers
-            )
-        else:
+        if custom:
             position = _build_aside(engine, store, projectors, aside, head, page_size, report)
+        else:
+            position = _stream_aside(
+                engine, store, aside, head, page_size, report, workers if parallel else 1
+            )
     finally:
         if collecting:
             gc.enable()
@@ -220,16 +223,18 @@ def _build_aside(
     page_size: int,
     report: Callable[[RebuildProgress], None],
 ) -> Position:
-    """Fold the log up to ``head`` and write every view into the ``aside`` tables."""
+    """Any set of projectors: fold the whole log up to ``head`` in log order, in memory, and
+    have each projector write its view from the complete state."""
     state = ViewState(decode=decode_sealed)
     position = Position(0, 0)
     report(RebuildProgress("scan", 0, head))
-    for rows in _pages(engine, store, head, page_size):
-        apply = state.apply
-        for _, _, raw in rows:
-            apply(read_envelope(raw))
+    while True:
+        page = notified_page(store, position.notification_id, page_size, stop=head)
+        if not page:
+            break
+        state.apply_all(n.envelope for n in page)
         state.take_changes()
-        position = Position(rows[-1][0], position.events + len(rows))
+        position = Position(page[-1].notification_id, position.events + len(page))
         report(RebuildProgress("scan", position.events, head))
     report(RebuildProgress("write", position.events, head))
     with engine.begin() as connection, bulk_loading(connection):
@@ -238,27 +243,128 @@ def _build_aside(
     return position
 
 
-def _pages(
+# --- the default views, stream by stream ---------------------------------------------------------
+#
+# Every view is a fold of each stream on its own: a pledge's view needs only its own events and
+# the country of each of its cities, which the registry's streams give (a pledge names only
+# registered cities, and a city's country never changes). So the default views are rebuilt in
+# stream order, on the events table's primary key: the registry first (its streams sort before
+# "pledge:"), then each pledge from its first event to its last, after which its row, its tags
+# and its roll-up contribution are taken at once and its view is let go. Nothing but the
+# registry and the sums stays in memory, each pledge's objects are touched while they are in the
+# processor's caches, and the pledge streams can be cut into runs for several processes.
+
+
+def _stream_pages(
     engine: Engine,
     store: EventStore,
     head: int,
     page_size: int,
-    split: StreamSplit | None = None,
-) -> Iterator[list[tuple[int, str, bytes]]]:
-    """The stored envelopes up to ``head`` (or one split's share of them), a page at a time,
-    each page read in a short transaction of its own."""
-    after = 0
+    start: str,
+    below: str | None,
+) -> Iterator[list[tuple[str, int, bytes]]]:
+    """The envelopes of the streams from ``start`` to ``below`` (up to ``head``), a page at a
+    time, each page read in a short transaction of its own."""
+    after = (start, 0)
     with engine.connect() as reader:
-        while after < head:
-            rows = store.scan(reader, after=after, stop=head, limit=page_size, split=split)
+        while True:
+            rows = store.scan_streams(reader, head=head, after=after, below=below, limit=page_size)
             reader.rollback()
             if not rows:
                 return
             yield rows
-            after = rows[-1][0]
+            after = (rows[-1][0], rows[-1][1])
 
 
-def _build_aside_in_processes(
+class _PledgeOutput:
+    """Completed pledge views, turned into pledge and tag rows (written every ``chunk``
+    pledges, each time in a transaction of its own, under ``lock``) and roll-up sums."""
+
+    def __init__(
+        self, engine: Engine, aside: ViewTables, lock: AbstractContextManager[Any], chunk: int
+    ) -> None:
+        self.engine = engine
+        self.aside = aside
+        self.lock = lock
+        self.chunk = chunk
+        self.tally = RollupTally()
+        self.pledges: list[tuple[Any, ...]] = []
+        self.tagged: dict[Key, list[str]] = {}
+
+    def add(self, view: PledgeView) -> None:
+        part = contribution(view)
+        self.tally.add(part)
+        self.pledges.append(pledge_row(view))
+        for key in part.keys:  # each group once; the tags are some of them
+            if key[0] in TAG_DIMENSIONS:
+                self.tagged.setdefault(key, []).append(view.pledge_id)
+        if len(self.pledges) >= self.chunk:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pledges:
+            return
+        # Pledges arrive in stream order, which is not always the pledges' key order.
+        rows = PledgeRows(
+            sorted(self.pledges, key=itemgetter(-1)),
+            [(d, k, p) for d, k in sorted(self.tagged) for p in sorted(self.tagged[(d, k)])],
+        )
+        self.pledges, self.tagged = [], {}
+        with self.lock, self.engine.begin() as connection, bulk_loading(connection):
+            PledgeProjector.write(connection, self.aside, rows)
+
+
+def _fold_pledges(
+    engine: Engine,
+    store: EventStore,
+    state: ViewState,
+    head: int,
+    page_size: int,
+    start: str,
+    below: str | None,
+    output: _PledgeOutput,
+    folded: Callable[[int], None],
+) -> int:
+    """Fold the pledge streams from ``start`` to ``below`` one after the other into ``state``
+    (which holds the registry), handing each completed view to ``output``; answer how many
+    events were folded (``folded`` hears the count after every page)."""
+    events = 0
+    current: str | None = None
+    pledges = state.pledges
+    apply = state.apply
+    for rows in _stream_pages(engine, store, head, page_size, start, below):
+        for stream_id, _, raw in rows:
+            if stream_id != current:
+                if current is not None:
+                    output.add(pledges.pop(current[len(PLEDGE_PREFIX) :]))
+                current = stream_id
+            apply(read_envelope(raw))
+        state.take_changes()
+        events += len(rows)
+        folded(events)
+    if current is not None:
+        output.add(pledges.pop(current[len(PLEDGE_PREFIX) :]))
+    output.flush()
+    return events
+
+
+def _fold_registry(
+    engine: Engine, store: EventStore, aside: ViewTables, head: int, page_size: int
+) -> tuple[ViewState, int]:
+    """Fold the registry's streams, write its views, and answer the state and event count."""
+    state = ViewState(decode=decode_sealed)
+    events = 0
+    for rows in _stream_pages(engine, store, head, page_size, "", PLEDGE_PREFIX):
+        for _, _, raw in rows:
+            state.apply(read_envelope(raw))
+        state.take_changes()
+        events += len(rows)
+    with engine.begin() as connection, bulk_loading(connection):
+        RegistryProjector().load(connection, aside, state)
+    return state, events
+
+
+def _stream_aside(
     engine: Engine,
     store: EventStore,
     aside: ViewTables,
@@ -266,29 +372,74 @@ def _build_aside_in_processes(
     page_size: int,
     report: Callable[[RebuildProgress], None],
     workers: int,
+    chunk: int = 10_000,
 ) -> Position:
-    """``_build_aside`` with the pledges shared out among forked worker processes."""
+    """The default views, rebuilt stream by stream (see above), the pledge streams cut into
+    ``workers`` runs of about equal size, each folded by a forked process of its own."""
+    report(RebuildProgress("scan", 0, head))
+    state, registry_events = _fold_registry(engine, store, aside, head, page_size)
+    report(RebuildProgress("scan", registry_events, head))
+    if workers == 1:
+
+        def folded(events: int) -> None:
+            report(RebuildProgress("scan", registry_events + events, head))
+
+        output = _PledgeOutput(engine, aside, nullcontext(), chunk)
+        events = _fold_pledges(
+            engine, store, state, head, page_size, PLEDGE_PREFIX, None, output, folded
+        )
+        cells = output.tally.cells()
+    else:
+        events, cells = _fold_in_processes(
+            engine, store, state, aside, head, page_size, report, workers, chunk, registry_events
+        )
+    total = registry_events + events
+    report(RebuildProgress("write", total, head))
+    with engine.begin() as connection, bulk_loading(connection):
+        RollupProjector.load_cells(connection, aside, cells)
+    return Position(head, total)
+
+
+def _fold_in_processes(
+    engine: Engine,
+    store: EventStore,
+    state: ViewState,
+    aside: ViewTables,
+    head: int,
+    page_size: int,
+    report: Callable[[RebuildProgress], None],
+    workers: int,
+    chunk: int,
+    registry_events: int,
+) -> tuple[int, RollupCells]:
+    """``_fold_pledges`` over ``workers`` runs of pledge streams in forked processes (which
+    inherit the registry's state); answer the events folded and the summed roll-ups."""
+    with engine.connect() as connection:
+        bounds = store.stream_bounds(connection, head=head, start=PLEDGE_PREFIX, parts=workers)
     context = multiprocessing.get_context("fork")
-    scanned = context.Array("q", workers, lock=False)
+    folded = context.Array("q", workers, lock=False)
     writing = context.Lock()
     pipes = [context.Pipe(duplex=False) for _ in range(workers)]
+    runs = [
+        (bounds[index], bounds[index + 1] if index + 1 < workers else None)
+        for index in range(workers)
+    ]
     processes = [
         context.Process(
-            target=_fold_share,
-            args=(engine, store, aside, head, page_size, index, workers),
-            kwargs={"scanned": scanned, "writing": writing, "results": sender},
+            target=_fold_run,
+            args=(engine, store, state, aside, head, page_size, chunk, start, below),
+            kwargs={"folded": folded, "index": index, "writing": writing, "results": sender},
             name=f"pledge-ledger rebuild {index + 1}/{workers}",
             daemon=True,
         )
-        for index, (_, sender) in enumerate(pipes)
+        for index, ((start, below), (_, sender)) in enumerate(zip(runs, pipes, strict=True))
     ]
-    report(RebuildProgress("scan", 0, head))
     for process in processes:
         process.start()
     for _, sender in pipes:
         sender.close()
     pending: dict[Pipe, int] = {receiver: index for index, (receiver, _) in enumerate(pipes)}
-    shares: dict[int, _Share] = {}
+    shares: dict[int, tuple[int, RollupCells]] = {}
     try:
         while pending:
             for ready in wait(list(pending), timeout=0.25):
@@ -300,71 +451,50 @@ def _build_aside_in_processes(
                     message = RebuildFailed(f"rebuild worker {index + 1} died")
                 if isinstance(message, BaseException):
                     raise RebuildFailed(f"rebuild worker {index + 1} failed: {message}")
-                shares[index] = cast(_Share, message)
-            report(RebuildProgress("scan", min(scanned), head))
+                shares[index] = cast(tuple[int, RollupCells], message)
+            report(RebuildProgress("scan", registry_events + sum(folded), head))
     finally:
         for process in processes:
             if process.is_alive() and len(shares) < workers:
                 process.terminate()
             process.join()
-    events = shares[0].registry_events + sum(share.pledge_events for share in shares.values())
-    report(RebuildProgress("write", events, head))
-    cells = shares[0].cells
+    events, cells = shares[0]
     for index in range(1, workers):
-        cells.merge(shares[index].cells)
-    with engine.begin() as connection, bulk_loading(connection):
-        RollupProjector.load_cells(connection, aside, cells)
-    return Position(head, events)
+        events += shares[index][0]
+        cells.merge(shares[index][1])
+    return events, cells
 
 
-@dataclass(frozen=True, slots=True)
-class _Share:
-    """What a worker hands back: how many pledge and registry events it folded, and its
-    pledges' roll-up sums."""
-
-    pledge_events: int
-    registry_events: int
-    cells: RollupCells
-
-
-def _fold_share(
+def _fold_run(
     engine: Engine,
     store: EventStore,
+    state: ViewState,
     aside: ViewTables,
     head: int,
     page_size: int,
-    index: int,
-    workers: int,
+    chunk: int,
+    start: str,
+    below: str | None,
     *,
-    scanned: Any,
+    folded: Any,
+    index: int,
     writing: Any,
     results: Pipe,
 ) -> None:
-    """In a forked worker: fold the registry and this worker's share of the pledges (read
-    alone, filtered by the database), write them, and send back a ``_Share``."""
+    """In a forked worker: fold one run of pledge streams, write its pledges, and send back
+    the number of events folded and the run's roll-up sums."""
     try:
         engine.dispose(close=False)  # the parent's connections are not this process's
         gc.disable()
-        state = ViewState(decode=decode_sealed)
-        apply = state.apply
-        events = registry = 0
-        split = StreamSplit(PLEDGE_PREFIX, index, workers)
-        for rows in _pages(engine, store, head, page_size, split):
-            for _, stream_id, raw in rows:
-                apply(read_envelope(raw))
-                if not stream_id.startswith(PLEDGE_PREFIX):
-                    registry += 1
-            state.take_changes()
-            events += len(rows)
-            scanned[index] = rows[-1][0]
-        scanned[index] = head
-        cells = state.rollup_cells()
-        rows_out = PledgeProjector.rows(state)
-        with writing, engine.begin() as connection, bulk_loading(connection):
-            if index == 0:  # the registry is written once
-                RegistryProjector().load(connection, aside, state)
-            PledgeProjector.write(connection, aside, rows_out)
-        results.send(_Share(events - registry, registry, cells))
+
+        def progress(events: int) -> None:
+            folded[index] = events
+
+        output = _PledgeOutput(engine, aside, writing, chunk)
+        events = _fold_pledges(
+            engine, store, state, head, page_size, start, below, output, progress
+        )
+        results.send((events, output.tally.cells()))
     except BaseException:
         results.send(RebuildFailed(traceback.format_exc()))
     finally:
