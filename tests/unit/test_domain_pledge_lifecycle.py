@@ -45,6 +45,8 @@ from domain.pledge import (
     ValidatePledge,
     WithdrawPledge,
     amend_pledge,
+    amended_content,
+    apply_changes,
     close_pledge,
     evolve_pledge,
     match_pledge,
@@ -248,6 +250,17 @@ def test_folded_amendment_replaces_only_the_changed_fields() -> None:
     assert after.content.ends_on == date(2028, 12, 31)
     assert after.content.description == before.content.description
     assert after.content.indicators == before.content.indicators
+
+
+@pytest.mark.parametrize("field", sorted(CHANGES))
+def test_a_replayed_amendment_gives_the_content_the_decision_validated(field: str) -> None:
+    before = submitted()
+    changes = amendment(amend(before, **{field: CHANGES[field]})).changes
+    replayed = amended_content(before.content, changes)
+    decided = apply_changes(before.content, changes)
+    assert replayed == decided
+    assert replayed.model_dump(mode="json") == decided.model_dump(mode="json")
+    assert getattr(replayed, field) != getattr(before.content, field)
 
 
 def test_amendment_is_made_on_behalf_of_the_amended_cities() -> None:
