@@ -3,8 +3,9 @@
 ``ledger.envelope.open_envelope`` proves that bytes are a canonical envelope (it re-encodes them,
 walks every value and checks every field), which costs about 15 µs an event. The projections read
 bytes the ledger itself sealed and stored, and which the transparency log and the verifier check
-independently, so they only parse them (about 2 µs): rebuilding a million events is dominated by
-this step. Anything that is not even a JSON envelope is still refused, as ``CorruptEvent``.
+independently, so they only parse them (about 2 µs), and decode their payloads with
+``projections.sealed.decode_sealed``. Anything that is not even a JSON envelope is still refused,
+as ``CorruptEvent``.
 """
 
 from __future__ import annotations

@@ -2,25 +2,27 @@
 
 1. A fresh set of tables is created under suffixed names (leftovers of an interrupted rebuild
    are dropped first).
-2. The log is scanned once, in pages, up to the position the store had when the rebuild began:
-   every envelope is folded into an in-memory ``ViewState``, and each view is written in bulk
-   from the final state (no lock is held during the scan).
+2. The log is read up to the position the store had when the rebuild began and folded into the
+   new set. The default views are folded stream by stream (see "the default views, stream by
+   stream" below and ADR 0007): the registry first, then each pledge, whose row, tags and roll-up
+   contribution are written as soon as its stream ends. No lock is held meanwhile. A custom set
+   of projectors gets the whole log folded in log order, in memory, and writes from that state.
 3. One transaction takes the live runner's tracking row (so no catch-up runs meanwhile), brings
    the new set up to the store's current position with the ordinary batch path, renames the live
    set away and the new set in, and moves the tracking position to where the new set stands.
    Readers see the old views or the new ones, never a mix.
 4. The old set is dropped.
 
-With ``workers`` > 1 (on systems that can fork), step 2 runs in that many processes: each
-reads, from the database, only the registry's events and its share of the pledges' (by a hash
-of the stream id: a pledge's events all go to one worker, in order; every worker folds the
-registry, which pledges need for their cities' countries), writes its pledges, and hands its
-roll-up sums back to be added up and written once. Call it from a process of its own (the
+With ``workers`` > 1 (on systems that can fork), the pledge streams are cut into that many runs
+of about as many events each, at stream boundaries, and each run is folded by a forked process
+that inherits the registry; the workers write their pledges in chunks, one at a time, and hand
+their roll-up sums back to be added up and written once. Call it from a process of its own (the
 command line), not from inside a threaded server.
 
-The scan reads the events table with one SQL statement a page (``EventStore.scan``) and parses
-each envelope without re-proving it canonical (``read_envelope``): the bytes are the ledger's
-own, and the transparency log and the verifier check them independently.
+The scan reads the events table with one SQL statement a page (``EventStore.scan_streams``),
+parses each envelope without re-proving it canonical (``read_envelope``) and decodes its
+payload without validating it again (``decode_sealed``): the bytes are the ledger's own, and
+the transparency log and the verifier check them independently.
 """
 
 from __future__ import annotations
