@@ -240,6 +240,32 @@ def test_a_rebuild_in_several_processes_equals_one_in_a_single_process(
     assert rebuilt_rows(services, workers=1) == incremental
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_rebuild_in_tiny_pages_and_chunks_equals_catch_up(
+    services: Services, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    # Pages of two events cut pledge streams in the middle; chunks of two pledges make every
+    # worker write many times, interleaved with the other's.
+    some_history(services, pledges=7)
+    ProjectionRunner(services.engine, services.store, batch_size=5).catch_up()
+    incremental = view_rows(services.engine)
+    module = importlib.import_module("projections.rebuild")
+    monkeypatch.setattr(module, "_PledgeOutput", _tiny_chunks(module._PledgeOutput))
+
+    rebuild(services.engine, services.store, workers=workers, page_size=2)
+
+    assert view_rows(services.engine) == incremental
+    assert read_position(services.engine).events == event_count(services)
+
+
+def _tiny_chunks(output: Any) -> Any:
+    class TinyChunks(output):  # type: ignore[misc]
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args[:-1], 2)
+
+    return TinyChunks
+
+
 def test_a_failed_rebuild_worker_leaves_the_live_views_as_they_were(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
