@@ -84,6 +84,11 @@ def _tag_rows(pledge_id: str, keys: Iterable[Key]) -> list[tuple[str, str, str]]
     return [(d, k, pledge_id) for d, k in sorted(keys)]
 
 
+def tag_rows(tagged: dict[Key, list[str]]) -> list[tuple[str, str, str]]:
+    """Tag rows in key order (dimension, key, pledge) from each tag's pledges."""
+    return [(d, k, p) for d, k in sorted(tagged) for p in sorted(tagged[(d, k)])]
+
+
 @dataclass(frozen=True, slots=True)
 class PledgeRows:
     pledges: list[tuple[Any, ...]]
@@ -121,10 +126,7 @@ class PledgeProjector:
         for view in views:
             for key in tags(view):
                 tagged.setdefault(key, []).append(view.pledge_id)
-        return PledgeRows(
-            [pledge_row(v) for v in views],
-            [(d, k, p) for d, k in sorted(tagged) for p in tagged[(d, k)]],
-        )
+        return PledgeRows([pledge_row(v) for v in views], tag_rows(tagged))
 
     @staticmethod
     def write(connection: Connection, tables: ViewTables, rows: PledgeRows) -> None:

@@ -49,7 +49,13 @@ from ledger.store import EventStore
 from projections.counters import Key, RollupCells, RollupTally, contribution
 from projections.envelopes import read_envelope
 from projections.pledge_view import PledgeView
-from projections.pledges import TAG_DIMENSIONS, PledgeProjector, PledgeRows, pledge_row
+from projections.pledges import (
+    TAG_DIMENSIONS,
+    PledgeProjector,
+    PledgeRows,
+    pledge_row,
+    tag_rows,
+)
 from projections.projector import Projector
 from projections.registry import RegistryProjector
 from projections.rollups import RollupProjector
@@ -307,10 +313,7 @@ class _PledgeOutput:
         if not self.pledges:
             return
         # Pledges arrive in stream order, which is not always the pledges' key order.
-        rows = PledgeRows(
-            sorted(self.pledges, key=itemgetter(-1)),
-            [(d, k, p) for d, k in sorted(self.tagged) for p in sorted(self.tagged[(d, k)])],
-        )
+        rows = PledgeRows(sorted(self.pledges, key=itemgetter(-1)), tag_rows(self.tagged))
         self.pledges, self.tagged = [], {}
         with self.lock, self.engine.begin() as connection, bulk_loading(connection):
             PledgeProjector.write(connection, self.aside, rows)
