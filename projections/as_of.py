@@ -23,7 +23,7 @@ from projections.counters import DIMENSIONS, Rollup, RollupCells
 from projections.envelopes import read_envelope, recorded_by_end_of
 from projections.pledge_view import PledgePage, PledgeView, pledge_page
 from projections.sealed import decode_sealed
-from projections.state import CityRow, Decode, ViewState
+from projections.state import CityRow, Decode, ViewState, without_cycle_collection
 
 
 class _StoreLoader:
@@ -110,6 +110,7 @@ def rollups_of(
     return [r for r in found if r is not None]
 
 
+@without_cycle_collection()
 def rollups_as_of(
     store: EventStore, dimension: str, day: date, *, freshness_months: int
 ) -> list[Rollup]:
@@ -118,6 +119,7 @@ def rollups_as_of(
     return rollups_of(cells, dimension, day, freshness_months)
 
 
+@without_cycle_collection()
 def rollup_as_of(
     store: EventStore, dimension: str, key: str, day: date, *, freshness_months: int
 ) -> Rollup | None:

@@ -69,7 +69,7 @@ from projections.runner import (
     save_position,
 )
 from projections.sealed import decode_sealed
-from projections.state import PLEDGE_PREFIX, ViewState
+from projections.state import PLEDGE_PREFIX, ViewState, without_cycle_collection
 from projections.tables import (
     AFTER_REBUILD_SUFFIX,
     REBUILD_SUFFIX,
@@ -186,20 +186,13 @@ def _rebuild(
         ensure_position(connection, name)
 
     head = store.max_notification_id()
-    # The fold allocates millions of small objects, none of them in a cycle: the cyclic garbage
-    # collector would walk the heap again and again, for nothing.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with without_cycle_collection():
         if custom:
             position = _build_aside(engine, store, projectors, aside, head, page_size, report)
         else:
             position = _stream_aside(
                 engine, store, aside, head, page_size, report, workers if parallel else 1
             )
-    finally:
-        if collecting:
-            gc.enable()
 
     report(RebuildProgress("swap", position.events, head))
     with engine.begin() as connection:

@@ -40,7 +40,7 @@ from projections.pledges import SilentPledge, silent_pledge
 from projections.rollups import all_rollups
 from projections.runner import VIEWS
 from projections.sealed import decode_sealed
-from projections.state import Decode, ViewState
+from projections.state import Decode, ViewState, without_cycle_collection
 from projections.tables import projection_position, read_snapshot
 
 ReportFormat = Literal["md", "csv", "json", "html"]
@@ -141,6 +141,7 @@ def report_from_state(
     return report.model_copy(update={"sha256": report_digest(report)})
 
 
+@without_cycle_collection()
 def report_from_entries(
     entries: Iterable[bytes],
     *,
@@ -179,6 +180,7 @@ def checkpoint_covering(engine: Engine, tree_size: int) -> CheckpointCitation | 
     return CheckpointCitation(tree_size=row.tree_size, note=row.note) if row else None
 
 
+@without_cycle_collection()
 def build_report(
     engine: Engine,
     store: EventStore,
@@ -446,6 +448,7 @@ def _document(
     }
 
 
+@without_cycle_collection()
 def _document_of(
     envelopes: Iterable[Envelope],
     tree_size: int,

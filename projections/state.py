@@ -9,7 +9,9 @@ tables, the incrementally maintained ones and the verifier's recomputation agree
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+import gc
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
@@ -81,6 +83,26 @@ class Changes:
     members: dict[tuple[str, str], Membership | None] = field(default_factory=dict)
     signatures: set[tuple[str, str]] = field(default_factory=set)
     pledges: dict[str, PledgeView | None] = field(default_factory=dict)
+
+
+@contextmanager
+def without_cycle_collection() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a fold runs (also as a decorator).
+
+    A fold allocates millions of small objects, none of them in a reference cycle, and keeps
+    many of them: the collector would walk the growing heap again and again, for nothing (the
+    fold of a report on 1M events took 126 s with it, 40 s without). Reference counting still
+    frees everything a fold lets go. Wrap the whole computation that holds the folded state, so
+    that the state is gone before collection resumes: a collector resuming beside millions of
+    young objects would walk them all at once.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def pledge_id_of(stream_id: str) -> str | None:

@@ -6,12 +6,14 @@ database: ``Log`` keeps the stream versions and the clock.
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,7 +43,7 @@ from projections.pledge_view import (
     view_document,
     view_from_document,
 )
-from projections.state import ViewState
+from projections.state import ViewState, without_cycle_collection
 
 START = date(2024, 1, 1)
 
@@ -397,3 +399,25 @@ def test_rollups_kept_by_differences_equal_rollups_summed_from_scratch(
     assert by_difference.indicators == from_scratch.indicators
     for view in state.pledges.values():
         assert contribution(view).keys == memberships(view)
+
+
+def test_cycle_collection_pauses_for_a_fold_and_resumes_as_it_was() -> None:
+    @without_cycle_collection()
+    def fold() -> bool:
+        with without_cycle_collection():  # nested: still paused when the inner one ends
+            pass
+        return gc.isenabled()
+
+    assert gc.isenabled()
+    assert fold() is False
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), without_cycle_collection():
+        raise RuntimeError("a failed fold")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with without_cycle_collection():
+            pass
+        assert not gc.isenabled()  # a caller that paused it keeps it paused
+    finally:
+        gc.enable()
