@@ -212,6 +212,32 @@ def test_a_rebuild_takes_in_events_appended_while_it_ran(services: Services) -> 
     assert view_rows(services.engine) == rebuilt_rows(services)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_events_appended_to_streams_during_the_scan_are_taken_in_once(
+    services: Services, workers: int
+) -> None:
+    ids = some_history(services, pledges=6)
+    ProjectionRunner(services.engine, services.store).catch_up()
+    appended: list[str] = []
+
+    def progress(step: RebuildProgress) -> None:
+        if step.phase == "scan" and not appended:  # the head is fixed; folding has begun
+            appended.append(submit_pledge(services))
+            with services.ledger.batch() as batch:
+                for pledge_id in ids[4:]:
+                    batch.validate_pledge(
+                        VALIDATOR, pledge_id, {"decision": "validated", "criteria": ["specific"]}
+                    )
+
+    rebuild(services.engine, services.store, progress=progress, workers=workers)
+
+    assert appended
+    assert read_position(services.engine).events == event_count(services)
+    assert view_rows(services.engine) == rebuilt_rows(services)
+    ProjectionRunner(services.engine, services.store).catch_up()
+    assert view_rows(services.engine) == rebuilt_rows(services)
+
+
 def test_a_rebuild_replaces_views_that_drifted_from_the_log(services: Services) -> None:
     some_history(services)
     ProjectionRunner(services.engine, services.store).catch_up()
