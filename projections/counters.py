@@ -87,13 +87,17 @@ class IndicatorTotals:
     target: Decimal = ZERO
 
     def plus(self, other: IndicatorTotals, sign: int = 1) -> IndicatorTotals:
+        """These sums with ``other``'s added (``sign`` 1) or taken away (``sign`` -1)."""
+        if sign not in (1, -1):
+            raise ValueError("sign is 1 or -1")
+        combine = EXACT.add if sign == 1 else EXACT.subtract
         return IndicatorTotals(
             self.pledges + sign * other.pledges,
             self.reported + sign * other.reported,
             self.met_target + sign * other.met_target,
-            EXACT.add(self.baseline, EXACT.multiply(sign, other.baseline)),
-            EXACT.add(self.latest, EXACT.multiply(sign, other.latest)),
-            EXACT.add(self.target, EXACT.multiply(sign, other.target)),
+            combine(self.baseline, other.baseline),
+            combine(self.latest, other.latest),
+            combine(self.target, other.target),
         )
 
     @property

@@ -42,6 +42,7 @@ from ledger.envelope import Envelope
 from projections.decimals import EXACT, decimal_text, ratio
 from projections.envelopes import recorded_on
 from projections.freshness import freshness_cutoff, is_silent, reported_within_window
+from projections.sealed import sealed_decoder
 
 CountryOf = Callable[[str], str | None]
 
@@ -291,13 +292,17 @@ def view_document(view: PledgeView) -> dict[str, Any]:
     }
 
 
+_stored_content = sealed_decoder(PledgeContent)
+"""The pledges table keeps the content a validated model was dumped to: decoded, not validated."""
+
+
 def view_from_document(document: dict[str, Any]) -> PledgeView:
     vetting = document["vetting"]
     return PledgeView(
         state=PledgeState(
             pledge_id=document["pledge_id"],
             network_id=document["network_id"],
-            content=PledgeContent.model_validate(document["content"]),
+            content=_stored_content(document["content"]),
             status=document["status"],
             stage=document["stage"],
             outcome=document["outcome"],

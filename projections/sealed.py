@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -33,6 +33,8 @@ from ledger.envelope import Envelope
 
 Decoder = Callable[[Any], Any]
 """Turns JSON data into a field's value; ``None`` stands for "take it as it is"."""
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 _IDENTITY = frozenset({"str", "int", "bool", "literal", "any"})
 _MISSING = object()
@@ -177,7 +179,9 @@ def _model_decoder(
     return decode
 
 
-def _compile(model: type[Payload]) -> Decoder:
+def sealed_decoder(model: type[ModelT]) -> Callable[[dict[str, Any]], ModelT]:
+    """A decoder of ``model`` from JSON data that a validated instance of it was dumped to (the
+    payloads of sealed envelopes, the content kept in the pledges table)."""
     decoder = _Compiler().decoder(dict(model.__pydantic_core_schema__))
     if decoder is None:
         raise TypeError(f"{model.__name__} did not compile to a model decoder")
@@ -185,7 +189,7 @@ def _compile(model: type[Payload]) -> Decoder:
 
 
 _DECODERS: dict[tuple[str, int], Decoder] = {
-    (event_type, spec.schema_version): _compile(spec.payload)
+    (event_type, spec.schema_version): sealed_decoder(spec.payload)
     for event_type, spec in EVENT_SPECS.items()
 }
 

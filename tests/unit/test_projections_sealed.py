@@ -16,7 +16,7 @@ from domain import events as ev
 from domain.errors import InvalidInput
 from domain.values import LANGUAGES
 from ledger.envelope import Envelope, open_envelope, seal
-from projections.sealed import decode_sealed
+from projections.sealed import decode_sealed, sealed_decoder
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "envelopes.jsonl"
 
@@ -234,3 +234,17 @@ def test_stored_bytes_are_not_touched_by_decoding() -> None:
     assert isinstance(decoded, ev.CityRegistered)
     assert list(decoded.name) == ["en", "fr"]  # the language order validation gives
     assert orjson.dumps(envelope.payload) == before
+
+
+@settings(max_examples=60, deadline=None)
+@given(raw=CONTENT)
+def test_stored_content_decodes_as_validation_decodes_it(raw: dict[str, Any]) -> None:
+    # The pledges table keeps each pledge's content as a validated model's JSON dump.
+    try:
+        content = ev.PledgeContent.model_validate(raw)
+    except ValidationError:
+        assume(False)
+        raise
+    stored = orjson.loads(orjson.dumps(content.model_dump(mode="json")))
+    decoded = sealed_decoder(ev.PledgeContent)(stored)
+    assert shape(decoded) == shape(ev.PledgeContent.model_validate(stored))
