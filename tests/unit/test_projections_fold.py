@@ -421,3 +421,18 @@ def test_cycle_collection_pauses_for_a_fold_and_resumes_as_it_was() -> None:
         assert not gc.isenabled()  # a caller that paused it keeps it paused
     finally:
         gc.enable()
+
+
+def test_indicator_sums_add_and_take_away_exactly_and_refuse_any_other_sign() -> None:
+    from decimal import Decimal
+
+    from projections.counters import IndicatorTotals
+
+    large = Decimal("12345678901234567.123456789012")
+    a = IndicatorTotals(2, 1, 1, Decimal("0.1"), large, Decimal(5))
+    b = IndicatorTotals(1, 1, 0, Decimal("0.2"), Decimal("0.000000000001"), Decimal(5))
+    assert a.plus(b).plus(b, -1) == a
+    assert a.plus(b).latest == Decimal("12345678901234567.123456789013")  # no rounding
+    assert a.plus(a, -1).is_zero
+    with pytest.raises(ValueError, match="sign"):
+        a.plus(b, 2)
