@@ -176,7 +176,7 @@ class TransparencyLog:
                     )
                 ).first()
                 position, size = (row.notification_id, row.tree_size) if row else (0, 0)
-                page = self.store.notifications(after=position, limit=batch_size)
+                page = self.store.notifications_on(connection, after=position, limit=batch_size)
                 if not page:
                     return int(size)
                 compact = self._compact

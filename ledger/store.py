@@ -88,6 +88,12 @@ class EventStore:
         except (PersistenceError, OSError) as error:
             raise StoreUnavailable(f"cannot open the event store: {error}") from error
         self.recorder = self.app.recorder
+        if settings.backend == "sqlite":
+            # The recorder's SQLite pool queues every request behind a writer that waits for
+            # the file's write lock, but gives up after its own fixed 5 s. A reader queued
+            # there must wait as long as the writer may: the configured lock timeout.
+            pool = self.recorder.datastore.pool  # type: ignore[attr-defined]
+            pool.pool_timeout = float(settings.sqlite_lock_timeout_seconds)
 
     @property
     def events_table(self) -> str:
@@ -149,6 +155,40 @@ class EventStore:
         return [
             StoredEnvelope(n.id, n.state, str(n.originator_id), n.originator_version, n.topic)
             for n in selected
+        ]
+
+    def notifications_on(
+        self, connection: Connection, *, after: int = 0, limit: int = 1000, stop: int | None = None
+    ) -> list[StoredEnvelope]:
+        """What :meth:`notifications` answers, read through ``connection`` (an engine on the
+        store's database) inside the caller's transaction.
+
+        A caller that holds a write lock on the database (a projection batch, the log's
+        integrator) must read the log this way: asking the recorder's own connection pool
+        instead would queue it behind an appending writer that is itself waiting for that lock,
+        and both would wait out their timeouts.
+        """
+        mark = "?" if self.settings.backend == "sqlite" else "%s"
+        position, table = self.position_column, self.events_table
+        where = f"{position} > {mark}"
+        parameters: list[object] = [after]
+        if stop is not None:
+            where += f" AND {position} <= {mark}"
+            parameters.append(stop)
+        parameters.append(limit)
+        statement = (
+            f"SELECT {position}, state, originator_id, originator_version, topic "  # noqa: S608
+            f"FROM {table} WHERE {where} ORDER BY {position} LIMIT {mark}"
+        )
+        try:
+            result = connection.exec_driver_sql(statement, tuple(parameters))
+            rows = cast(list[tuple[int, bytes, str, int, str]], result.cursor.fetchall())
+            result.close()
+        except (SQLAlchemyError, *DRIVER_ERRORS) as error:
+            raise StoreUnavailable(f"cannot read the notification log: {error}") from error
+        return [
+            StoredEnvelope(n, bytes(raw), str(stream), version, topic)
+            for n, raw, stream, version, topic in rows
         ]
 
     def scan_streams(

@@ -198,7 +198,7 @@ def _rebuild(
     with engine.begin() as connection:
         claim_position(connection, name)
         while True:
-            page = notified_page(store, position.notification_id, page_size)
+            page = notified_page(store, position.notification_id, page_size, connection=connection)
             if not page:
                 break
             apply_batch(connection, aside, projectors, page)

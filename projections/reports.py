@@ -515,7 +515,7 @@ def rollups_document(
             )
         ).one_or_none()
         if position is not None and position.events == tree_size and tree_size > 0:
-            last = store.notifications(after=position.notification_id - 1, limit=1)
+            last = store.notifications_on(connection, after=position.notification_id - 1, limit=1)
             as_of = as_of or recorded_on(read_envelope(last[0].raw))
             rollups = all_rollups(connection, today=as_of, freshness_months=freshness_months)
             return _document(tree_size, as_of, freshness_months, rollups)

@@ -137,12 +137,21 @@ def apply_batch(
 
 
 def notified_page(
-    store: EventStore, after: int, limit: int, stop: int | None = None
+    store: EventStore,
+    after: int,
+    limit: int,
+    stop: int | None = None,
+    *,
+    connection: Connection | None = None,
 ) -> list[Notified]:
-    return [
-        Notified(n.notification_id, read_envelope(n.raw))
-        for n in store.notifications(after=after, limit=limit, stop=stop)
-    ]
+    """The next page of the log; read through ``connection`` when the caller holds one (it
+    must, if its transaction has written: see ``EventStore.notifications_on``)."""
+    page = (
+        store.notifications(after=after, limit=limit, stop=stop)
+        if connection is None
+        else store.notifications_on(connection, after=after, limit=limit, stop=stop)
+    )
+    return [Notified(n.notification_id, read_envelope(n.raw)) for n in page]
 
 
 class ProjectionRunner:
@@ -193,7 +202,11 @@ class ProjectionRunner:
             if until is not None and position.notification_id >= until:
                 return 0
             notified = notified_page(
-                self.store, position.notification_id, self.batch_size, stop=until
+                self.store,
+                position.notification_id,
+                self.batch_size,
+                stop=until,
+                connection=connection,
             )
             if not notified:
                 return 0
