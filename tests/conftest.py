@@ -15,11 +15,20 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from psycopg import sql
 
 from api.bootstrap import Services, bootstrap
 from ledger.clock import SeededIds, SteppingClock, timedelta
 from ledger.settings import LedgerSettings
+
+# Speed is measured in benchmarks/, never asserted here: a property example that runs slowly on a
+# loaded CI machine (a GC pause, a busy core) is not a failure, and neither is slow generation.
+hypothesis_settings.register_profile(
+    "ledger", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("ledger")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 POSTGRES_URL_VARIABLE = "LEDGER_TEST_POSTGRES_URL"
