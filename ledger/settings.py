@@ -7,6 +7,7 @@ that no stray environment variable of the process can change where events go.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -20,6 +21,9 @@ from domain.taxonomies import DEFAULT_PRIORITY_AREAS
 from ledger.errors import ConfigurationError
 
 Backend = Literal["sqlite", "postgresql"]
+
+
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 class LedgerSettings(BaseSettings):
@@ -41,8 +45,13 @@ class LedgerSettings(BaseSettings):
     @field_validator("database_schema")
     @classmethod
     def _schema_name(cls, value: str | None) -> str | None:
-        if value is not None and not value.replace("_", "").isalnum():
-            raise ValueError("schema names are letters, digits and underscores")
+        # Lower-case ASCII only: PostgreSQL folds unquoted names to lower case, and the name is
+        # written unquoted (search_path, raw SQL) as well as quoted (the event store's tables).
+        if value and not _SCHEMA_NAME.fullmatch(value):
+            raise ValueError(
+                "schema names are lower-case ASCII letters, digits and underscores, "
+                "starting with a letter or underscore, at most 63 characters"
+            )
         return value or None
 
     @field_validator("log_origin")

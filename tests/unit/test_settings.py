@@ -14,6 +14,17 @@ def test_a_schema_name_with_punctuation_is_refused() -> None:
         LedgerSettings(database_schema="pledges; drop table x")
 
 
+@pytest.mark.parametrize("name", ["Pledges", "pledgés", "1pledges", "p" * 64, "pledges\n"])
+def test_a_schema_name_postgresql_would_fold_or_refuse_is_refused(name: str) -> None:
+    # Upper case would be folded where the name is unquoted and kept where it is quoted.
+    with pytest.raises(ValidationError, match="schema names"):
+        LedgerSettings(database_schema=name)
+
+
+def test_a_plain_schema_name_is_taken() -> None:
+    assert LedgerSettings(database_schema="t_0a9_ledger").database_schema == "t_0a9_ledger"
+
+
 def test_a_log_origin_with_a_space_is_refused() -> None:
     with pytest.raises(ValidationError, match="one token"):
         LedgerSettings(log_origin="my log")
