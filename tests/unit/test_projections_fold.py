@@ -364,9 +364,10 @@ def _random_log(operations: list[tuple[str, int, int]]) -> Log:
                 ),
             )
         elif operation == "report":
-            values = {"people-served": str(days * 10)}
+            # Some reports meet their targets (5000 people, a rate of 80) and some do not.
+            values = {"people-served": str(days * 50)}
             if which % 2:
-                values["rate"] = str(which * 20)
+                values["rate"] = str(which * 30)
             log.report(pledge_id, values)
         elif operation == "close":
             log.pledge(pledge_id, PledgeClosed(outcome="partially_fulfilled"))
