@@ -107,6 +107,11 @@ class EventStore:
         """The events table's column of notification ids."""
         return "rowid" if self.settings.backend == "sqlite" else "notification_id"
 
+    @property
+    def _mark(self) -> str:
+        """The driver's placeholder, for statements run through ``_driver_rows``."""
+        return "?" if self.settings.backend == "sqlite" else "%s"
+
     def close(self) -> None:
         self.app.close()
 
@@ -168,7 +173,7 @@ class EventStore:
         instead would queue it behind an appending writer that is itself waiting for that lock,
         and both would wait out their timeouts.
         """
-        mark = "?" if self.settings.backend == "sqlite" else "%s"
+        mark = self._mark
         position, table = self.position_column, self.events_table
         where = f"{position} > {mark}"
         parameters: list[object] = [after]
@@ -180,12 +185,10 @@ class EventStore:
             f"SELECT {position}, state, originator_id, originator_version, topic "  # noqa: S608
             f"FROM {table} WHERE {where} ORDER BY {position} LIMIT {mark}"
         )
-        try:
-            result = connection.exec_driver_sql(statement, tuple(parameters))
-            rows = cast(list[tuple[int, bytes, str, int, str]], result.cursor.fetchall())
-            result.close()
-        except (SQLAlchemyError, *DRIVER_ERRORS) as error:
-            raise StoreUnavailable(f"cannot read the notification log: {error}") from error
+        rows = cast(
+            list[tuple[int, bytes, str, int, str]],
+            _driver_rows(connection, statement, parameters, "the notification log"),
+        )
         return [
             StoredEnvelope(n, bytes(raw), str(stream), version, topic)
             for n, raw, stream, version, topic in rows
@@ -210,9 +213,7 @@ class EventStore:
         objects for every event. The order of stream ids is the database's own, the same in
         every statement, so positions and bounds taken from one page serve the next.
         """
-        # The driver's own placeholders and cursor: a page's rows come back as plain tuples,
-        # without a result-row object each (about 2 µs an event less in a rebuild).
-        mark = "?" if self.settings.backend == "sqlite" else "%s"
+        mark = self._mark
         position, table = self.position_column, self.events_table
         where = f"(originator_id, originator_version) > ({mark}, {mark}) AND {position} <= {mark}"
         parameters: list[object] = [after[0], after[1], head]
@@ -224,13 +225,10 @@ class EventStore:
             f"SELECT originator_id, originator_version, state FROM {table} "  # noqa: S608
             f"WHERE {where} ORDER BY originator_id, originator_version LIMIT {mark}"
         )
-        try:
-            result = connection.exec_driver_sql(statement, tuple(parameters))
-            rows = cast(list[tuple[str, int, bytes]], result.cursor.fetchall())
-            result.close()
-        except (SQLAlchemyError, *DRIVER_ERRORS) as error:
-            raise StoreUnavailable(f"cannot read the event store: {error}") from error
-        return rows
+        return cast(
+            list[tuple[str, int, bytes]],
+            _driver_rows(connection, statement, parameters, "the event store"),
+        )
 
     def stream_bounds(
         self, connection: Connection, *, head: int, start: str, parts: int
@@ -267,3 +265,17 @@ class EventStore:
                 return
             yield from page
             position = page[-1].notification_id
+
+
+def _driver_rows(
+    connection: Connection, statement: str, parameters: list[object], what: str
+) -> list[tuple[object, ...]]:
+    """Run ``statement`` on the driver's own cursor: rows come back as plain tuples, without a
+    result-row object each (about 2 µs an event less in a rebuild)."""
+    try:
+        result = connection.exec_driver_sql(statement, tuple(parameters))
+        rows = cast(list[tuple[object, ...]], result.cursor.fetchall())
+        result.close()
+    except (SQLAlchemyError, *DRIVER_ERRORS) as error:
+        raise StoreUnavailable(f"cannot read {what}: {error}") from error
+    return rows

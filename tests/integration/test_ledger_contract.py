@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import create_engine, delete
 
 from api.bootstrap import Services, bootstrap
 from domain.errors import DomainError, InvalidInput, InvalidTransition, NotFound, NotPermitted
 from ledger.clock import SteppingClock
 from ledger.database import idempotency_keys
-from ledger.errors import ConcurrencyConflict, IdempotencyKeyReused
+from ledger.errors import ConcurrencyConflict, IdempotencyKeyReused, StoreUnavailable
 from ledger.settings import LedgerSettings
 from tests.integration.ledger_scenario import (
     ADMIN,
@@ -37,6 +38,28 @@ def test_appended_envelopes_are_stored_byte_for_byte_in_notification_order(
     assert [e.raw for e in stream] == [s.raw for s in stored if s.stream_id == stream[0].stream_id]
     ids = [s.notification_id for s in stored]
     assert ids == sorted(ids)
+
+
+@pytest.mark.parametrize(("after", "limit", "stop"), [(0, 100, None), (3, 2, None), (2, 100, 5)])
+def test_the_log_read_through_a_connection_equals_the_recorders_read(
+    services: Services, after: int, limit: int, stop: int | None
+) -> None:
+    register_basics(services)
+    submit_pledge(services)
+    expected = services.store.notifications(after=after, limit=limit, stop=stop)
+    with services.engine.connect() as connection:
+        got = services.store.notifications_on(connection, after=after, limit=limit, stop=stop)
+    assert got == expected
+    assert got
+
+
+def test_a_log_read_through_a_connection_to_a_database_without_the_store_is_refused(
+    services: Services, tmp_path: Path
+) -> None:
+    elsewhere = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    with elsewhere.connect() as connection, pytest.raises(StoreUnavailable, match="cannot read"):
+        services.store.notifications_on(connection, after=0, limit=10)
+    elsewhere.dispose()
 
 
 def test_lifecycle_through_the_ledger_reaches_the_expected_state(services: Services) -> None:
