@@ -15,6 +15,7 @@ from ledger.clock import SteppingClock
 from ledger.database import idempotency_keys
 from ledger.errors import ConcurrencyConflict, IdempotencyKeyReused, StoreUnavailable
 from ledger.settings import LedgerSettings
+from ledger.store import EventStore
 from tests.integration.ledger_scenario import (
     ADMIN,
     METROPOLIS,
@@ -284,3 +285,17 @@ def test_an_idempotency_key_outside_1_to_256_characters_is_refused(
     with pytest.raises(InvalidInput, match="1 to 256"), services.ledger.batch() as batch:
         batch.submit_pledge(UCLG, pledge_body(), idempotency_key=key)
     assert event_count(services) == before
+
+
+def test_the_sqlite_recorder_pool_waits_as_long_as_the_configured_lock_timeout(
+    tmp_path: Path,
+) -> None:
+    # A reader queued behind a writer must not give up before that writer may (ADR 0008).
+    settings = LedgerSettings(
+        database_url=f"sqlite:///{tmp_path / 'ledger.db'}", sqlite_lock_timeout_seconds=7
+    )
+    store = EventStore(settings)
+    try:
+        assert store.recorder.datastore.pool.pool_timeout == 7.0  # type: ignore[attr-defined]
+    finally:
+        store.close()
