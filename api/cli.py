@@ -28,12 +28,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.bootstrap import Services, bootstrap
 from api.demo import demo_clock, load_demo
+from api.errors import ApiError
 from domain.errors import DomainError
 from ledger.bundle import ROLLUPS, export_bundle
 from ledger.canonical import canonical_bytes
 from ledger.clock import SeededIds
 from ledger.errors import LedgerError
-from ledger.note import NoteError
 from ledger.settings import LedgerSettings
 from ledger.verify import Replay, VerificationResult, verify_bundle
 from projections import (
@@ -44,6 +44,7 @@ from projections import (
     render_report,
     rollups_document,
 )
+from projections.errors import ProjectionError
 
 app = typer.Typer(
     name="pledge-ledger",
@@ -88,13 +89,13 @@ def reported_errors() -> Iterator[None]:
     """Turn the layers' errors into one clear line and a non-zero exit."""
     try:
         yield
-    except (DomainError, LedgerError, NoteError) as error:
+    except (DomainError, LedgerError, ProjectionError, ApiError) as error:
         fail(str(error))
     except (SQLAlchemyError, PersistenceError) as error:
         detail = str(getattr(error, "orig", None) or error).splitlines()[0]
         fail(f"database error: {detail}")
-    except (OSError, ValueError, TypeError) as error:
-        fail(str(error))
+    except OSError as error:
+        fail(f"{error.filename}: {error.strerror}" if error.filename else str(error))
 
 
 def print_json(value: Any) -> None:

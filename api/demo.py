@@ -17,6 +17,7 @@ from functools import partial
 from typing import Any
 
 from api.bootstrap import Services
+from api.errors import DemoRefused
 from domain.principal import Principal
 from domain.taxonomies import Taxonomies
 from ledger.clock import SteppingClock
@@ -481,10 +482,12 @@ def load_demo(
     batch), with ``rebuild_workers`` processes.
     """
     if services.store.max_notification_id():
-        raise ValueError("the demo loads only into an empty store; this one already has events")
+        raise DemoRefused("the demo loads only into an empty store; this one already has events")
     clock = services.ledger.clock
     if not isinstance(clock, SteppingClock):
-        raise TypeError("the demo drives the ledger's clock: bootstrap it with a SteppingClock")
+        raise DemoRefused(
+            "the demo drives the ledger's clock: bootstrap it with a SteppingClock", field="clock"
+        )
     today = today or datetime.now(UTC).date()
     plan = DemoPlan(pledges, seed, today, services.ledger.taxonomies)
     ids: dict[int, str] = {}

@@ -1,7 +1,29 @@
 """The ledger's exception tree: one root for everything below the domain's rules.
 
 Domain errors (``domain.errors.DomainError``) cross this layer unchanged; these are the
-refusals and failures that belong to storage, concurrency and the audit log.
+refusals and failures that belong to storage, concurrency and the audit log. Every class has a
+stable machine-readable ``code`` and, where one input is at fault, the ``field`` it names, so
+that the API maps them to problem+json and the command line prints one line.
+
+This module imports only the standard library, so that the crypto kernels (``ledger.merkle``,
+``ledger.note``, ``ledger.tiles``) can root their errors here and still depend on nothing else.
+
+The tree::
+
+    LedgerError
+    ├── ConfigurationError          a setting is missing or malformed
+    ├── ConcurrencyConflict         the stream is not at the expected version
+    ├── IdempotencyKeyReused        the key was first used for another request
+    ├── StoreUnavailable            the database is unreachable or refused for a technical reason
+    ├── CorruptEvent                a stored event is not a readable canonical envelope
+    │   └── NotCanonical            (ledger.canonical)
+    ├── MerkleError                 a Merkle argument or proof is wrong (merkle, tiles)
+    ├── NoteError                   signed notes and their keys (ledger.note)
+    │   ├── InvalidKeyError, MalformedNoteError, UnverifiedNoteError, InvalidSignatureError
+    │   ├── CheckpointError, OriginMismatchError (ledger.checkpoint)
+    │   └── KeyFileError            (ledger.checkpoint)
+    ├── LogError, LogRewritten      the transparency log (ledger.log)
+    └── BundleError                 writing an audit bundle (ledger.bundle)
 """
 
 from __future__ import annotations
@@ -33,7 +55,7 @@ class ConcurrencyConflict(LedgerError):
     code = "concurrency_conflict"
 
     def __init__(self, message: str, *, stream_id: str, expected: int | None, actual: int) -> None:
-        super().__init__(message, field="If-Match")
+        super().__init__(message, field="expected_version")
         self.stream_id = stream_id
         self.expected = expected
         self.actual = actual
@@ -43,12 +65,6 @@ class IdempotencyKeyReused(LedgerError):
     """The idempotency key was first used for a different request."""
 
     code = "idempotency_key_reused"
-
-
-class StreamNotFound(LedgerError):
-    """The named pledge (or other stream) has no events."""
-
-    code = "not_found"
 
 
 class StoreUnavailable(LedgerError):

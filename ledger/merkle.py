@@ -22,6 +22,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 
+from ledger.errors import LedgerError
+
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
@@ -54,12 +56,14 @@ GetSubtree = Callable[[int, int], bytes]
 """``get_subtree(level, index)`` -> hash of the complete perfect subtree at that position."""
 
 
-class MerkleError(ValueError):
+class MerkleError(LedgerError):
     """A Merkle argument is malformed, or a proof does not verify.
 
     The only exception this module raises on purpose, so that callers can treat "the log did not
     prove what it claimed" as one condition while still showing a precise reason.
     """
+
+    code = "merkle_error"
 
 
 def leaf_hash(entry: bytes) -> bytes:

@@ -42,6 +42,8 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
+from ledger.errors import LedgerError
+
 __all__ = [
     "ALG_ED25519",
     "MAX_SIGNATURES",
@@ -75,7 +77,7 @@ _KEY_HASH_HEX = re.compile(r"[0-9a-f]{8}")
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
 
 
-class NoteError(Exception):
+class NoteError(LedgerError):
     """Root of every error about signed notes, their keys and the checkpoints they carry."""
 
     code = "note_error"

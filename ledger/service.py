@@ -6,7 +6,7 @@ domain's pure decision returns new events, the ledger seals them into canonical 
 the batch appends everything in one transaction. A single command is a batch of one; the demo
 and the CSV import run thousands of commands per batch, all or none.
 
-Idempotency: with an ``Idempotency-Key``, event ids (and a new pledge's id) are derived from the
+Idempotency: with an idempotency key, event ids (and a new pledge's id) are derived from the
 principal and the key, so a retry can be recognised in the target stream itself even if the
 process died between the append and the idempotency record; the record (key -> request
 fingerprint and result) answers later retries and refuses a key reused for another request.
@@ -742,7 +742,7 @@ class Ledger:
     ) -> CommandResult | None:
         if not key or len(key) > 256:
             raise InvalidInput(
-                "an idempotency key has 1 to 256 characters", field="Idempotency-Key"
+                "an idempotency key has 1 to 256 characters", field="idempotency_key"
             )
         with self.engine.connect() as connection:
             row = connection.execute(
@@ -755,8 +755,8 @@ class Ledger:
             return None
         if row.request_sha256 != fingerprint:
             raise IdempotencyKeyReused(
-                "this Idempotency-Key was first used for a different request",
-                field="Idempotency-Key",
+                "this idempotency key was first used for a different request",
+                field="idempotency_key",
             )
         return CommandResult.from_json(row.result, replayed=True)
 

@@ -15,6 +15,7 @@ The public surface, for the API and the command line:
 
 from projections.as_of import pledge_as_of, rollup_as_of, rollups_as_of
 from projections.counters import DIMENSIONS, IndicatorProgress, Rollup
+from projections.errors import InvalidQuery, ProjectionError, RebuildFailed
 from projections.pledge_view import PledgePage
 from projections.pledges import (
     PledgeList,
@@ -25,7 +26,7 @@ from projections.pledges import (
     silent_pledges,
 )
 from projections.projector import Projector
-from projections.rebuild import RebuildFailed, RebuildProgress, RebuildResult, rebuild
+from projections.rebuild import RebuildProgress, RebuildResult, rebuild
 from projections.registry import CityOut, NetworkOut, SignatureOut, city, network, signatures
 from projections.reports import (
     REPORT_FORMATS,
@@ -46,10 +47,12 @@ __all__ = [
     "REPORT_FORMATS",
     "CityOut",
     "IndicatorProgress",
+    "InvalidQuery",
     "NetworkOut",
     "PledgeList",
     "PledgePage",
     "PledgeSummary",
+    "ProjectionError",
     "ProjectionRunner",
     "Projector",
     "RebuildFailed",

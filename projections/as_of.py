@@ -21,6 +21,7 @@ from ledger.envelope import Envelope
 from ledger.store import EventStore
 from projections.counters import DIMENSIONS, Rollup, RollupCells
 from projections.envelopes import read_envelope, recorded_by_end_of
+from projections.errors import InvalidQuery
 from projections.pledge_view import PledgePage, PledgeView, pledge_page
 from projections.sealed import decode_sealed
 from projections.state import CityRow, Decode, ViewState, without_cycle_collection
@@ -105,7 +106,9 @@ def rollups_of(
 ) -> list[Rollup]:
     """Every roll-up of a dimension from in-memory sums, as ``projections.rollups.rollups``."""
     if dimension not in DIMENSIONS:
-        raise ValueError(f"no roll-ups by {dimension!r}; dimensions: {', '.join(DIMENSIONS)}")
+        raise InvalidQuery(
+            f"no roll-ups by {dimension!r}; dimensions: {', '.join(DIMENSIONS)}", field="by"
+        )
     found = (cells.rollup(dimension, key, today, freshness_months) for key in cells.keys(dimension))
     return [r for r in found if r is not None]
 

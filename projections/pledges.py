@@ -15,6 +15,7 @@ from domain.events import Stage
 from domain.pledge import Status
 from domain.values import Language
 from projections.counters import Key, memberships, sdg_goal
+from projections.errors import InvalidQuery
 from projections.freshness import freshness_cutoff
 from projections.pledge_view import (
     OutModel,
@@ -304,7 +305,10 @@ def list_pledges(
             )
     if silent_on is not None:
         if freshness_months is None:
-            raise ValueError("listing silent pledges needs the freshness window in months")
+            raise InvalidQuery(
+                "listing silent pledges needs the freshness window in months",
+                field="freshness_months",
+            )
         query = query.where(
             pledges.c.is_open.is_(True),
             pledges.c.freshness_anchor < freshness_cutoff(silent_on, freshness_months),

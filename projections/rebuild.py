@@ -43,11 +43,11 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import Engine
 
-from ledger.errors import LedgerError
 from ledger.settings import LedgerSettings
 from ledger.store import EventStore
 from projections.counters import Key, RollupCells, RollupTally, contribution
 from projections.envelopes import read_envelope
+from projections.errors import InvalidQuery, RebuildFailed
 from projections.pledge_view import PledgeView
 from projections.pledges import (
     TAG_DIMENSIONS,
@@ -93,12 +93,6 @@ class RebuildProgress:
     phase: Phase
     events: int
     total: int
-
-
-class RebuildFailed(LedgerError):
-    """A rebuild worker failed; the live views were left as they were."""
-
-    code = "rebuild_failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +164,9 @@ def _rebuild(
 ) -> RebuildResult:
     started = time.perf_counter()
     if workers > 1 and projectors is not None:
-        raise ValueError("a rebuild in several processes writes the default views only")
+        raise InvalidQuery(
+            "a rebuild in several processes writes the default views only", field="workers"
+        )
     parallel = workers > 1 and "fork" in multiprocessing.get_all_start_methods()
     custom = projectors is not None
     projectors = tuple(projectors) if projectors is not None else default_projectors()

@@ -34,6 +34,7 @@ from ledger.store import EventStore
 from projections.as_of import fold_log, rollups_of, store_envelopes
 from projections.counters import DIMENSIONS, IndicatorProgress, Rollup, RollupCells
 from projections.envelopes import read_envelope, recorded_on
+from projections.errors import InvalidQuery
 from projections.freshness import freshness_cutoff, is_silent
 from projections.pledge_view import OutModel
 from projections.pledges import SilentPledge, silent_pledge
@@ -426,7 +427,7 @@ def render_report(report: Report, report_format: ReportFormat) -> str:
         "html": render_html,
     }
     if report_format not in renderers:
-        raise ValueError(f"report formats: {', '.join(REPORT_FORMATS)}")
+        raise InvalidQuery(f"report formats: {', '.join(REPORT_FORMATS)}", field="format")
     return renderers[report_format](report)
 
 
@@ -466,7 +467,10 @@ def _document_of(
 
     folded = fold_log(counted(), decode=decode)
     if folded.tree_size < tree_size:
-        raise ValueError(f"the roll-ups rest on {tree_size} entries; only {folded.tree_size} given")
+        raise InvalidQuery(
+            f"the roll-ups rest on {tree_size} entries; only {folded.tree_size} given",
+            field="tree_size",
+        )
     as_of = as_of or (recorded_on(last[0]) if last else None)
     cells = folded.state.rollup_cells()
     rollups = {}

@@ -28,6 +28,7 @@ from projections.counters import (
     open_pledges,
 )
 from projections.decimals import decimal_text
+from projections.errors import InvalidQuery
 from projections.freshness import freshness_cutoff
 from projections.projector import ProjectionBatch
 from projections.state import ViewState
@@ -223,7 +224,9 @@ def rollups(
 ) -> list[Rollup]:
     """The roll-ups of every key of a dimension (or of the ``keys`` given), ordered by key."""
     if dimension not in DIMENSIONS:
-        raise ValueError(f"no roll-ups by {dimension!r}; dimensions: {', '.join(DIMENSIONS)}")
+        raise InvalidQuery(
+            f"no roll-ups by {dimension!r}; dimensions: {', '.join(DIMENSIONS)}", field="by"
+        )
     tables = tables or live_tables()
     counters_t = tables.rollup_counters
     freshness_t = tables.rollup_freshness

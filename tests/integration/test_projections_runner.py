@@ -14,9 +14,10 @@ from api.bootstrap import Services
 from ledger.envelope import open_envelope
 from ledger.errors import CorruptEvent, StoreUnavailable
 from projections import ProjectionRunner, rebuild
+from projections.errors import InvalidQuery, RebuildFailed
 from projections.pledges import PledgeProjector, pledge
 from projections.projector import ProjectionBatch
-from projections.rebuild import RebuildFailed, RebuildProgress
+from projections.rebuild import RebuildProgress
 from projections.registry import RegistryProjector
 from projections.rollups import RollupProjector, rollup
 from projections.runner import read_position
@@ -319,7 +320,7 @@ def test_a_failed_rebuild_worker_leaves_the_live_views_as_they_were(
 def test_a_rebuild_in_several_processes_writes_only_the_default_views(
     services: Services,
 ) -> None:
-    with pytest.raises(ValueError, match="default views"):
+    with pytest.raises(InvalidQuery, match="default views"):
         rebuild(services.engine, services.store, workers=2, projectors=[RollupProjector()])
 
 

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import merkle
+from ledger.errors import LedgerError
 from ledger.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -558,8 +559,10 @@ def _eight() -> InMemoryTree:
     return _tree(_entries(8))
 
 
-def test_merkle_error_is_a_value_error() -> None:
-    assert issubclass(MerkleError, ValueError)
+def test_merkle_error_is_rooted_in_the_ledgers_error_tree() -> None:
+    assert issubclass(MerkleError, LedgerError)
+    assert not issubclass(MerkleError, ValueError)
+    assert MerkleError("x").code == "merkle_error"
 
 
 def test_inclusion_rejects_index_at_or_beyond_size() -> None:

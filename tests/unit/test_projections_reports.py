@@ -12,6 +12,7 @@ import pytest
 
 from domain.events import NetworkRegistered, PledgeClosed, PledgeValidated
 from ledger.canonical import canonical_bytes
+from projections.errors import InvalidQuery
 from projections.reports import (
     CheckpointCitation,
     recompute_rollups_document,
@@ -109,7 +110,7 @@ def test_every_report_format_names_its_tree_size_checkpoint_and_digest(
 def test_an_unknown_report_format_is_refused() -> None:
     report = report_from_entries(entries(history()), as_of=AS_OF, freshness_months=3)
 
-    with pytest.raises(ValueError, match="report formats"):
+    with pytest.raises(InvalidQuery, match="report formats"):
         render_report(report, "pdf")  # type: ignore[arg-type]
 
 
@@ -126,7 +127,7 @@ def test_published_rollups_rest_on_exactly_tree_size_entries() -> None:
     )
     (total,) = document["rollups"]["all"]
     assert total["pledges"] == 4
-    with pytest.raises(ValueError, match="rest on"):
+    with pytest.raises(InvalidQuery, match="rest on"):
         recompute_rollups_document(entries(log)[:3], tree_size=size, freshness_months=3)
 
 
