@@ -1,8 +1,10 @@
 """The persisted event contract: stable type strings, their payload models and schema versions.
 
 Event payloads are frozen pydantic models. Type strings are past tense, namespaced by the stream
-kind, and never change; a payload change is additive or gets a new schema version with an explicit
-upcaster (see ``upcast``). ``tests/golden`` pins every type string and its canonical bytes.
+kind, and never change. Every type is at schema version 1 today; a later change is additive, or
+raises the type's schema version in ``EVENT_SPECS`` together with an explicit upcaster from the
+older versions, which ``parse_payload`` would then apply. ``tests/golden`` pins every type string
+and its canonical bytes.
 """
 
 from __future__ import annotations
@@ -257,7 +259,7 @@ class NewEvent:
 
 
 def parse_payload(event_type: str, schema_version: int, data: dict[str, Any]) -> Payload:
-    """Decode a stored payload into its model, upcasting older schema versions first."""
+    """Decode a stored payload into its model; refuse a schema version this code does not know."""
     spec = EVENT_SPECS.get(event_type)
     if spec is None:
         raise InvalidInput(f"unknown event type {event_type!r}", field="type")

@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 from domain.errors import DomainError
 from domain.events import EVENT_SPECS, NewEvent, Payload, parse_payload
 from ledger.canonical import canonical_model_bytes, parse_canonical
-from ledger.clock import format_timestamp, parse_timestamp
+from ledger.clock import format_timestamp
 from ledger.errors import CorruptEvent
 
 ENVELOPE_KEYS = frozenset(
@@ -66,10 +66,6 @@ class Envelope:
     @property
     def originator_version(self) -> int:
         return self.stream_version
-
-    @property
-    def recorded_at_datetime(self) -> datetime:
-        return parse_timestamp(self.recorded_at)
 
     def decode_payload(self) -> Payload:
         return parse_payload(self.type, self.schema_version, self.payload)
@@ -196,6 +192,3 @@ def open_envelope(raw: bytes, *, check_payload: bool = False) -> Envelope:
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
-
-def _is_uuid(text: str) -> bool:
-    return bool(_UUID.match(text))
