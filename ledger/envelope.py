@@ -191,4 +191,3 @@ def open_envelope(raw: bytes, *, check_payload: bool = False) -> Envelope:
 
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
-

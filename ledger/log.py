@@ -225,6 +225,16 @@ class TransparencyLog:
         self._known_size = max(self._known_size, size)
         return size
 
+    def integrated_position(self) -> int:
+        """The store's notification id up to which every event has its leaf (0: none yet)."""
+        with self.engine.connect() as connection:
+            return int(
+                connection.execute(
+                    select(log_position.c.notification_id).where(log_position.c.name == _POSITION)
+                ).scalar()
+                or 0
+            )
+
     def _fetch_subtrees(
         self, connection: Connection, wanted: list[tuple[int, int]]
     ) -> dict[tuple[int, int], bytes]:

@@ -1,0 +1,88 @@
+"""The HTTP application: ``create_app(settings)`` wires the services once, mounts the routers.
+
+Nothing is built at import time. The app bootstraps its services when it starts (FastAPI's
+lifespan) and closes them when it stops, after uvicorn has let requests in flight finish;
+a test may hand in services it built itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from api.bootstrap import Services, bootstrap
+from api.problems import install_problem_handlers, problem
+from api.routes import health
+from ledger.settings import LedgerSettings
+
+# The largest request body any endpoint accepts: a pledge with many indicators and three
+# languages stays far below it; anything larger is refused before it is parsed.
+MAX_BODY_BYTES = 256 * 1024
+
+
+def package_version() -> str:
+    try:
+        return version("pledge-ledger")
+    except PackageNotFoundError:  # pragma: no cover - only when run from a bare checkout
+        return "0+unknown"
+
+
+def create_app(
+    settings: LedgerSettings | None = None,
+    *,
+    services: Services | None = None,
+) -> FastAPI:
+    """The API app on ``settings`` (default: the ``LEDGER_*`` environment) or on ``services``."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services if services is not None else bootstrap(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.services.close()
+
+    app = FastAPI(
+        title="Pledge Ledger",
+        version=package_version(),
+        summary="The public, verifiable ledger of city pledges for migrants and refugees.",
+        lifespan=lifespan,
+    )
+    if services is not None:
+        app.state.services = services
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def limit_body_size(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                return problem(400, "malformed_request", "Malformed request", "bad Content-Length")
+            if int(declared) > MAX_BODY_BYTES:
+                return problem(
+                    413,
+                    "payload_too_large",
+                    "Request body too large",
+                    f"request bodies are at most {MAX_BODY_BYTES} bytes",
+                )
+        elif request.method in {"POST", "PUT", "PATCH"}:
+            body = await request.body()  # chunked: starlette buffers it; refuse if too large
+            if len(body) > MAX_BODY_BYTES:
+                return problem(
+                    413,
+                    "payload_too_large",
+                    "Request body too large",
+                    f"request bodies are at most {MAX_BODY_BYTES} bytes",
+                )
+        return await call_next(request)
+
+    app.include_router(health.router)
+    return app
