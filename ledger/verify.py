@@ -26,6 +26,7 @@ from ledger.errors import CorruptEvent
 from ledger.merkle import MerkleError, root_from_leaf_hashes, root_from_subtrees
 from ledger.note import NoteError, Verifier
 from ledger.tiles import (
+    TILE_FOLDER,
     TILE_HEIGHT,
     TILE_WIDTH,
     first_mismatching_leaf,
@@ -312,7 +313,7 @@ class _TileLevels:
 def _check_tiles(directory: Path, size: int, levels: _TileLevels) -> int:
     """Every tile a mirror would serve must equal the one recomputed from the entries."""
     expected = dict(tiles_for_tree(size, levels))
-    tile_root = directory / "tile"
+    tile_root = directory / TILE_FOLDER
     present: set[str] = set()
     if tile_root.is_dir():
         for file in tile_root.rglob("*"):
