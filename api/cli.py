@@ -30,12 +30,12 @@ from api.bootstrap import Services, bootstrap
 from api.demo import demo_clock, load_demo
 from api.errors import ApiError
 from domain.errors import DomainError
-from ledger.bundle import ROLLUPS, export_bundle
+from ledger.bundle import export_bundle
 from ledger.canonical import canonical_bytes
 from ledger.clock import SeededIds
 from ledger.errors import LedgerError
 from ledger.settings import LedgerSettings
-from ledger.verify import Replay, VerificationResult, verify_bundle
+from ledger.verify import VerificationResult, verify_bundle
 from projections import (
     REPORT_FORMATS,
     build_report,
@@ -206,18 +206,14 @@ def published_rollups(services: Services) -> Callable[[int], bytes]:
     return document
 
 
-def rollups_replay(bundle: Path) -> Replay | None:
-    """The verifier's replay of ``rollups.json``, with the freshness window it declares."""
+def replay_rollups(entries: Iterator[bytes], tree_size: int, freshness_months: int) -> Any:
+    """The verifier's replay of ``rollups.json`` (it checks the document's fields first)."""
     try:
-        published = orjson.loads((bundle / ROLLUPS).read_bytes())
-        months = int(published["freshness_months"])
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return None  # missing or malformed: the verifier reports the file itself
-
-    def replay(entries: Iterator[bytes], tree_size: int) -> dict[str, Any]:
-        return recompute_rollups_document(entries, tree_size=tree_size, freshness_months=months)
-
-    return replay
+        return recompute_rollups_document(
+            entries, tree_size=tree_size, freshness_months=freshness_months
+        )
+    except (DomainError, ProjectionError) as error:
+        raise ValueError(str(error)) from error  # the verifier reports it as a failed replay
 
 
 @app.command()
@@ -281,6 +277,13 @@ def verify(
     trust_key: Annotated[
         str | None, typer.Option("--trust-key", help="The verifier key (vkey) you trust.")
     ] = None,
+    no_rollups: Annotated[
+        bool,
+        typer.Option(
+            "--no-rollups",
+            help="Check the log without its published roll-ups (a bundle that has none).",
+        ),
+    ] = False,
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
@@ -294,19 +297,27 @@ def verify(
                     services.log,
                     bundle,
                     vkey=services.log.signer.vkey,
-                    rollups=published_rollups(services),
+                    rollups=None if no_rollups else published_rollups(services),
                 )
-            report = run_verification(bundle, trust_key, json_output)
+            report = run_verification(bundle, trust_key, no_rollups, json_output)
     else:
-        report = run_verification(source, trust_key, json_output)
+        report = run_verification(source, trust_key, no_rollups, json_output)
     if not report.ok:
         raise typer.Exit(1)
 
 
-def run_verification(bundle: Path, trust_key: str | None, json_output: bool) -> VerificationResult:
+def run_verification(
+    bundle: Path,
+    trust_key: str | None,
+    no_rollups: bool,
+    json_output: bool,
+) -> VerificationResult:
     with progress_bar("verifying", enabled=not json_output) as update:
         report = verify_bundle(
-            bundle, trusted_vkey=trust_key, replay=rollups_replay(bundle), progress=update
+            bundle,
+            trusted_vkey=trust_key,
+            replay=None if no_rollups else replay_rollups,
+            progress=update,
         )
     if json_output:
         print_json(
@@ -329,7 +340,11 @@ def run_verification(bundle: Path, trust_key: str | None, json_output: bool) -> 
         )
         return report
     trust = "the trusted key" if report.key_trusted else "the bundle's own key (pass --trust-key)"
-    rollups = ", roll-ups replayed" if report.rollups_checked else ""
+    rollups = (
+        ", roll-ups replayed"
+        if report.rollups_checked
+        else "; the roll-ups were NOT checked (--no-rollups)"
+    )
     console.print(
         f"OK: {report.entries} entries, {len(report.checkpoints)} checkpoint(s) up to size "
         f"{report.tree_size} and {report.tiles} tiles verified with {trust}{rollups}.",

@@ -57,9 +57,16 @@ a whole; its largest is a pledge with 50 indicators of 51 points, each with a 5,
 comment: about 12.8 million characters, at most 4 bytes each in UTF-8 (some 52 MB)."""
 ROLLUPS_LIMIT = 64 * 1024 * 1024
 """Bytes of ``rollups.json`` (a few KiB per city, network and taxonomy key)."""
+ROLLUPS_DEPTH = 16
+"""Nesting of ``rollups.json``: the document the ledger publishes is six levels deep."""
+FRESHNESS_MONTHS = range(1, 121)
+"""The freshness windows a roll-ups document may declare (those the ledger's settings accept)."""
 
-Replay = Callable[[Iterator[bytes], int], Any]
-"""Recomputes the roll-ups document from the entries (in leaf order) at a tree size."""
+_MISSING = object()
+
+Replay = Callable[[Iterator[bytes], int, int], Any]
+"""Recomputes the roll-ups document from the entries (in leaf order) at a tree size, with a
+freshness window in months."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,7 +354,7 @@ def _verify(
             )
         result.checkpoints.append(size)
     result.tiles = _check_tiles(directory, latest.size, levels)
-    if _is_present(directory, ROLLUPS) and replay is not None:
+    if replay is not None:
         _check_rollups(directory, latest.size, replay)
         result.rollups_checked = True
 
@@ -448,15 +455,59 @@ def _check_tiles(directory: Path, size: int, levels: _TileLevels) -> int:
 
 
 def _check_rollups(directory: Path, size: int, replay: Replay) -> None:
+    if not _is_present(directory, ROLLUPS):
+        raise _Failed(ROLLUPS, "missing, so the published roll-ups cannot be checked")
     data = _read_file(directory, ROLLUPS, ROLLUPS_LIMIT, "a roll-ups document")
     try:
         published = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         raise _Failed(ROLLUPS, f"is not JSON: {error}") from error
-    recomputed = replay(_iter_lines(directory), size)
+    if not isinstance(published, dict):
+        raise _Failed(ROLLUPS, "is not a JSON object")
+    if _deeper_than(published, ROLLUPS_DEPTH):
+        raise _Failed(ROLLUPS, f"is nested deeper than {ROLLUPS_DEPTH} levels")
+    months = published.get("freshness_months", _MISSING)
+    if type(months) is not int or months not in FRESHNESS_MONTHS:
+        raise _Failed(
+            ROLLUPS,
+            f"freshness_months must be a whole number of months from {FRESHNESS_MONTHS[0]} to "
+            f"{FRESHNESS_MONTHS[-1]}, not {_shown(months)}",
+        )
+    tree_size = published.get("tree_size", _MISSING)
+    if type(tree_size) is not int or tree_size != size:
+        raise _Failed(
+            ROLLUPS,
+            f"tree_size must be the latest checkpoint's size {size}, not {_shown(tree_size)}",
+        )
+    try:
+        recomputed = replay(_iter_lines(directory), size, months)
+    except (ValueError, LookupError, TypeError, ArithmeticError) as error:
+        # The entries verified against the signed root, but a forged bundle's own key can sign
+        # anything: entries the read side cannot fold are a failure, not a crash.
+        raise _Failed(ROLLUPS, f"the entries cannot be replayed: {error}") from error
     difference = first_difference(published, recomputed)
     if difference is not None:
         raise _Failed(ROLLUPS, f"differs from the replay of the entries at {difference}")
+
+
+def _deeper_than(document: Any, limit: int) -> bool:
+    """Whether ``document`` nests lists and objects more than ``limit`` levels (no recursion:
+    orjson parses any depth, and Python's recursion would fail on it)."""
+    pending: list[tuple[Any, int]] = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        children = value.values() if isinstance(value, dict) else value
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                return True
+            pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value for a one-line message: its repr, cut short."""
+    text = "missing" if value is _MISSING else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def first_difference(published: Any, recomputed: Any, path: str = "$") -> str | None:
@@ -477,4 +528,6 @@ def first_difference(published: Any, recomputed: Any, path: str = "$") -> str | 
             if found is not None:
                 return found
         return None
-    return None if published == recomputed else f"{path} ({published!r} != {recomputed!r})"
+    if published == recomputed:
+        return None
+    return f"{path} ({_shown(published)} != {_shown(recomputed)})"
