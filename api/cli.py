@@ -44,6 +44,7 @@ from projections import (
     render_report,
     rollups_document,
 )
+from projections.check import ViewsCheck, check_views
 from projections.errors import ProjectionError
 
 app = typer.Typer(
@@ -287,7 +288,12 @@ def verify(
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
-    """Verify an audit bundle offline; exit 0 only if everything holds."""
+    """Verify an audit bundle offline; exit 0 only if everything holds.
+
+    Without DIR, the store is exported to a scratch folder and checked, and every read model is
+    compared with a rebuild from the log (as ``projections check`` does).
+    """
+    views: ViewsCheck | None = None
     if source is None:
         settings = load_settings(database_url)
         with tempfile.TemporaryDirectory(prefix="pledge-ledger-verify-") as scratch:
@@ -299,10 +305,12 @@ def verify(
                     vkey=services.log.signer.vkey,
                     rollups=None if no_rollups else published_rollups(services),
                 )
-            report = run_verification(bundle, trust_key, no_rollups, json_output)
+                with progress_bar("checking the read models", enabled=not json_output):
+                    views = check_views(services.engine, services.store)
+            report = run_verification(bundle, trust_key, no_rollups, views, json_output)
     else:
-        report = run_verification(source, trust_key, no_rollups, json_output)
-    if not report.ok:
+        report = run_verification(source, trust_key, no_rollups, None, json_output)
+    if not report.ok or (views is not None and not views.ok):
         raise typer.Exit(1)
 
 
@@ -310,6 +318,7 @@ def run_verification(
     bundle: Path,
     trust_key: str | None,
     no_rollups: bool,
+    views: ViewsCheck | None,
     json_output: bool,
 ) -> VerificationResult:
     with progress_bar("verifying", enabled=not json_output) as update:
@@ -322,7 +331,7 @@ def run_verification(
     if json_output:
         print_json(
             {
-                "ok": report.ok,
+                "ok": report.ok and (views is None or views.ok),
                 "entries": report.entries,
                 "tree_size": report.tree_size,
                 "checkpoints": report.checkpoints,
@@ -331,6 +340,7 @@ def run_verification(
                 "key": report.key,
                 "key_trusted": report.key_trusted,
                 "failure": None if report.failure is None else asdict(report.failure),
+                **({} if views is None else {"views": views_json(views)}),
             }
         )
         return report
@@ -339,19 +349,38 @@ def run_verification(
             f"FAILED: {report.failure}", markup=False, highlight=False, soft_wrap=True
         )
         return report
+    if views is not None and views.mismatch is not None:
+        err_console.print(
+            f"FAILED: {views.mismatch}", markup=False, highlight=False, soft_wrap=True
+        )
+        return report
     trust = "the trusted key" if report.key_trusted else "the bundle's own key (pass --trust-key)"
     rollups = (
         ", roll-ups replayed"
         if report.rollups_checked
         else "; the roll-ups were NOT checked (--no-rollups)"
     )
+    checked_views = (
+        "" if views is None else f"; {views.rows} read-model rows match a rebuild from the log"
+    )
     console.print(
         f"OK: {report.entries} entries, {len(report.checkpoints)} checkpoint(s) up to size "
-        f"{report.tree_size} and {report.tiles} tiles verified with {trust}{rollups}.",
+        f"{report.tree_size} and {report.tiles} tiles verified with {trust}{rollups}"
+        f"{checked_views}.",
         markup=False,
         soft_wrap=True,
     )
     return report
+
+
+def views_json(views: ViewsCheck) -> dict[str, Any]:
+    return {
+        "ok": views.ok,
+        "events": views.events,
+        "tables": views.tables,
+        "rows": views.rows,
+        "mismatch": None if views.mismatch is None else views.mismatch.as_json(),
+    }
 
 
 @app.command()
@@ -427,6 +456,36 @@ def projections_rebuild(
         f"Rebuilt the read models from {result.events} events in {result.seconds:.1f} s "
         f"({result.events_per_second:,.0f} events/s, {workers} process(es))."
     )
+
+
+@projections_app.command("check")
+def projections_check(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
+    """Compare every read model with a rebuild from the log; name the first row that differs.
+
+    The rebuild goes into a scratch database of its own: the store is only read.
+    """
+    settings = load_settings(database_url)
+    with (
+        reported_errors(),
+        bootstrap(settings) as services,
+        progress_bar("checking the read models", enabled=not json_output),
+    ):
+        views = check_views(services.engine, services.store)
+    if json_output:
+        print_json(views_json(views))
+    elif views.mismatch is not None:
+        err_console.print(
+            f"FAILED: {views.mismatch}", markup=False, highlight=False, soft_wrap=True
+        )
+    else:
+        console.print(
+            f"OK: {views.rows} rows of {views.tables} read-model tables match a rebuild from "
+            f"the {views.events} events of the log.",
+            markup=False,
+            soft_wrap=True,
+        )
+    if not views.ok:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -170,8 +170,10 @@ def _compare(
     live_connection: Connection, live: Table, rebuilt_connection: Connection, rebuilt: Table
 ) -> tuple[int, ViewMismatch | None]:
     """Walk both tables in key order; answer the rows compared and the first difference."""
-    key_names = [c.name for c in live.primary_key.columns]
-    columns = [c.name for c in live.columns]
+    # SQLAlchemy's names are a str subclass that JSON encoders refuse as keys.
+    name = str(live.name)
+    key_names = [str(c.name) for c in live.primary_key.columns]
+    columns = [str(c.name) for c in live.columns]
     live_rows = _rows_in_key_order(live_connection, live)
     rebuilt_rows = _rows_in_key_order(rebuilt_connection, rebuilt)
     compared = 0
@@ -183,15 +185,15 @@ def _compare(
         rebuilt_key = _key(rebuilt_row, key_names)
         if rebuilt_key is None or (live_key is not None and live_key < rebuilt_key):
             keyed = dict(zip(key_names, live_key or (), strict=True))
-            return compared, ViewMismatch(live.name, keyed, None, _row(live_row), None)
+            return compared, ViewMismatch(name, keyed, None, _row(live_row), None)
         if live_key is None or rebuilt_key < live_key:
             keyed = dict(zip(key_names, rebuilt_key, strict=True))
-            return compared, ViewMismatch(live.name, keyed, None, None, _row(rebuilt_row))
+            return compared, ViewMismatch(name, keyed, None, None, _row(rebuilt_row))
         for column in columns:
             if live_row._mapping[column] != rebuilt_row._mapping[column]:
                 keyed = dict(zip(key_names, live_key, strict=True))
                 return compared, ViewMismatch(
-                    live.name,
+                    name,
                     keyed,
                     column,
                     live_row._mapping[column],
@@ -203,7 +205,7 @@ def _compare(
 
 
 def _row(row: Any) -> dict[str, Any]:
-    return {name: _plain(value) for name, value in row._mapping.items()}
+    return {str(name): _plain(value) for name, value in row._mapping.items()}
 
 
 def _key(row: Any, names: list[str]) -> tuple[Any, ...] | None:

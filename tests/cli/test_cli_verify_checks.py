@@ -1,13 +1,16 @@
-"""``verify`` cannot be talked out of checking the roll-ups (SQLite file).
+"""``verify`` cannot be talked out of its checks: roll-ups and read models (SQLite file).
 
 A broken ``rollups.json`` used to make the verifier skip the roll-ups and exit 0 with forged
 figures; a bundle must now carry valid roll-ups unless the auditor says ``--no-rollups``, and
-then the output says they were not checked.
+then the output says they were not checked. ``verify`` of the live store and ``projections
+check`` compare every read model with a rebuild from the log.
 """
 
 from __future__ import annotations
 
 import shutil
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +210,73 @@ def test_no_rollups_json_reports_rollups_unchecked(cli: Cli, bundle: Path) -> No
 
     assert report["ok"] is True
     assert report["rollups_checked"] is False
+
+
+# --- read models of the live store --------------------------------------------------------------
+
+
+@pytest.fixture
+def store(exported: tuple[Cli, Path], tmp_path: Path) -> Cli:
+    """A private copy of the exported store, to tamper with."""
+    cli = exported[0]
+    copy = Cli(tmp_path / "x.db", cli.key_file)
+    shutil.copyfile(cli.database, copy.database)
+    return copy
+
+
+def set_first_pledge_status(store: Cli, status: str) -> str:
+    with closing(sqlite3.connect(store.database)) as connection, connection:
+        (pledge_id,) = connection.execute(
+            "SELECT pledge_id FROM projection_pledges ORDER BY pledge_id LIMIT 1"
+        ).fetchone()
+        connection.execute(
+            "UPDATE projection_pledges SET status = ? WHERE pledge_id = ?", (status, pledge_id)
+        )
+    return str(pledge_id)
+
+
+def test_projections_check_passes_on_untouched_views(store: Cli) -> None:
+    result = store.run("projections", "check")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("OK: ")
+
+
+def test_projections_check_names_a_status_edited_by_sql(store: Cli) -> None:
+    pledge_id = set_first_pledge_status(store, "forged")
+
+    line = failure_line(store.run("projections", "check"))
+
+    assert line.startswith(
+        f"FAILED: projection_pledges row pledge_id={pledge_id}: status is 'forged' in the live view"
+    )
+
+
+def test_projections_check_json_names_the_row(store: Cli) -> None:
+    pledge_id = set_first_pledge_status(store, "forged")
+
+    result = store.run("projections", "check", "--json")
+
+    assert result.exit_code == 1
+    report = orjson.loads(result.stdout)
+    assert report["ok"] is False
+    assert report["mismatch"]["key"] == {"pledge_id": pledge_id}
+    assert report["mismatch"]["column"] == "status"
+    assert report["mismatch"]["live"] == "forged"
+
+
+def test_verify_of_the_store_fails_on_a_status_edited_by_sql(store: Cli) -> None:
+    pledge_id = set_first_pledge_status(store, "forged")
+
+    line = failure_line(store.run("verify"))
+
+    assert line.startswith(f"FAILED: projection_pledges row pledge_id={pledge_id}: status")
+
+
+def test_verify_of_the_store_reports_the_views_in_json(store: Cli) -> None:
+    report = store.json("verify")
+
+    assert report["ok"] is True
+    assert report["rollups_checked"] is True
+    assert report["views"]["ok"] is True
+    assert report["views"]["mismatch"] is None
