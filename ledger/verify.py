@@ -124,10 +124,21 @@ def _open_step(name: str, step: str, parent: int, *, folder: bool) -> int:
                 raise _Failed(name, "is a symbolic link, not a file of the bundle") from error
             raise _Failed(name, "is not a folder" if folder else "is a folder") from error
         raise _Failed(name, f"cannot be read: {error.strerror or error}") from error
-    if not folder and not stat.S_ISREG(os.fstat(descriptor).st_mode):
+    mode = os.fstat(descriptor).st_mode
+    if not folder and not stat.S_ISREG(mode):
         os.close(descriptor)
-        raise _Failed(name, "is not a regular file (a FIFO, device or socket)")
+        raise _Failed(name, f"is not a regular file but {_kind(mode)}")
     return descriptor
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else "a special file"
 
 
 @contextmanager
@@ -197,7 +208,8 @@ def _files_under(directory: Path, folder: str) -> list[str]:
                         elif entry.is_file(follow_symlinks=False):
                             found.append(path)
                         else:
-                            raise _Failed(path, "is not a regular file (a FIFO, device or socket)")
+                            kind = _kind(entry.stat(follow_symlinks=False).st_mode)
+                            raise _Failed(path, f"is not a regular file but {kind}")
                 finally:
                     os.close(descriptor)
         finally:

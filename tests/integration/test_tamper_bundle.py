@@ -535,7 +535,7 @@ def test_fifo_in_place_of_a_file_is_refused_without_waiting(bundle: Path, name: 
         finding = failure_of(bundle)
 
     assert finding.where == name
-    assert "not a regular file" in finding.problem
+    assert finding.problem == "is not a regular file but a FIFO"
 
 
 def test_checkpoints_folder_linked_elsewhere_is_refused(bundle: Path, tmp_path: Path) -> None:
@@ -610,3 +610,22 @@ def test_entry_line_longer_than_the_limit_is_refused_at_its_index(
 
     assert finding.where == f"entry {index}"
     assert f"longer than the {ENTRY_LIMIT:,}-byte limit" in finding.problem
+
+
+def test_folder_in_place_of_the_entries_is_refused(bundle: Path) -> None:
+    (bundle / "entries.jsonl").unlink()
+    (bundle / "entries.jsonl").mkdir()
+
+    finding = failure_of(bundle)
+
+    assert finding.where == "entries.jsonl"
+    assert finding.problem == "is not a regular file but a folder"
+
+
+def test_fifo_among_the_tiles_is_refused(bundle: Path) -> None:
+    os.mkfifo(bundle / "tile" / "0" / "002")
+
+    finding = failure_of(bundle)
+
+    assert finding.where == "tile/0/002"
+    assert finding.problem == "is not a regular file but a FIFO"
