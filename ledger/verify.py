@@ -293,7 +293,11 @@ def verify_bundle(
     replay: Replay | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> VerificationResult:
-    """Check a bundle; the result's ``failure`` names the first thing that does not hold."""
+    """Check a bundle; the result's ``failure`` names the first thing that does not hold.
+
+    With ``replay``, the bundle must carry a valid ``rollups.json``, which is replayed from the
+    entries; without it the roll-ups are not looked at, and ``rollups_checked`` stays False.
+    """
     result = VerificationResult()
     try:
         _verify(directory, trusted_vkey, replay, progress, result)
