@@ -30,12 +30,12 @@ from api.bootstrap import Services, bootstrap
 from api.demo import demo_clock, load_demo
 from api.errors import ApiError
 from domain.errors import DomainError
-from ledger.bundle import ROLLUPS, export_bundle
+from ledger.bundle import export_bundle
 from ledger.canonical import canonical_bytes
 from ledger.clock import SeededIds
 from ledger.errors import LedgerError
 from ledger.settings import LedgerSettings
-from ledger.verify import Replay, VerificationResult, verify_bundle
+from ledger.verify import VerificationResult, verify_bundle
 from projections import (
     REPORT_FORMATS,
     build_report,
@@ -44,6 +44,7 @@ from projections import (
     render_report,
     rollups_document,
 )
+from projections.check import ViewsCheck, check_views
 from projections.errors import ProjectionError
 
 app = typer.Typer(
@@ -206,18 +207,14 @@ def published_rollups(services: Services) -> Callable[[int], bytes]:
     return document
 
 
-def rollups_replay(bundle: Path) -> Replay | None:
-    """The verifier's replay of ``rollups.json``, with the freshness window it declares."""
+def replay_rollups(entries: Iterator[bytes], tree_size: int, freshness_months: int) -> Any:
+    """The verifier's replay of ``rollups.json`` (it checks the document's fields first)."""
     try:
-        published = orjson.loads((bundle / ROLLUPS).read_bytes())
-        months = int(published["freshness_months"])
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return None  # missing or malformed: the verifier reports the file itself
-
-    def replay(entries: Iterator[bytes], tree_size: int) -> dict[str, Any]:
-        return recompute_rollups_document(entries, tree_size=tree_size, freshness_months=months)
-
-    return replay
+        return recompute_rollups_document(
+            entries, tree_size=tree_size, freshness_months=freshness_months
+        )
+    except (DomainError, ProjectionError) as error:
+        raise ValueError(str(error)) from error  # the verifier reports it as a failed replay
 
 
 @app.command()
@@ -281,10 +278,22 @@ def verify(
     trust_key: Annotated[
         str | None, typer.Option("--trust-key", help="The verifier key (vkey) you trust.")
     ] = None,
+    no_rollups: Annotated[
+        bool,
+        typer.Option(
+            "--no-rollups",
+            help="Check the log without its published roll-ups (a bundle that has none).",
+        ),
+    ] = False,
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
-    """Verify an audit bundle offline; exit 0 only if everything holds."""
+    """Verify an audit bundle offline; exit 0 only if everything holds.
+
+    Without DIR, the store is exported to a scratch folder and checked, and every read model is
+    compared with a rebuild from the log (as ``projections check`` does).
+    """
+    views: ViewsCheck | None = None
     if source is None:
         settings = load_settings(database_url)
         with tempfile.TemporaryDirectory(prefix="pledge-ledger-verify-") as scratch:
@@ -294,24 +303,35 @@ def verify(
                     services.log,
                     bundle,
                     vkey=services.log.signer.vkey,
-                    rollups=published_rollups(services),
+                    rollups=None if no_rollups else published_rollups(services),
                 )
-            report = run_verification(bundle, trust_key, json_output)
+                with progress_bar("checking the read models", enabled=not json_output):
+                    views = check_views(services.engine, services.store)
+            report = run_verification(bundle, trust_key, no_rollups, views, json_output)
     else:
-        report = run_verification(source, trust_key, json_output)
-    if not report.ok:
+        report = run_verification(source, trust_key, no_rollups, None, json_output)
+    if not report.ok or (views is not None and not views.ok):
         raise typer.Exit(1)
 
 
-def run_verification(bundle: Path, trust_key: str | None, json_output: bool) -> VerificationResult:
+def run_verification(
+    bundle: Path,
+    trust_key: str | None,
+    no_rollups: bool,
+    views: ViewsCheck | None,
+    json_output: bool,
+) -> VerificationResult:
     with progress_bar("verifying", enabled=not json_output) as update:
         report = verify_bundle(
-            bundle, trusted_vkey=trust_key, replay=rollups_replay(bundle), progress=update
+            bundle,
+            trusted_vkey=trust_key,
+            replay=None if no_rollups else replay_rollups,
+            progress=update,
         )
     if json_output:
         print_json(
             {
-                "ok": report.ok,
+                "ok": report.ok and (views is None or views.ok),
                 "entries": report.entries,
                 "tree_size": report.tree_size,
                 "checkpoints": report.checkpoints,
@@ -320,6 +340,7 @@ def run_verification(bundle: Path, trust_key: str | None, json_output: bool) -> 
                 "key": report.key,
                 "key_trusted": report.key_trusted,
                 "failure": None if report.failure is None else asdict(report.failure),
+                **({} if views is None else {"views": views_json(views)}),
             }
         )
         return report
@@ -328,15 +349,38 @@ def run_verification(bundle: Path, trust_key: str | None, json_output: bool) -> 
             f"FAILED: {report.failure}", markup=False, highlight=False, soft_wrap=True
         )
         return report
+    if views is not None and views.mismatch is not None:
+        err_console.print(
+            f"FAILED: {views.mismatch}", markup=False, highlight=False, soft_wrap=True
+        )
+        return report
     trust = "the trusted key" if report.key_trusted else "the bundle's own key (pass --trust-key)"
-    rollups = ", roll-ups replayed" if report.rollups_checked else ""
+    rollups = (
+        ", roll-ups replayed"
+        if report.rollups_checked
+        else "; the roll-ups were NOT checked (--no-rollups)"
+    )
+    checked_views = (
+        "" if views is None else f"; {views.rows} read-model rows match a rebuild from the log"
+    )
     console.print(
         f"OK: {report.entries} entries, {len(report.checkpoints)} checkpoint(s) up to size "
-        f"{report.tree_size} and {report.tiles} tiles verified with {trust}{rollups}.",
+        f"{report.tree_size} and {report.tiles} tiles verified with {trust}{rollups}"
+        f"{checked_views}.",
         markup=False,
         soft_wrap=True,
     )
     return report
+
+
+def views_json(views: ViewsCheck) -> dict[str, Any]:
+    return {
+        "ok": views.ok,
+        "events": views.events,
+        "tables": views.tables,
+        "rows": views.rows,
+        "mismatch": None if views.mismatch is None else views.mismatch.as_json(),
+    }
 
 
 @app.command()
@@ -412,6 +456,36 @@ def projections_rebuild(
         f"Rebuilt the read models from {result.events} events in {result.seconds:.1f} s "
         f"({result.events_per_second:,.0f} events/s, {workers} process(es))."
     )
+
+
+@projections_app.command("check")
+def projections_check(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
+    """Compare every read model with a rebuild from the log; name the first row that differs.
+
+    The rebuild goes into a scratch database of its own: the store is only read.
+    """
+    settings = load_settings(database_url)
+    with (
+        reported_errors(),
+        bootstrap(settings) as services,
+        progress_bar("checking the read models", enabled=not json_output),
+    ):
+        views = check_views(services.engine, services.store)
+    if json_output:
+        print_json(views_json(views))
+    elif views.mismatch is not None:
+        err_console.print(
+            f"FAILED: {views.mismatch}", markup=False, highlight=False, soft_wrap=True
+        )
+    else:
+        console.print(
+            f"OK: {views.rows} rows of {views.tables} read-model tables match a rebuild from "
+            f"the {views.events} events of the log.",
+            markup=False,
+            soft_wrap=True,
+        )
+    if not views.ok:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ Layout (CONTRACT.md)::
     checkpoint           the latest signed checkpoint (covers every entry)
     checkpoints/<size>   earlier checkpoints kept by the server (the latest plus one per day)
     key.vkey             the verifier key
-    tile/<L>/<N>[.p/<W>] the tree's hash tiles (C2SP tlog-tiles)
+    tile/<L>/<N>[.p/<W>] the tree's hash tiles (C2SP tlog-tiles; ``ledger.tiles.TILE_FOLDER``)
     rollups.json         the published roll-ups with the tree size they were computed at
 """
 
@@ -29,7 +29,6 @@ ENTRIES = "entries.jsonl"
 CHECKPOINT = "checkpoint"
 CHECKPOINTS = "checkpoints"
 KEY = "key.vkey"
-TILES = "tile"
 ROLLUPS = "rollups.json"
 
 

@@ -28,6 +28,7 @@ from ledger.merkle import (
 
 __all__ = [
     "MAX_TILE_LEVEL",
+    "TILE_FOLDER",
     "TILE_HEIGHT",
     "TILE_WIDTH",
     "ReadTile",
@@ -39,6 +40,9 @@ __all__ = [
     "tile_path",
     "tiles_for_tree",
 ]
+
+TILE_FOLDER = "tile"
+"""The folder every tile path starts with (in a bundle and under a log's URL prefix)."""
 
 TILE_HEIGHT = 8
 """Merkle levels spanned by one tile."""
@@ -53,7 +57,9 @@ ReadTile = Callable[[str], bytes | None]
 """``read_tile(path)`` -> the tile's bytes, or ``None`` if it is not available."""
 
 _TILE_PATH = re.compile(
-    r"tile/(?P<level>0|[1-9][0-9]?)/(?P<index>(?:x[0-9]{3}/)*[0-9]{3})(?:\.p/(?P<width>[1-9][0-9]{0,2}))?"
+    re.escape(TILE_FOLDER)
+    + r"/(?P<level>0|[1-9][0-9]?)/(?P<index>(?:x[0-9]{3}/)*[0-9]{3})"
+    + r"(?:\.p/(?P<width>[1-9][0-9]{0,2}))?"
 )
 
 
@@ -95,7 +101,7 @@ def tile_path(level: int, index: int, width: int = TILE_WIDTH) -> str:
         raise MerkleError(f"tile index {index} is negative")
     if not 1 <= width <= TILE_WIDTH:
         raise MerkleError(f"tile width {width} is not between 1 and {TILE_WIDTH}")
-    path = f"tile/{level}/{_encode_index(index)}"
+    path = f"{TILE_FOLDER}/{level}/{_encode_index(index)}"
     if width < TILE_WIDTH:
         path += f".p/{width}"
     return path

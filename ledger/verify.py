@@ -6,12 +6,21 @@ hash tile, and (through a replay function supplied by the read side) the publish
 It stops at the first thing that fails and names it: the entry (leaf index, event id), the
 checkpoint file, the tile or the roll-up. When the entries disagree with a signed root, the
 hash tiles, once authenticated against that root, tell which entry no longer matches.
+
+Every file is read as a regular file of the bundle: nothing is reached through a symbolic link
+(not the file, nor ``checkpoints/`` or a folder under ``tile/``), FIFOs and devices are refused
+without being read, and each file is read up to the limit of its format (``entries.jsonl`` line
+by line), so a hostile bundle cannot make the verifier block or read until memory runs out.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import stat
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +32,10 @@ from ledger.canonical import parse_canonical
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.envelope import check_envelope
 from ledger.errors import CorruptEvent
-from ledger.merkle import MerkleError, root_from_leaf_hashes, root_from_subtrees
+from ledger.merkle import HASH_SIZE, MerkleError, root_from_leaf_hashes, root_from_subtrees
 from ledger.note import NoteError, Verifier
 from ledger.tiles import (
+    TILE_FOLDER,
     TILE_HEIGHT,
     TILE_WIDTH,
     first_mismatching_leaf,
@@ -35,8 +45,28 @@ from ledger.tiles import (
 
 _LEAF_PREFIX = b"\x00"
 
-Replay = Callable[[Iterator[bytes], int], Any]
-"""Recomputes the roll-ups document from the entries (in leaf order) at a tree size."""
+KEY_LIMIT = 4 * 1024
+"""Bytes of ``key.vkey``: one verifier key (name, hash and 32-byte key) is under 200."""
+NOTE_LIMIT = 64 * 1024
+"""Bytes of a checkpoint note: its body and up to ``MAX_SIGNATURES`` (100) signature lines."""
+TILE_LIMIT = TILE_WIDTH * HASH_SIZE
+"""Bytes of a hash tile: 256 hashes."""
+ENTRY_LIMIT = 64 * 1024 * 1024
+"""Bytes of one line of ``entries.jsonl``. The domain bounds every field but not an envelope as
+a whole; its largest is a pledge with 50 indicators of 51 points, each with a 5,000-character
+comment: about 12.8 million characters, at most 4 bytes each in UTF-8 (some 52 MB)."""
+ROLLUPS_LIMIT = 64 * 1024 * 1024
+"""Bytes of ``rollups.json`` (a few KiB per city, network and taxonomy key)."""
+ROLLUPS_DEPTH = 16
+"""Nesting of ``rollups.json``: the document the ledger publishes is six levels deep."""
+FRESHNESS_MONTHS = range(1, 121)
+"""The freshness windows a roll-ups document may declare (those the ledger's settings accept)."""
+
+_MISSING = object()
+
+Replay = Callable[[Iterator[bytes], int, int], Any]
+"""Recomputes the roll-ups document from the entries (in leaf order) at a tree size, with a
+freshness window in months."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,17 +104,125 @@ def _entry(index: int, event_id: str | None = None) -> str:
     return f"entry {index}" + (f" (event {event_id})" if event_id else "")
 
 
-def _read_text(path: Path, what: str) -> bytes:
+# --- reading the bundle's files ---------------------------------------------------------------
+# Each file is opened component by component from the bundle directory, never following a
+# symbolic link (O_NOFOLLOW on every step), and non-blocking so that a FIFO cannot stall the
+# open; fstat then refuses anything that is not a regular file before a byte is read.
+
+_NO_LINK = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_step(name: str, step: str, parent: int, *, folder: bool) -> int:
+    flags = _NO_LINK | (os.O_DIRECTORY if folder else os.O_NONBLOCK)
     try:
-        return path.read_bytes()
+        descriptor = os.open(step, flags, dir_fd=parent)
+    except FileNotFoundError as error:
+        raise _Failed(name, "missing") from error
     except OSError as error:
-        raise _Failed(what, f"cannot be read: {error.strerror or error}") from error
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            if stat.S_ISLNK(os.stat(step, dir_fd=parent, follow_symlinks=False).st_mode):
+                raise _Failed(name, "is a symbolic link, not a file of the bundle") from error
+            raise _Failed(name, "is not a folder" if folder else "is a folder") from error
+        raise _Failed(name, f"cannot be read: {error.strerror or error}") from error
+    mode = os.fstat(descriptor).st_mode
+    if not folder and not stat.S_ISREG(mode):
+        os.close(descriptor)
+        raise _Failed(name, f"is not a regular file but {_kind(mode)}")
+    return descriptor
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else "a special file"
+
+
+@contextmanager
+def _opened(directory: Path, name: str, *, folder: bool = False) -> Iterator[int]:
+    """A descriptor of the bundle's file (or folder) ``name``, a '/'-separated relative path."""
+    try:
+        current = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as error:
+        raise _Failed(str(directory), f"cannot be read: {error.strerror or error}") from error
+    try:
+        steps = name.split("/")
+        for index, step in enumerate(steps):
+            last = index == len(steps) - 1
+            reached = "/".join(steps[: index + 1])
+            inner = _open_step(reached, step, current, folder=folder or not last)
+            os.close(current)
+            current = inner
+        yield current
+    finally:
+        os.close(current)
+
+
+def _is_present(directory: Path, name: str) -> bool:
+    """Whether the bundle has an entry called ``name`` (a link counts: reading it then fails)."""
+    try:
+        os.stat(directory / name, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        raise _Failed(name, f"cannot be read: {error.strerror or error}") from error
+    return True
+
+
+def _read_file(directory: Path, name: str, limit: int, what: str) -> bytes:
+    """The whole file, refused unread if it is larger than ``limit`` bytes (``what`` it is)."""
+    with _opened(directory, name) as descriptor:
+        if os.fstat(descriptor).st_size > limit:
+            raise _Failed(name, f"is larger than the {limit:,}-byte limit of {what}")
+        with os.fdopen(os.dup(descriptor), "rb") as handle:
+            data = handle.read(limit + 1)
+    if len(data) > limit:  # it grew while being read
+        raise _Failed(name, f"is larger than the {limit:,}-byte limit of {what}")
+    return data
+
+
+def _files_under(directory: Path, folder: str) -> list[str]:
+    """The regular files under the bundle's ``folder`` (relative paths), walked without
+    following links; none if it is absent. A link or a special file in it is a failure."""
+    if not _is_present(directory, folder):
+        return []
+    found: list[str] = []
+    with _opened(directory, folder, folder=True) as top:
+        pending = [(folder, os.dup(top))]
+        try:
+            while pending:
+                here, descriptor = pending.pop()
+                try:
+                    with os.scandir(descriptor) as entries:
+                        listed = sorted((entry.name, entry) for entry in entries)
+                    for entry_name, entry in listed:
+                        path = f"{here}/{entry_name}"
+                        if entry.is_symlink():
+                            raise _Failed(path, "is a symbolic link, not a file of the bundle")
+                        if entry.is_dir(follow_symlinks=False):
+                            inner = _open_step(path, entry_name, descriptor, folder=True)
+                            pending.append((path, inner))
+                        elif entry.is_file(follow_symlinks=False):
+                            found.append(path)
+                        else:
+                            kind = _kind(entry.stat(follow_symlinks=False).st_mode)
+                            raise _Failed(path, f"is not a regular file but {kind}")
+                finally:
+                    os.close(descriptor)
+        finally:
+            for _, descriptor in pending:
+                os.close(descriptor)
+    return found
 
 
 def _load_key(directory: Path, trusted_vkey: str | None, result: VerificationResult) -> Verifier:
     bundle_key: str | None = None
-    if (directory / KEY).exists():
-        bundle_key = _read_text(directory / KEY, KEY).decode("utf-8", "replace").strip()
+    if _is_present(directory, KEY):
+        key_bytes = _read_file(directory, KEY, KEY_LIMIT, "a verifier key")
+        bundle_key = key_bytes.decode("utf-8", "replace").strip()
     if trusted_vkey is None and bundle_key is None:
         raise _Failed(KEY, "missing, and no --trust-key was given")
     chosen = trusted_vkey.strip() if trusted_vkey is not None else str(bundle_key)
@@ -102,19 +240,13 @@ def _load_key(directory: Path, trusted_vkey: str | None, result: VerificationRes
 def _load_checkpoints(
     directory: Path, verifier: Verifier
 ) -> tuple[Checkpoint, dict[int, tuple[str, Checkpoint]]]:
-    files: list[tuple[str, Path]] = [(CHECKPOINT, directory / CHECKPOINT)]
-    if (directory / CHECKPOINTS).is_dir():
-        files += sorted(
-            ((f"{CHECKPOINTS}/{p.name}", p) for p in (directory / CHECKPOINTS).iterdir()),
-            key=lambda item: (len(item[0]), item[0]),
-        )
-    if not files[0][1].exists():
-        raise _Failed(CHECKPOINT, "missing")
+    files = [CHECKPOINT]
+    files += sorted(_files_under(directory, CHECKPOINTS), key=lambda name: (len(name), name))
     by_size: dict[int, tuple[str, Checkpoint]] = {}
     origin: str | None = None
     latest: Checkpoint | None = None
-    for name, path in files:
-        note = _read_text(path, name)
+    for name in files:
+        note = _read_file(directory, name, NOTE_LIMIT, "a checkpoint note")
         try:
             checkpoint = open_checkpoint(note, verifier, expected_origin=origin)
         except NoteError as error:
@@ -139,12 +271,19 @@ def _load_checkpoints(
     return latest, by_size
 
 
-def _iter_lines(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as handle:
-        for index, line in enumerate(handle):
+def _iter_lines(directory: Path) -> Iterator[bytes]:
+    """The lines of ``entries.jsonl``, each read up to ``ENTRY_LIMIT`` bytes and no further."""
+    with _opened(directory, ENTRIES) as descriptor, os.fdopen(os.dup(descriptor), "rb") as handle:
+        index = 0
+        while line := handle.readline(ENTRY_LIMIT + 1):
             if not line.endswith(b"\n"):
+                if len(line) > ENTRY_LIMIT:
+                    raise _Failed(
+                        _entry(index), f"is longer than the {ENTRY_LIMIT:,}-byte limit of an entry"
+                    )
                 raise _Failed(_entry(index), "the last line has no newline: the file is cut")
             yield line[:-1]
+            index += 1
 
 
 def verify_bundle(
@@ -154,7 +293,11 @@ def verify_bundle(
     replay: Replay | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> VerificationResult:
-    """Check a bundle; the result's ``failure`` names the first thing that does not hold."""
+    """Check a bundle; the result's ``failure`` names the first thing that does not hold.
+
+    With ``replay``, the bundle must carry a valid ``rollups.json``, which is replayed from the
+    entries; without it the roll-ups are not looked at, and ``rollups_checked`` stays False.
+    """
     result = VerificationResult()
     try:
         _verify(directory, trusted_vkey, replay, progress, result)
@@ -175,8 +318,6 @@ def _verify(
     verifier = _load_key(directory, trusted_vkey, result)
     latest, by_size = _load_checkpoints(directory, verifier)
     result.tree_size = latest.size
-    if not (directory / ENTRIES).exists():
-        raise _Failed(ENTRIES, "missing")
 
     leaf_hashes: list[bytes] = []
     versions: dict[str, int] = {}
@@ -185,7 +326,7 @@ def _verify(
     # A deleted or moved entry also breaks stream versions further on; the signed root names
     # the first position that differs, so such findings wait until the root is checked.
     disorder: _Failed | None = None
-    for index, raw in enumerate(_iter_lines(directory / ENTRIES)):
+    for index, raw in enumerate(_iter_lines(directory)):
         try:
             body = parse_canonical(raw)
             check_envelope(body)
@@ -229,17 +370,16 @@ def _verify(
             )
         result.checkpoints.append(size)
     result.tiles = _check_tiles(directory, latest.size, levels)
-    if (directory / ROLLUPS).exists() and replay is not None:
+    if replay is not None:
         _check_rollups(directory, latest.size, replay)
         result.rollups_checked = True
 
 
 def _read_tile(directory: Path) -> Callable[[str], bytes | None]:
     def read(path: str) -> bytes | None:
-        try:
-            return (directory / path).read_bytes()
-        except FileNotFoundError:
+        if not _is_present(directory, path):
             return None
+        return _read_file(directory, path, TILE_LIMIT, "a hash tile")
 
     return read
 
@@ -275,7 +415,7 @@ def _locate(directory: Path, latest: Checkpoint, leaf_hashes: list[bytes]) -> No
 
 
 def _event_id_at(directory: Path, wanted: int) -> str | None:
-    for index, raw in enumerate(_iter_lines(directory / ENTRIES)):
+    for index, raw in enumerate(_iter_lines(directory)):
         if index == wanted:
             try:
                 value = orjson.loads(raw).get("event_id")
@@ -312,21 +452,17 @@ class _TileLevels:
 def _check_tiles(directory: Path, size: int, levels: _TileLevels) -> int:
     """Every tile a mirror would serve must equal the one recomputed from the entries."""
     expected = dict(tiles_for_tree(size, levels))
-    tile_root = directory / "tile"
     present: set[str] = set()
-    if tile_root.is_dir():
-        for file in tile_root.rglob("*"):
-            if file.is_file():
-                relative = file.relative_to(directory).as_posix()
-                try:
-                    parse_tile_path(relative)
-                except MerkleError as error:
-                    raise _Failed(relative, f"is not a tile path: {error}") from error
-                present.add(relative)
+    for relative in _files_under(directory, TILE_FOLDER):
+        try:
+            parse_tile_path(relative)
+        except MerkleError as error:
+            raise _Failed(relative, f"is not a tile path: {error}") from error
+        present.add(relative)
     for tile, content in expected.items():
         if tile not in present:
             raise _Failed(tile, "missing")
-        if (directory / tile).read_bytes() != content:
+        if _read_file(directory, tile, TILE_LIMIT, "a hash tile") != content:
             raise _Failed(tile, "does not match the hashes of the entries")
     extra = sorted(present - set(expected))
     if extra:
@@ -335,14 +471,59 @@ def _check_tiles(directory: Path, size: int, levels: _TileLevels) -> int:
 
 
 def _check_rollups(directory: Path, size: int, replay: Replay) -> None:
+    if not _is_present(directory, ROLLUPS):
+        raise _Failed(ROLLUPS, "missing, so the published roll-ups cannot be checked")
+    data = _read_file(directory, ROLLUPS, ROLLUPS_LIMIT, "a roll-ups document")
     try:
-        published = orjson.loads((directory / ROLLUPS).read_bytes())
+        published = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         raise _Failed(ROLLUPS, f"is not JSON: {error}") from error
-    recomputed = replay(_iter_lines(directory / ENTRIES), size)
+    if not isinstance(published, dict):
+        raise _Failed(ROLLUPS, "is not a JSON object")
+    if _deeper_than(published, ROLLUPS_DEPTH):
+        raise _Failed(ROLLUPS, f"is nested deeper than {ROLLUPS_DEPTH} levels")
+    months = published.get("freshness_months", _MISSING)
+    if type(months) is not int or months not in FRESHNESS_MONTHS:
+        raise _Failed(
+            ROLLUPS,
+            f"freshness_months must be a whole number of months from {FRESHNESS_MONTHS[0]} to "
+            f"{FRESHNESS_MONTHS[-1]}, not {_shown(months)}",
+        )
+    tree_size = published.get("tree_size", _MISSING)
+    if type(tree_size) is not int or tree_size != size:
+        raise _Failed(
+            ROLLUPS,
+            f"tree_size must be the latest checkpoint's size {size}, not {_shown(tree_size)}",
+        )
+    try:
+        recomputed = replay(_iter_lines(directory), size, months)
+    except (ValueError, LookupError, TypeError, ArithmeticError) as error:
+        # The entries verified against the signed root, but a forged bundle's own key can sign
+        # anything: entries the read side cannot fold are a failure, not a crash.
+        raise _Failed(ROLLUPS, f"the entries cannot be replayed: {error}") from error
     difference = first_difference(published, recomputed)
     if difference is not None:
         raise _Failed(ROLLUPS, f"differs from the replay of the entries at {difference}")
+
+
+def _deeper_than(document: Any, limit: int) -> bool:
+    """Whether ``document`` nests lists and objects more than ``limit`` levels (no recursion:
+    orjson parses any depth, and Python's recursion would fail on it)."""
+    pending: list[tuple[Any, int]] = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        children = value.values() if isinstance(value, dict) else value
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                return True
+            pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value for a one-line message: its repr, cut short."""
+    text = "missing" if value is _MISSING else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def first_difference(published: Any, recomputed: Any, path: str = "$") -> str | None:
@@ -363,4 +544,6 @@ def first_difference(published: Any, recomputed: Any, path: str = "$") -> str | 
             if found is not None:
                 return found
         return None
-    return None if published == recomputed else f"{path} ({published!r} != {recomputed!r})"
+    if published == recomputed:
+        return None
+    return f"{path} ({_shown(published)} != {_shown(recomputed)})"

@@ -8,8 +8,13 @@ finding that names exactly the entry (leaf index and event id), checkpoint file 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import resource
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,7 +29,7 @@ from ledger.checkpoint import Checkpoint, load_or_create_signer, sign_checkpoint
 from ledger.clock import SeededIds
 from ledger.merkle import root_from_leaf_hashes
 from ledger.note import Signer, generate_signer
-from ledger.verify import Finding, VerificationResult, verify_bundle
+from ledger.verify import ENTRY_LIMIT, NOTE_LIMIT, Finding, VerificationResult, verify_bundle
 from tests.conftest import sqlite_settings
 
 _RECORDED_AT = re.compile(rb'"recorded_at":"[0-9T:.-]+([0-9])Z"')
@@ -446,3 +451,181 @@ def test_changed_entry_with_its_tile_rewritten_to_match_is_still_caught(
 
     assert finding.where == "checkpoint"
     assert "do not give the signed root" in finding.problem
+
+
+# --- files that are not the bundle's own regular files ----------------------------------------
+
+
+def replace_with_link(path: Path, target: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+    path.symlink_to(target)
+
+
+@contextmanager
+def memory_capped(extra: int = 512 * 1024 * 1024) -> Iterator[None]:
+    """Cap this process's address space at its current size plus ``extra`` bytes meanwhile,
+    so that a verifier that read ``/dev/zero`` fails with MemoryError instead of exhausting
+    the machine."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as statm:
+        size = int(statm.read().split()[0]) * resource.getpagesize()
+    cap = size + extra if hard == resource.RLIM_INFINITY else min(size + extra, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+@contextmanager
+def fifo_with_a_writer(path: Path) -> Iterator[None]:
+    """Replace ``path`` by a FIFO whose writer sends a few bytes once a reader opens it.
+
+    A verifier that opened the FIFO to read it would block until the writer came, then read
+    its bytes; one that refuses it never waits. Afterwards the test opens the reading end
+    itself, so the writer always finishes.
+    """
+    path.unlink()
+    os.mkfifo(path)
+
+    def write() -> None:
+        with suppress(BrokenPipeError), open(path, "wb") as writer:
+            writer.write(b"not a checkpoint\n")
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        yield
+    finally:
+        reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        writer.join()
+        os.close(reader)
+
+
+@pytest.mark.parametrize("name", ["checkpoint", "key.vkey", "entries.jsonl"])
+def test_file_linked_to_dev_zero_is_refused_unread(bundle: Path, name: str) -> None:
+    replace_with_link(bundle / name, Path("/dev/zero"))
+
+    with memory_capped():
+        finding = failure_of(bundle)
+
+    assert finding.where == name
+    assert "symbolic link" in finding.problem
+
+
+def test_file_linked_to_a_valid_copy_outside_the_bundle_is_refused(
+    bundle: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere-entries.jsonl"
+    shutil.copyfile(bundle / "entries.jsonl", outside)
+    replace_with_link(bundle / "entries.jsonl", outside)
+
+    finding = failure_of(bundle)
+
+    assert finding.where == "entries.jsonl"
+    assert "symbolic link" in finding.problem
+
+
+@pytest.mark.parametrize("name", ["checkpoint", "entries.jsonl"])
+def test_fifo_in_place_of_a_file_is_refused_without_waiting(bundle: Path, name: str) -> None:
+    with fifo_with_a_writer(bundle / name):
+        finding = failure_of(bundle)
+
+    assert finding.where == name
+    assert finding.problem == "is not a regular file but a FIFO"
+
+
+def test_checkpoints_folder_linked_elsewhere_is_refused(bundle: Path, tmp_path: Path) -> None:
+    # The linked folder holds the real checkpoints: only the link itself is wrong.
+    outside = tmp_path / "elsewhere-checkpoints"
+    shutil.copytree(bundle / "checkpoints", outside)
+    replace_with_link(bundle / "checkpoints", outside)
+
+    finding = failure_of(bundle)
+
+    assert finding.where == "checkpoints"
+    assert "symbolic link" in finding.problem
+
+
+def test_checkpoint_file_linked_inside_the_checkpoints_folder_is_refused(
+    bundle: Path, demo_bundle: DemoBundle
+) -> None:
+    size = demo_bundle.checkpoint_sizes[0]
+    replace_with_link(bundle / "checkpoints" / str(size), Path("/dev/zero"))
+
+    with memory_capped():
+        finding = failure_of(bundle)
+
+    assert finding.where == f"checkpoints/{size}"
+    assert "symbolic link" in finding.problem
+
+
+def test_tile_folder_linked_elsewhere_is_refused(bundle: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere-tiles"
+    shutil.copytree(bundle / "tile", outside)
+    replace_with_link(bundle / "tile", outside)
+
+    finding = failure_of(bundle)
+
+    assert finding.where == "tile"
+    assert "symbolic link" in finding.problem
+
+
+def test_tile_linked_to_dev_zero_is_refused(bundle: Path, demo_bundle: DemoBundle) -> None:
+    tile = demo_bundle.tiles[0]
+    replace_with_link(bundle / tile, Path("/dev/zero"))
+
+    with memory_capped():
+        finding = failure_of(bundle)
+
+    assert finding.where == tile
+    assert "symbolic link" in finding.problem
+
+
+def test_checkpoint_larger_than_a_note_can_be_is_refused(bundle: Path) -> None:
+    with open(bundle / "checkpoint", "ab") as handle:
+        handle.truncate(NOTE_LIMIT + 1)
+
+    finding = failure_of(bundle)
+
+    assert finding.where == "checkpoint"
+    assert f"larger than the {NOTE_LIMIT:,}-byte limit" in finding.problem
+
+
+def test_entry_line_longer_than_the_limit_is_refused_at_its_index(
+    bundle: Path, demo_bundle: DemoBundle
+) -> None:
+    index = 5
+    with open(bundle / "entries.jsonl", "wb") as handle:
+        handle.writelines(line + b"\n" for line in demo_bundle.lines[:index])
+        chunk = b"x" * (1 << 20)
+        for _ in range(ENTRY_LIMIT // len(chunk) + 1):
+            handle.write(chunk)
+        handle.write(b"\n")
+
+    finding = failure_of(bundle)
+
+    assert finding.where == f"entry {index}"
+    assert f"longer than the {ENTRY_LIMIT:,}-byte limit" in finding.problem
+
+
+def test_folder_in_place_of_the_entries_is_refused(bundle: Path) -> None:
+    (bundle / "entries.jsonl").unlink()
+    (bundle / "entries.jsonl").mkdir()
+
+    finding = failure_of(bundle)
+
+    assert finding.where == "entries.jsonl"
+    assert finding.problem == "is not a regular file but a folder"
+
+
+def test_fifo_among_the_tiles_is_refused(bundle: Path) -> None:
+    os.mkfifo(bundle / "tile" / "0" / "002")
+
+    finding = failure_of(bundle)
+
+    assert finding.where == "tile/0/002"
+    assert finding.problem == "is not a regular file but a FIFO"

@@ -343,6 +343,7 @@ def test_public_api_is_pinned() -> None:
     assert set(tiles.__all__) == {
         "MAX_TILE_LEVEL",
         "ReadTile",
+        "TILE_FOLDER",
         "TILE_HEIGHT",
         "TILE_WIDTH",
         "TileId",

@@ -1,0 +1,282 @@
+"""``verify`` cannot be talked out of its checks: roll-ups and read models (SQLite file).
+
+A broken ``rollups.json`` used to make the verifier skip the roll-ups and exit 0 with forged
+figures; a bundle must now carry valid roll-ups unless the auditor says ``--no-rollups``, and
+then the output says they were not checked. ``verify`` of the live store and ``projections
+check`` compare every read model with a rebuild from the log.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from typer.testing import Result
+
+from ledger.verify import ROLLUPS_DEPTH, ROLLUPS_LIMIT
+from tests.cli.test_cli_audit import Cli, written_lines
+from tests.integration.test_tamper_bundle import memory_capped
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Cli, Path]:
+    home = tmp_path_factory.mktemp("verify-checks")
+    cli = Cli(home / "x.db", home / "keys" / "ledger.key")
+    demo = cli.run("demo", "--pledges", "12", "--seed", "5")
+    assert demo.exit_code == 0, demo.stderr
+    export = cli.run("export", str(home / "bundle"))
+    assert export.exit_code == 0, export.stderr
+    return cli, home / "bundle"
+
+
+@pytest.fixture
+def bundle(exported: tuple[Cli, Path], tmp_path: Path) -> Path:
+    copy = tmp_path / "bundle"
+    shutil.copytree(exported[1], copy)
+    return copy
+
+
+@pytest.fixture
+def cli(exported: tuple[Cli, Path]) -> Cli:
+    return exported[0]
+
+
+def published(bundle: Path) -> dict[str, Any]:
+    document = orjson.loads((bundle / "rollups.json").read_bytes())
+    assert isinstance(document, dict)
+    return document
+
+
+def publish(bundle: Path, document: Any) -> None:
+    (bundle / "rollups.json").write_bytes(orjson.dumps(document))
+
+
+def failure_line(result: Result) -> str:
+    assert result.exit_code == 1, result.stdout
+    assert result.stdout == ""
+    (line,) = written_lines(result.stderr)
+    return line
+
+
+# --- roll-ups -----------------------------------------------------------------------------------
+
+
+def test_valid_rollups_are_replayed(cli: Cli, bundle: Path) -> None:
+    result = cli.run("verify", str(bundle))
+
+    assert result.exit_code == 0, result.stderr
+    assert "roll-ups replayed" in result.stdout
+
+
+def test_forged_figure_in_valid_rollups_fails(cli: Cli, bundle: Path) -> None:
+    document = published(bundle)
+    document["rollups"]["network"][0]["pledges"] += 1
+    publish(bundle, document)
+
+    line = failure_line(cli.run("verify", str(bundle)))
+
+    assert line.startswith("FAILED: rollups.json: differs from the replay")
+    assert "$.rollups.network[0].pledges" in line
+
+
+def test_garbage_rollups_fail(cli: Cli, bundle: Path) -> None:
+    (bundle / "rollups.json").write_bytes(b"\x00\x01 this is not JSON")
+
+    line = failure_line(cli.run("verify", str(bundle)))
+
+    assert line.startswith("FAILED: rollups.json: is not JSON")
+
+
+def test_rollups_nested_beyond_the_parser_limit_fail_on_one_line(cli: Cli, bundle: Path) -> None:
+    (bundle / "rollups.json").write_bytes(b"[" * 100_000 + b"]" * 100_000)
+
+    line = failure_line(cli.run("verify", str(bundle)))
+
+    assert line.startswith("FAILED: rollups.json: is not JSON: depth limit exceeded")
+
+
+def test_rollups_that_are_not_an_object_fail(cli: Cli, bundle: Path) -> None:
+    publish(bundle, [published(bundle)])
+
+    line = failure_line(cli.run("verify", str(bundle)))
+
+    assert line == "FAILED: rollups.json: is not a JSON object"
+
+
+def test_deeply_nested_value_inside_rollups_fails_on_one_line(cli: Cli, bundle: Path) -> None:
+    document = published(bundle)
+    # Deep enough for Python's repr (in the message naming the difference) to fail with a
+    # RecursionError, shallow enough for the JSON parser to accept.
+    depth = 1000
+    nested = b"[" * depth + b"]" * depth
+    text = orjson.dumps(document).replace(
+        f'"as_of":"{document["as_of"]}"'.encode(), b'"as_of":' + nested
+    )
+    (bundle / "rollups.json").write_bytes(text)
+
+    line = failure_line(cli.run("verify", str(bundle)))
+
+    assert line == f"FAILED: rollups.json: is nested deeper than {ROLLUPS_DEPTH} levels"
+
+
+@pytest.mark.parametrize(
+    ("months", "shown"),
+    [(None, "missing"), ("12", "'12'"), (1_000_000_000, "1000000000"), (0, "0"), (True, "True")],
+    ids=["missing", "string", "huge", "zero", "boolean"],
+)
+def test_rollups_with_a_bad_freshness_window_fail_naming_the_field(
+    cli: Cli, bundle: Path, months: Any, shown: str
+) -> None:
+    document = published(bundle)
+    if months is None:
+        del document["freshness_months"]
+    else:
+        document["freshness_months"] = months
+    publish(bundle, document)
+
+    line = failure_line(cli.run("verify", str(bundle)))
+
+    assert line == (
+        "FAILED: rollups.json: freshness_months must be a whole number of months from 1 to "
+        f"120, not {shown}"
+    )
+
+
+def test_rollups_for_another_tree_size_fail_naming_the_field(cli: Cli, bundle: Path) -> None:
+    document = published(bundle)
+    size = document["tree_size"]
+    document["tree_size"] = size - 1
+    publish(bundle, document)
+
+    line = failure_line(cli.run("verify", str(bundle)))
+
+    assert line == (
+        f"FAILED: rollups.json: tree_size must be the latest checkpoint's size {size}, "
+        f"not {size - 1}"
+    )
+
+
+def test_rollups_larger_than_the_limit_are_refused_unread(cli: Cli, bundle: Path) -> None:
+    with open(bundle / "rollups.json", "ab") as handle:
+        handle.truncate(ROLLUPS_LIMIT + 1)
+
+    line = failure_line(cli.run("verify", str(bundle)))
+
+    assert line == (
+        f"FAILED: rollups.json: is larger than the {ROLLUPS_LIMIT:,}-byte limit of a roll-ups "
+        "document"
+    )
+
+
+def test_rollups_linked_to_dev_zero_are_refused(cli: Cli, bundle: Path) -> None:
+    (bundle / "rollups.json").unlink()
+    (bundle / "rollups.json").symlink_to("/dev/zero")
+
+    with memory_capped():
+        line = failure_line(cli.run("verify", str(bundle)))
+
+    assert line == "FAILED: rollups.json: is a symbolic link, not a file of the bundle"
+
+
+def test_missing_rollups_fail_without_no_rollups(cli: Cli, bundle: Path) -> None:
+    (bundle / "rollups.json").unlink()
+
+    line = failure_line(cli.run("verify", str(bundle)))
+
+    assert line.startswith("FAILED: rollups.json: missing")
+
+
+def test_no_rollups_verifies_the_log_and_says_the_rollups_were_not_checked(
+    cli: Cli, bundle: Path
+) -> None:
+    (bundle / "rollups.json").write_bytes(b"garbage")
+
+    result = cli.run("verify", str(bundle), "--no-rollups")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("OK: ")
+    assert "the roll-ups were NOT checked (--no-rollups)" in result.stdout
+
+
+def test_no_rollups_json_reports_rollups_unchecked(cli: Cli, bundle: Path) -> None:
+    (bundle / "rollups.json").unlink()
+
+    report = cli.json("verify", str(bundle), "--no-rollups")
+
+    assert report["ok"] is True
+    assert report["rollups_checked"] is False
+
+
+# --- read models of the live store --------------------------------------------------------------
+
+
+@pytest.fixture
+def store(exported: tuple[Cli, Path], tmp_path: Path) -> Cli:
+    """A private copy of the exported store, to tamper with."""
+    cli = exported[0]
+    copy = Cli(tmp_path / "x.db", cli.key_file)
+    shutil.copyfile(cli.database, copy.database)
+    return copy
+
+
+def set_first_pledge_status(store: Cli, status: str) -> str:
+    with closing(sqlite3.connect(store.database)) as connection, connection:
+        (pledge_id,) = connection.execute(
+            "SELECT pledge_id FROM projection_pledges ORDER BY pledge_id LIMIT 1"
+        ).fetchone()
+        connection.execute(
+            "UPDATE projection_pledges SET status = ? WHERE pledge_id = ?", (status, pledge_id)
+        )
+    return str(pledge_id)
+
+
+def test_projections_check_passes_on_untouched_views(store: Cli) -> None:
+    result = store.run("projections", "check")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("OK: ")
+
+
+def test_projections_check_names_a_status_edited_by_sql(store: Cli) -> None:
+    pledge_id = set_first_pledge_status(store, "forged")
+
+    line = failure_line(store.run("projections", "check"))
+
+    assert line.startswith(
+        f"FAILED: projection_pledges row pledge_id={pledge_id}: status is 'forged' in the live view"
+    )
+
+
+def test_projections_check_json_names_the_row(store: Cli) -> None:
+    pledge_id = set_first_pledge_status(store, "forged")
+
+    result = store.run("projections", "check", "--json")
+
+    assert result.exit_code == 1
+    report = orjson.loads(result.stdout)
+    assert report["ok"] is False
+    assert report["mismatch"]["key"] == {"pledge_id": pledge_id}
+    assert report["mismatch"]["column"] == "status"
+    assert report["mismatch"]["live"] == "forged"
+
+
+def test_verify_of_the_store_fails_on_a_status_edited_by_sql(store: Cli) -> None:
+    pledge_id = set_first_pledge_status(store, "forged")
+
+    line = failure_line(store.run("verify"))
+
+    assert line.startswith(f"FAILED: projection_pledges row pledge_id={pledge_id}: status")
+
+
+def test_verify_of_the_store_reports_the_views_in_json(store: Cli) -> None:
+    report = store.json("verify")
+
+    assert report["ok"] is True
+    assert report["rollups_checked"] is True
+    assert report["views"]["ok"] is True
+    assert report["views"]["mismatch"] is None
