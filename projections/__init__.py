@@ -9,8 +9,9 @@ The public surface, for the API and the command line:
   ``all_rollups``, ``silent_pledges``, ``city``, ``network``, ``signatures`` (open the
   connection with ``read_snapshot(engine)`` when a query reads several tables).
 - the past: ``pledge_as_of``, ``rollup_as_of``, ``rollups_as_of``.
-- reports: ``build_report`` / ``report_from_entries`` and ``render_report``; the published
-  roll-ups: ``rollups_document`` and its offline twin ``recompute_rollups_document``.
+- reports: ``build_report`` / ``report_from_entries`` return the ``Report`` data (the api
+  layer's ``api.report_formats`` writes it); the published roll-ups: ``rollups_document`` and
+  its offline twin ``recompute_rollups_document``.
 """
 
 from projections.as_of import pledge_as_of, rollup_as_of, rollups_as_of
@@ -29,11 +30,9 @@ from projections.projector import Projector
 from projections.rebuild import RebuildProgress, RebuildResult, rebuild
 from projections.registry import CityOut, NetworkOut, SignatureOut, city, network, signatures
 from projections.reports import (
-    REPORT_FORMATS,
     Report,
     build_report,
     recompute_rollups_document,
-    render_report,
     report_from_entries,
     rollups_document,
 )
@@ -44,7 +43,6 @@ from projections.timeline import TimelineEntry, pledge_timeline
 
 __all__ = [
     "DIMENSIONS",
-    "REPORT_FORMATS",
     "CityOut",
     "IndicatorProgress",
     "InvalidQuery",
@@ -74,7 +72,6 @@ __all__ = [
     "read_snapshot",
     "rebuild",
     "recompute_rollups_document",
-    "render_report",
     "report_from_entries",
     "rollup",
     "rollup_as_of",
