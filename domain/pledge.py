@@ -22,7 +22,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal, cast
 
-from pydantic import Field, StrictInt
+from pydantic import Field, StrictInt, model_validator
 
 from domain.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
 from domain.events import (
@@ -63,6 +63,7 @@ from domain.values import (
     ShortText,
     Slug,
     Text,
+    refuse_personal_data,
 )
 
 Status = Literal["awaiting_validation", "changes_requested", "validated", "withdrawn", "closed"]
@@ -191,7 +192,20 @@ def amended_content(content: PledgeContent, changes: PledgeChanges) -> PledgeCon
 # --- commands -------------------------------------------------------------------------------------
 
 
-class SubmitPledge(Model):
+class Command(Model):
+    """A pledge command: its free text may hold no personal data, since it will be public forever.
+
+    The check runs when the command is built, so a refused command never reaches a decision.
+    Events are not checked: the log keeps what it recorded and replays it as recorded.
+    """
+
+    @model_validator(mode="after")
+    def _refuse_personal_data(self) -> Command:
+        refuse_personal_data(self)
+        return self
+
+
+class SubmitPledge(Command):
     network_id: Slug
     cities: tuple[Slug, ...]
     title: LocalizedTitle
@@ -208,18 +222,18 @@ class SubmitPledge(Model):
         return PledgeContent.model_validate(self.model_dump(exclude={"network_id"}))
 
 
-class AmendPledge(Model):
+class AmendPledge(Command):
     changes: PledgeChanges
     reason: Reason
 
 
-class ValidatePledge(Model):
+class ValidatePledge(Command):
     decision: Decision
     criteria: tuple[Criterion, ...] = ()
     note: Text = ""
 
 
-class ReportProgress(Model):
+class ReportProgress(Command):
     period: Period
     stage: Stage
     observations: tuple[Observation, ...] = ()
@@ -227,23 +241,23 @@ class ReportProgress(Model):
     evidence: tuple[Evidence, ...] = ()
 
 
-class MatchPledge(Model):
+class MatchPledge(Command):
     kind: Literal["pledge", "funder"]
     supporting_pledge_id: str | None = None
     funder: ShortText | None = None
     note: Text = ""
 
 
-class WithdrawPledge(Model):
+class WithdrawPledge(Command):
     reason: Reason
 
 
-class ClosePledge(Model):
+class ClosePledge(Command):
     outcome: Outcome
     note: Text = ""
 
 
-class RecordErratum(Model):
+class RecordErratum(Command):
     corrects_event_id: str
     note: Reason
 
