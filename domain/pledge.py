@@ -22,7 +22,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal, cast
 
-from pydantic import Field, StrictInt, model_validator
+from pydantic import Field, model_validator
 
 from domain.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
 from domain.events import (
@@ -43,6 +43,7 @@ from domain.events import (
     PledgeChangesRequested,
     PledgeClosed,
     PledgeContent,
+    PledgeFields,
     PledgeMatched,
     PledgeSubmitted,
     PledgeValidated,
@@ -55,9 +56,6 @@ from domain.principal import Principal
 from domain.registry import CityState, NetworkState
 from domain.taxonomies import Taxonomies
 from domain.values import (
-    IsoDate,
-    LocalizedText,
-    LocalizedTitle,
     OptionalLocalizedText,
     Reason,
     ShortText,
@@ -205,18 +203,10 @@ class Command(Model):
         return self
 
 
-class SubmitPledge(Command):
+class SubmitPledge(Command, PledgeFields):
+    """The pledge's fields (``PledgeFields``) and the network that submits it."""
+
     network_id: Slug
-    cities: tuple[Slug, ...]
-    title: LocalizedTitle
-    description: LocalizedText
-    gcm_objectives: tuple[StrictInt, ...] = ()
-    gcr_areas: tuple[str, ...] = ()
-    sdg_targets: tuple[str, ...] = ()
-    priority_areas: tuple[str, ...] = ()
-    starts_on: IsoDate
-    ends_on: IsoDate
-    indicators: tuple[Indicator, ...] = ()
 
     def content(self) -> PledgeContent:
         return PledgeContent.model_validate(self.model_dump(exclude={"network_id"}))
