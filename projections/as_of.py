@@ -19,9 +19,8 @@ from domain.pledge import pledge_stream
 from domain.registry import city_stream
 from ledger.envelope import Envelope
 from ledger.store import EventStore
-from projections.counters import DIMENSIONS, Rollup, RollupCells
+from projections.counters import Rollup, RollupCells, check_dimension
 from projections.envelopes import read_envelope, recorded_by_end_of
-from projections.errors import InvalidQuery
 from projections.pledge_view import PledgePage, PledgeView, pledge_page
 from projections.sealed import decode_sealed
 from projections.state import CityRow, Decode, ViewState, without_cycle_collection
@@ -105,10 +104,7 @@ def rollups_of(
     cells: RollupCells, dimension: str, today: date, freshness_months: int
 ) -> list[Rollup]:
     """Every roll-up of a dimension from in-memory sums, as ``projections.rollups.rollups``."""
-    if dimension not in DIMENSIONS:
-        raise InvalidQuery(
-            f"no roll-ups by {dimension!r}; dimensions: {', '.join(DIMENSIONS)}", field="by"
-        )
+    check_dimension(dimension)
     found = (cells.rollup(dimension, key, today, freshness_months) for key in cells.keys(dimension))
     return [r for r in found if r is not None]
 
@@ -118,6 +114,7 @@ def rollups_as_of(
     store: EventStore, dimension: str, day: date, *, freshness_months: int
 ) -> list[Rollup]:
     """Every roll-up of a dimension as it stood at the end of ``day``."""
+    check_dimension(dimension)
     cells = views_as_of(store, day).state.rollup_cells()
     return rollups_of(cells, dimension, day, freshness_months)
 
@@ -127,5 +124,6 @@ def rollup_as_of(
     store: EventStore, dimension: str, key: str, day: date, *, freshness_months: int
 ) -> Rollup | None:
     """One group's roll-up as it stood at the end of ``day``."""
+    check_dimension(dimension)
     cells = views_as_of(store, day).state.rollup_cells()
     return cells.rollup(dimension, key, day, freshness_months)

@@ -26,6 +26,7 @@ from itertools import repeat
 from domain.events import OUTCOMES, STAGES
 from domain.pledge import STATUSES
 from projections.decimals import EXACT, ZERO, decimal_text, share
+from projections.errors import InvalidQuery
 from projections.freshness import freshness_cutoff
 from projections.pledge_view import OutModel, PledgeView, indicator_standings
 
@@ -40,6 +41,16 @@ DIMENSIONS: tuple[str, ...] = (
     "priority_area",
     "status",
 )
+
+
+def check_dimension(dimension: str) -> None:
+    """Refuse a roll-up dimension that is not one of ``DIMENSIONS`` (the ``by`` of a query)."""
+    if dimension not in DIMENSIONS:
+        raise InvalidQuery(
+            f"no roll-ups by {dimension!r}; dimensions: {', '.join(DIMENSIONS)}", field="by"
+        )
+
+
 ALL = ("all", "all")
 UNREPORTED = "unreported"
 """The stage key of pledges that have not reported a stage yet."""

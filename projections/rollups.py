@@ -25,10 +25,10 @@ from projections.counters import (
     Rollup,
     RollupCells,
     build_rollup,
+    check_dimension,
     open_pledges,
 )
 from projections.decimals import decimal_text
-from projections.errors import InvalidQuery
 from projections.freshness import freshness_cutoff
 from projections.projector import ProjectionBatch
 from projections.state import ViewState
@@ -223,10 +223,7 @@ def rollups(
     tables: ViewTables | None = None,
 ) -> list[Rollup]:
     """The roll-ups of every key of a dimension (or of the ``keys`` given), ordered by key."""
-    if dimension not in DIMENSIONS:
-        raise InvalidQuery(
-            f"no roll-ups by {dimension!r}; dimensions: {', '.join(DIMENSIONS)}", field="by"
-        )
+    check_dimension(dimension)
     tables = tables or live_tables()
     counters_t = tables.rollup_counters
     freshness_t = tables.rollup_freshness
