@@ -138,6 +138,11 @@ class PledgeProjector:
 # --- queries ----------------------------------------------------------------------------------
 
 
+def stored_view(document: str | bytes) -> PledgeView:
+    """The one decoder of the pledges table's documents, whatever the query shows of them."""
+    return view_from_document(orjson.loads(document))
+
+
 def stored_pledge_view(
     connection: Connection, pledge_id: str, *, tables: ViewTables | None = None
 ) -> PledgeView | None:
@@ -146,7 +151,7 @@ def stored_pledge_view(
     document = connection.execute(
         select(pledges.c.document).where(pledges.c.pledge_id == pledge_id)
     ).scalar_one_or_none()
-    return view_from_document(orjson.loads(document)) if document is not None else None
+    return stored_view(document) if document is not None else None
 
 
 def pledge(
@@ -212,24 +217,7 @@ def silent_pledges(
     )
     if network_id is not None:
         query = query.where(pledges.c.network_id == network_id)
-    silent = []
-    for (document,) in connection.execute(query):
-        doc = orjson.loads(document)
-        last = doc["last_reported_on"]
-        silent.append(
-            SilentPledge(
-                pledge_id=doc["pledge_id"],
-                network_id=doc["network_id"],
-                title=doc["content"]["title"],
-                cities=tuple(doc["content"]["cities"]),
-                status=doc["status"],
-                stage=doc["stage"],
-                submitted_at=doc["submitted_at"],
-                last_reported_on=last,
-                silent_since=last or doc["submitted_at"][:10],
-            )
-        )
-    return silent
+    return [silent_pledge(stored_view(document)) for (document,) in connection.execute(query)]
 
 
 class PledgeSummary(OutModel):
@@ -248,6 +236,25 @@ class PledgeSummary(OutModel):
     submitted_at: str
     updated_at: str
     last_reported_on: date | None
+
+
+def pledge_summary(view: PledgeView) -> PledgeSummary:
+    content = view.state.content
+    return PledgeSummary(
+        pledge_id=view.pledge_id,
+        network_id=view.network_id,
+        title=dict(content.title),
+        cities=content.cities,
+        countries=view.countries,
+        gcm_objectives=content.gcm_objectives,
+        gcr_areas=content.gcr_areas,
+        status=view.state.status,
+        stage=view.state.stage,
+        version=view.version,
+        submitted_at=view.submitted_at,
+        updated_at=view.updated_at,
+        last_reported_on=view.last_reported_on,
+    )
 
 
 class PledgeList(OutModel):
@@ -316,26 +323,6 @@ def list_pledges(
     if after is not None:
         query = query.where(pledges.c.pledge_id > after)
     rows = connection.execute(query.limit(limit + 1)).all()
-    items = []
-    for _, document in rows[:limit]:
-        doc = orjson.loads(document)
-        content = doc["content"]
-        items.append(
-            PledgeSummary(
-                pledge_id=doc["pledge_id"],
-                network_id=doc["network_id"],
-                title=content["title"],
-                cities=tuple(content["cities"]),
-                countries=tuple(doc["countries"]),
-                gcm_objectives=tuple(content["gcm_objectives"]),
-                gcr_areas=tuple(content["gcr_areas"]),
-                status=doc["status"],
-                stage=doc["stage"],
-                version=doc["version"],
-                submitted_at=doc["submitted_at"],
-                updated_at=doc["updated_at"],
-                last_reported_on=doc["last_reported_on"],
-            )
-        )
+    items = [pledge_summary(stored_view(document)) for _, document in rows[:limit]]
     next_after = rows[limit - 1][0] if len(rows) > limit else None
     return PledgeList(items=tuple(items), next_after=next_after)
