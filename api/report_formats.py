@@ -1,6 +1,6 @@
 """How an accountability report is written for people: Markdown, CSV, HTML (and its JSON).
 
-``projections.reports`` builds the ``Report`` data; this module only presents it, with English
+``projections.reports`` builds the ``ReportOut`` data; this module only presents it, with English
 labels. Every text in a report can come from a submitter (pledge titles, network names), so
 each format neutralises what its readers would otherwise execute:
 
@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ledger.canonical import canonical_bytes
-from projections.counters import Rollup
 from projections.errors import InvalidQuery
-from projections.reports import Report
+from projections.models import ReportOut, RollupOut
 
 ReportFormat = Literal["md", "csv", "json", "html"]
 REPORT_FORMATS: tuple[ReportFormat, ...] = ("md", "csv", "json", "html")
@@ -60,7 +59,7 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _rollup_values(rollup: Rollup) -> tuple[str, ...]:
+def _rollup_values(rollup: RollupOut) -> tuple[str, ...]:
     s = rollup.by_status
     return tuple(
         _text(v)
@@ -80,10 +79,10 @@ def _rollup_values(rollup: Rollup) -> tuple[str, ...]:
     )
 
 
-def report_sections(report: Report) -> list[Section]:
+def report_sections(report: ReportOut) -> list[Section]:
     """The report's tables, in the order every format writes them."""
 
-    def rollup_section(title: str, name: str, rollups: Sequence[Rollup]) -> Section:
+    def rollup_section(title: str, name: str, rollups: Sequence[RollupOut]) -> Section:
         labels = report.labels.get(rollups[0].dimension, {}) if rollups else {}
         return Section(
             title,
@@ -150,7 +149,7 @@ def report_sections(report: Report) -> list[Section]:
     ]
 
 
-def source_lines(report: Report) -> list[str]:
+def source_lines(report: ReportOut) -> list[str]:
     """What the report rests on, in words: tree size, day, freshness window, checkpoint, digest."""
     source = report.source
     lines = [
@@ -181,7 +180,7 @@ def markdown_text(value: str) -> str:
     return _MARKDOWN_INLINE.sub(r"\\\1", escaped)
 
 
-def render_markdown(report: Report) -> str:
+def render_markdown(report: ReportOut) -> str:
     out = [f"# {markdown_text(report.title)}", ""]
     out.extend(f"{markdown_text(line)}  " for line in source_lines(report))
     if report.source.checkpoint is not None:
@@ -216,7 +215,7 @@ def spreadsheet_safe(cell: str) -> str:
     return cell
 
 
-def render_csv(report: Report) -> str:
+def render_csv(report: ReportOut) -> str:
     """One row per figure: section, key, label, metric, value (the source comes first)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -243,12 +242,12 @@ def render_csv(report: Report) -> str:
 # --- JSON and HTML --------------------------------------------------------------------------------
 
 
-def render_json(report: Report) -> str:
+def render_json(report: ReportOut) -> str:
     """The report's canonical JSON (RFC 8785), its digest included: the digested form itself."""
     return canonical_bytes(report.model_dump(mode="json")).decode()
 
 
-def render_html(report: Report) -> str:
+def render_html(report: ReportOut) -> str:
     """A standalone page with inline CSS; every text it writes is HTML-escaped."""
     e = html.escape
     out = [
@@ -282,7 +281,7 @@ def render_html(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
-RENDERERS: dict[str, Callable[[Report], str]] = {
+RENDERERS: dict[str, Callable[[ReportOut], str]] = {
     "md": render_markdown,
     "csv": render_csv,
     "json": render_json,
@@ -290,7 +289,7 @@ RENDERERS: dict[str, Callable[[Report], str]] = {
 }
 
 
-def render_report(report: Report, report_format: str) -> str:
+def render_report(report: ReportOut, report_format: str) -> str:
     """The report written in ``report_format`` (one of ``REPORT_FORMATS``)."""
     renderer = RENDERERS.get(report_format)
     if renderer is None:

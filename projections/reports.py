@@ -30,12 +30,12 @@ from ledger.database import log_checkpoints
 from ledger.envelope import Envelope
 from ledger.store import EventStore
 from projections.as_of import fold_log, rollups_of, store_envelopes
-from projections.counters import DIMENSIONS, IndicatorProgress, Rollup, RollupCells
+from projections.counters import DIMENSIONS, RollupCells
 from projections.envelopes import read_envelope, recorded_on
 from projections.errors import InvalidQuery
 from projections.freshness import freshness_cutoff, is_silent
-from projections.pledge_view import OutModel
-from projections.pledges import SilentPledge, silent_pledge
+from projections.models import CheckpointCitationOut, ReportOut, ReportSourceOut, RollupOut
+from projections.pledges import silent_pledge
 from projections.rollups import all_rollups
 from projections.runner import VIEWS
 from projections.sealed import decode_sealed
@@ -45,39 +45,7 @@ from projections.tables import projection_position, read_snapshot
 ROLLUPS_FORMAT = "pledge-ledger/rollups/v1"
 
 
-class CheckpointCitation(OutModel):
-    tree_size: int
-    note: str
-    """The signed checkpoint, as the log published it."""
-
-
-class ReportSource(OutModel):
-    tree_size: int
-    """The report counts events among the first ``tree_size`` entries of the log."""
-    checkpoint: CheckpointCitation | None
-    """The smallest signed checkpoint whose tree holds those entries, if there is one yet."""
-
-
-class Report(OutModel):
-    title: str
-    as_of: date
-    network_id: str | None
-    freshness_months: int
-    freshness_cutoff: date
-    source: ReportSource
-    totals: Rollup | None
-    by_gcm_objective: tuple[Rollup, ...]
-    by_gcr_area: tuple[Rollup, ...]
-    by_network: tuple[Rollup, ...]
-    indicator_progress: tuple[IndicatorProgress, ...]
-    silent_pledges: tuple[SilentPledge, ...]
-    labels: dict[str, dict[str, str]]
-    """Readable names of the keys: GCM objectives, GCR areas, networks."""
-    sha256: str = ""
-    """SHA-256 of the canonical JSON of every other field."""
-
-
-def report_digest(report: Report) -> str:
+def report_digest(report: ReportOut) -> str:
     return hashlib.sha256(
         canonical_bytes(report.model_dump(mode="json", exclude={"sha256"}))
     ).hexdigest()
@@ -101,8 +69,8 @@ def report_from_state(
     as_of: date,
     freshness_months: int,
     network_id: str | None = None,
-    checkpoint: CheckpointCitation | None = None,
-) -> Report:
+    checkpoint: CheckpointCitationOut | None = None,
+) -> ReportOut:
     """The report on a folded state (see ``report_from_entries``)."""
     views = [v for v in state.pledges.values() if network_id is None or v.network_id == network_id]
     cells = RollupCells.of(views)
@@ -115,13 +83,13 @@ def report_from_state(
     title = f"Pledge Ledger accountability report as of {as_of.isoformat()}"
     if network_id is not None:
         title += f", network {network_id}"
-    report = Report(
+    report = ReportOut(
         title=title,
         as_of=as_of,
         network_id=network_id,
         freshness_months=freshness_months,
         freshness_cutoff=cutoff,
-        source=ReportSource(tree_size=tree_size, checkpoint=checkpoint),
+        source=ReportSourceOut(tree_size=tree_size, checkpoint=checkpoint),
         totals=totals,
         by_gcm_objective=tuple(
             sorted(
@@ -145,8 +113,8 @@ def report_from_entries(
     as_of: date,
     freshness_months: int,
     network_id: str | None = None,
-    checkpoint: CheckpointCitation | None = None,
-) -> Report:
+    checkpoint: CheckpointCitationOut | None = None,
+) -> ReportOut:
     """The report as of ``as_of`` from envelope bytes in leaf order (no database needed).
 
     An auditor passes a bundle's entries and the checkpoint the report cites, and compares
@@ -163,7 +131,7 @@ def report_from_entries(
     )
 
 
-def checkpoint_covering(engine: Engine, tree_size: int) -> CheckpointCitation | None:
+def checkpoint_covering(engine: Engine, tree_size: int) -> CheckpointCitationOut | None:
     """The smallest signed checkpoint whose tree holds the first ``tree_size`` entries."""
     if tree_size <= 0:
         return None
@@ -174,7 +142,7 @@ def checkpoint_covering(engine: Engine, tree_size: int) -> CheckpointCitation | 
             .order_by(log_checkpoints.c.tree_size)
             .limit(1)
         ).one_or_none()
-    return CheckpointCitation(tree_size=row.tree_size, note=row.note) if row else None
+    return CheckpointCitationOut(tree_size=row.tree_size, note=row.note) if row else None
 
 
 @without_cycle_collection()
@@ -185,7 +153,7 @@ def build_report(
     as_of: date,
     freshness_months: int,
     network_id: str | None = None,
-) -> Report:
+) -> ReportOut:
     """The accountability report as of ``as_of``, from the log, citing its checkpoint."""
     folded = fold_log(store_envelopes(store), as_of, decode=decode_sealed)
     return report_from_state(
@@ -202,7 +170,7 @@ def build_report(
 
 
 def _document(
-    tree_size: int, as_of: date | None, freshness_months: int, rollups: dict[str, list[Rollup]]
+    tree_size: int, as_of: date | None, freshness_months: int, rollups: dict[str, list[RollupOut]]
 ) -> dict[str, Any]:
     return {
         "format": ROLLUPS_FORMAT,

@@ -22,7 +22,6 @@ from projections.counters import (
     PLEDGES,
     REPORTED,
     IndicatorTotals,
-    Rollup,
     RollupCells,
     build_rollup,
     check_dimension,
@@ -30,6 +29,7 @@ from projections.counters import (
 )
 from projections.decimals import decimal_text
 from projections.freshness import freshness_cutoff
+from projections.models import RollupOut
 from projections.projector import ProjectionBatch
 from projections.state import ViewState
 from projections.tables import (
@@ -197,7 +197,7 @@ def rollup(
     today: date,
     freshness_months: int,
     tables: ViewTables | None = None,
-) -> Rollup | None:
+) -> RollupOut | None:
     """One group's roll-up, freshness judged on ``today`` (None: no pledge in the group).
 
     It reads three tables: give it a connection from ``read_snapshot`` so they agree.
@@ -221,7 +221,7 @@ def rollups(
     freshness_months: int,
     keys: Sequence[str] | None = None,
     tables: ViewTables | None = None,
-) -> list[Rollup]:
+) -> list[RollupOut]:
     """The roll-ups of every key of a dimension (or of the ``keys`` given), ordered by key."""
     check_dimension(dimension)
     tables = tables or live_tables()
@@ -280,7 +280,7 @@ def all_rollups(
     today: date,
     freshness_months: int,
     tables: ViewTables | None = None,
-) -> dict[str, list[Rollup]]:
+) -> dict[str, list[RollupOut]]:
     """Every roll-up of every dimension (what ``rollups.json`` publishes)."""
     return {
         dimension: rollups(

@@ -14,7 +14,8 @@ from api.report_formats import markdown_text, render_report, spreadsheet_safe
 from domain.events import NetworkRegistered
 from ledger.canonical import canonical_bytes
 from projections.errors import InvalidQuery
-from projections.reports import CheckpointCitation, Report, report_from_entries
+from projections.models import CheckpointCitationOut, ReportOut
+from projections.reports import report_from_entries
 from tests.unit.test_projections_fold import Log
 from tests.unit.test_projections_reports import AS_OF, entries, history
 
@@ -22,7 +23,7 @@ FORMULA = '=HYPERLINK("http://x")'
 SCRIPT = "<script>alert(1)</script>"
 
 
-def hostile_report() -> Report:
+def hostile_report() -> ReportOut:
     """A silent pledge titled with a script, in a network named with a spreadsheet formula."""
     log = Log().registry()
     log.add("network:hostile", NetworkRegistered(network_id="hostile", name={"en": FORMULA}))
@@ -48,7 +49,7 @@ def test_the_json_report_is_the_canonical_form_its_digest_covers() -> None:
 def test_every_report_format_names_its_tree_size_checkpoint_and_digest(
     report_format: str,
 ) -> None:
-    citation = CheckpointCitation(tree_size=40, note="test.log\n40\nroot=\n\n— test sig\n")
+    citation = CheckpointCitationOut(tree_size=40, note="test.log\n40\nroot=\n\n— test sig\n")
     report = report_from_entries(
         entries(history()), as_of=AS_OF, freshness_months=3, checkpoint=citation
     )
