@@ -170,7 +170,9 @@ _IDENTITY_DOCUMENT = re.compile(
     r"|dni|nie|social security(?: number)?|s[ée]curit[ée] sociale|ssn)"
     # then only what introduces the number: "no.", "n°", "number:", "#"
     r"[\s:#°.,-]*(?:(?:no|nr|n|nº|num|number|numéro|número|numero)\b\.?[\s:#°.,-]*)?"
-    r"(?=[a-z]{0,3}\d)[a-z0-9]{6,12}\b",
+    # a number with letters (12AB34567, X1234567) or of 8 digits or more: a count such as
+    # "passports: 250000" is not one
+    r"(?=[a-z]{0,3}\d)(?:(?=[a-z0-9]*[a-z])[a-z0-9]{6,12}|\d{8,12})\b",
     re.IGNORECASE,
 )
 _IBAN = re.compile(r"\b([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30})\b")

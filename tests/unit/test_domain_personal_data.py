@@ -35,6 +35,7 @@ PERSONAL_DATA = {
     "telephone number with area code": "call (555) 123-4567",
     "passport number": "passport no. 12AB34567",
     "identity card number": "carte d'identité : AB123456",
+    "national identity number in digits": "DNI 12345678",
     "IBAN": "paid to FR76 3000 6000 0112 3456 7890 189",
 }
 
@@ -52,6 +53,7 @@ NOT_PERSONAL_DATA = [
     "GCM objectives 15, 16 and 23; phase 1-2-3.",
     "Help with passport renewal for 5000 migrants.",
     "Passport services for 120000 people.",
+    "Passports: 250000 issued in 2025.",
     "Certified ISO 9001:2015; the hotline 115 is free.",
     "See https://example.org/report-2024.pdf for the figures.",
     "The mayor's office and the municipal council of Rabat.",
