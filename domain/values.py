@@ -159,7 +159,11 @@ def decimal_value(text: str) -> Decimal:
 # document numbers and IBANs. Names of people cannot be told from names of places, programmes
 # or organisations, so they are not checked; the README says they must never be written.
 
-_EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+# Starts only where a run of address characters starts, and every part is bounded: free text
+# is up to 10,000 characters, and an unanchored pattern would retry it from every position.
+_EMAIL = re.compile(
+    r"(?<![\w.%+-])[\w.%+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){0,8}\.[^\W\d_]{2,24}"
+)
 # Digits in groups joined by one separator each, optionally after "+" (or "(0)" and such).
 _DIGIT_RUN = re.compile(r"(?<![\w+.,/-])(\+\s?)?\(?\d+\)?(?:[ .\-/]\(?\d+\)?)*(?![\w])")
 _DIGIT_GROUP = re.compile(r"\d+")
