@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.bootstrap import Services, bootstrap
 from api.demo import demo_clock, load_demo
 from api.errors import ApiError
+from api.report_formats import REPORT_FORMATS, render_report
 from domain.errors import DomainError
 from ledger.bundle import export_bundle
 from ledger.canonical import canonical_bytes
@@ -37,11 +38,9 @@ from ledger.errors import LedgerError
 from ledger.settings import LedgerSettings
 from ledger.verify import VerificationResult, verify_bundle
 from projections import (
-    REPORT_FORMATS,
     build_report,
     rebuild,
     recompute_rollups_document,
-    render_report,
     rollups_document,
 )
 from projections.check import ViewsCheck, check_views

@@ -30,6 +30,15 @@ class InvalidInput(DomainError):
     code = "invalid_input"
 
 
+class PersonalDataRefused(InvalidInput):
+    """Free text holds what looks like contact data or an identity document number.
+
+    Everything a command writes lands forever in the signed public log.
+    """
+
+    code = "personal_data"
+
+
 class UnknownTaxonomyCode(InvalidInput):
     """A GCM objective, GCR area, SDG or priority area that the reference data does not know."""
 

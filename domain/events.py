@@ -130,8 +130,12 @@ class DeclarationSigned(Payload):
 # --- pledge lifecycle ---------------------------------------------------------------------------
 
 
-class PledgeContent(Model):
-    """The fields of a pledge that its submitter writes and may later amend."""
+class PledgeFields(Model):
+    """The fields of a pledge that its submitter writes and may later amend, defined once.
+
+    ``PledgeContent`` (the stored content) and ``domain.pledge.SubmitPledge`` (the command)
+    inherit them; ``PledgeChanges`` repeats each as optional, and a test pins it to these.
+    """
 
     cities: tuple[Slug, ...] = Field(min_length=1, max_length=100)
     title: LocalizedTitle
@@ -145,6 +149,10 @@ class PledgeContent(Model):
     indicators: tuple[Indicator, ...] = Field(default=(), max_length=50)
 
 
+class PledgeContent(PledgeFields):
+    """A pledge's content as recorded in ``pledge.submitted`` and folded from amendments."""
+
+
 class PledgeSubmitted(Payload):
     pledge_id: str
     network_id: Slug
@@ -152,7 +160,12 @@ class PledgeSubmitted(Payload):
 
 
 class PledgeChanges(Model):
-    """A partial ``PledgeContent``: only the fields that change."""
+    """A partial ``PledgeContent``: only the fields that change.
+
+    Every field of ``PledgeFields``, in its order, with its type and constraints, made optional
+    (default None). It is written out rather than generated so that type checkers see its
+    fields; ``tests/unit/test_domain_pledge_fields.py`` fails if it drifts from ``PledgeFields``.
+    """
 
     cities: tuple[Slug, ...] | None = Field(default=None, min_length=1, max_length=100)
     title: LocalizedTitle | None = None

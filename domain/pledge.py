@@ -22,7 +22,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal, cast
 
-from pydantic import Field, StrictInt
+from pydantic import Field, model_validator
 
 from domain.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
 from domain.events import (
@@ -43,6 +43,7 @@ from domain.events import (
     PledgeChangesRequested,
     PledgeClosed,
     PledgeContent,
+    PledgeFields,
     PledgeMatched,
     PledgeSubmitted,
     PledgeValidated,
@@ -55,14 +56,12 @@ from domain.principal import Principal
 from domain.registry import CityState, NetworkState
 from domain.taxonomies import Taxonomies
 from domain.values import (
-    IsoDate,
-    LocalizedText,
-    LocalizedTitle,
     OptionalLocalizedText,
     Reason,
     ShortText,
     Slug,
     Text,
+    refuse_personal_data,
 )
 
 Status = Literal["awaiting_validation", "changes_requested", "validated", "withdrawn", "closed"]
@@ -191,35 +190,40 @@ def amended_content(content: PledgeContent, changes: PledgeChanges) -> PledgeCon
 # --- commands -------------------------------------------------------------------------------------
 
 
-class SubmitPledge(Model):
+class Command(Model):
+    """A pledge command: its free text may hold no personal data, since it will be public forever.
+
+    The check runs when the command is built, so a refused command never reaches a decision.
+    Events are not checked: the log keeps what it recorded and replays it as recorded.
+    """
+
+    @model_validator(mode="after")
+    def _refuse_personal_data(self) -> Command:
+        refuse_personal_data(self)
+        return self
+
+
+class SubmitPledge(Command, PledgeFields):
+    """The pledge's fields (``PledgeFields``) and the network that submits it."""
+
     network_id: Slug
-    cities: tuple[Slug, ...]
-    title: LocalizedTitle
-    description: LocalizedText
-    gcm_objectives: tuple[StrictInt, ...] = ()
-    gcr_areas: tuple[str, ...] = ()
-    sdg_targets: tuple[str, ...] = ()
-    priority_areas: tuple[str, ...] = ()
-    starts_on: IsoDate
-    ends_on: IsoDate
-    indicators: tuple[Indicator, ...] = ()
 
     def content(self) -> PledgeContent:
         return PledgeContent.model_validate(self.model_dump(exclude={"network_id"}))
 
 
-class AmendPledge(Model):
+class AmendPledge(Command):
     changes: PledgeChanges
     reason: Reason
 
 
-class ValidatePledge(Model):
+class ValidatePledge(Command):
     decision: Decision
     criteria: tuple[Criterion, ...] = ()
     note: Text = ""
 
 
-class ReportProgress(Model):
+class ReportProgress(Command):
     period: Period
     stage: Stage
     observations: tuple[Observation, ...] = ()
@@ -227,23 +231,23 @@ class ReportProgress(Model):
     evidence: tuple[Evidence, ...] = ()
 
 
-class MatchPledge(Model):
+class MatchPledge(Command):
     kind: Literal["pledge", "funder"]
     supporting_pledge_id: str | None = None
     funder: ShortText | None = None
     note: Text = ""
 
 
-class WithdrawPledge(Model):
+class WithdrawPledge(Command):
     reason: Reason
 
 
-class ClosePledge(Model):
+class ClosePledge(Command):
     outcome: Outcome
     note: Text = ""
 
 
-class RecordErratum(Model):
+class RecordErratum(Command):
     corrects_event_id: str
     note: Reason
 

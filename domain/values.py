@@ -3,18 +3,25 @@
 Numbers that people report (indicator values) are decimal strings, never floats: a float cannot
 be canonicalised without loss, and an auditor must get back exactly the digits a city reported.
 Free text is normalised to Unicode NFC so that canonical bytes do not depend on the client's
-keyboard.
+keyboard. Free text is also marked (``FREE_TEXT``) so that commands can refuse personal data in
+it (``refuse_personal_data``): whatever a command writes lands forever in the signed public log.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import types
+import typing
 import unicodedata
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, PlainSerializer
+
+from domain.errors import PersonalDataRefused
 
 Language = Literal["en", "fr", "es"]
 LANGUAGES: tuple[Language, ...] = ("en", "fr", "es")
@@ -107,25 +114,34 @@ def _url(value: str) -> str:
     return value
 
 
+class FreeTextMarker:
+    """Marks a string type as free text, written by people (see ``refuse_personal_data``)."""
+
+    def __repr__(self) -> str:
+        return "FREE_TEXT"
+
+
+FREE_TEXT = FreeTextMarker()
+
 Slug = Annotated[str, AfterValidator(check_slug)]
 CountryCode = Annotated[str, AfterValidator(_country)]
 DecimalString = Annotated[str, BeforeValidator(_decimal_string)]
 IsoDate = Annotated[
     date, BeforeValidator(_iso_date), PlainSerializer(lambda d: d.isoformat(), return_type=str)
 ]
-Text = Annotated[str, AfterValidator(_text), Field(max_length=5000)]
-ShortText = Annotated[str, AfterValidator(_non_empty_text), Field(max_length=500)]
-Reason = Annotated[str, AfterValidator(_non_empty_text), Field(max_length=2000)]
+Text = Annotated[str, AfterValidator(_text), Field(max_length=5000), FREE_TEXT]
+ShortText = Annotated[str, AfterValidator(_non_empty_text), Field(max_length=500), FREE_TEXT]
+Reason = Annotated[str, AfterValidator(_non_empty_text), Field(max_length=2000), FREE_TEXT]
 LocalizedTitle = Annotated[
-    dict[Language, Annotated[str, AfterValidator(_text), Field(max_length=300)]],
+    dict[Language, Annotated[str, AfterValidator(_text), Field(max_length=300), FREE_TEXT]],
     AfterValidator(_localized),
 ]
 LocalizedText = Annotated[
-    dict[Language, Annotated[str, AfterValidator(_text), Field(max_length=10000)]],
+    dict[Language, Annotated[str, AfterValidator(_text), Field(max_length=10000), FREE_TEXT]],
     AfterValidator(_localized),
 ]
 OptionalLocalizedText = Annotated[
-    dict[Language, Annotated[str, AfterValidator(_text), Field(max_length=10000)]],
+    dict[Language, Annotated[str, AfterValidator(_text), Field(max_length=10000), FREE_TEXT]],
     AfterValidator(lambda v: {k: v[k] for k in LANGUAGES if v.get(k)}),
 ]
 Sha256Hex = Annotated[str, AfterValidator(_sha256)]
@@ -135,3 +151,140 @@ Url = Annotated[str, AfterValidator(_url)]
 def decimal_value(text: str) -> Decimal:
     """The exact value of a decimal string (for comparisons and totals, never for storage)."""
     return Decimal(text)
+
+
+# --- personal data in free text ----------------------------------------------------------------
+#
+# Only what a pattern can tell is checked: e-mail addresses, telephone numbers, identity
+# document numbers and IBANs. Names of people cannot be told from names of places, programmes
+# or organisations, so they are not checked; the README says they must never be written.
+
+# Starts only where a run of address characters starts, and every part is bounded: free text
+# is up to 10,000 characters, and an unanchored pattern would retry it from every position.
+_EMAIL = re.compile(
+    r"(?<![\w.%+-])[\w.%+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){0,8}\.[^\W\d_]{2,24}"
+)
+# Digits in groups joined by one separator each, optionally after "+" (or "(0)" and such).
+_DIGIT_RUN = re.compile(r"(?<![\w+.,/-])(\+\s?)?\(?\d+\)?(?:[ .\-/]\(?\d+\)?)*(?![\w])")
+_DIGIT_GROUP = re.compile(r"\d+")
+_RUN_SEPARATOR = re.compile(r"\)?([ .\-/])\(?")
+_IDENTITY_DOCUMENT = re.compile(
+    r"\b(?:passports?|passeports?|pasaportes?|id card|identity card|national id(?:entity)?"
+    r"(?: card| number)?|carte d.identit[ée]|carte nationale d.identit[ée]|c[ée]dula|cni|cin"
+    r"|dni|nie|social security(?: number)?|s[ée]curit[ée] sociale|ssn)"
+    # then only what introduces the number: "no.", "n°", "number:", "#"
+    r"[\s:#°.,-]*(?:(?:no|nr|n|nº|num|number|numéro|número|numero)\b\.?[\s:#°.,-]*)?"
+    # a number with letters (12AB34567, X1234567) or of 8 digits or more: a count such as
+    # "passports: 250000" is not one
+    r"(?=[a-z]{0,3}\d)(?:(?=[a-z0-9]*[a-z])[a-z0-9]{6,12}|\d{8,12})\b",
+    re.IGNORECASE,
+)
+_IBAN = re.compile(r"\b([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30})\b")
+
+
+def _is_thousands_grouped(groups: list[str], separators: set[str]) -> bool:
+    """1 200 000, 12.500.000: a number written with a thousands separator."""
+    return (
+        len(separators) == 1
+        and 1 <= len(groups[0]) <= 3
+        and all(len(group) == 3 for group in groups[1:])
+    )
+
+
+def _looks_like_phone_number(run: str) -> bool:
+    groups = _DIGIT_GROUP.findall(run)
+    digits = sum(len(group) for group in groups)
+    # "(555) 123-4567": the parenthesised area code may stand apart from the rest's separator
+    after_area_code = run.split(")", 1)[1] if run.startswith("(") and ")" in run else run
+    separators = set(_RUN_SEPARATOR.findall(after_area_code.lstrip(" ")))
+    if run.startswith("+"):
+        # +212 6 12 34 56 78; but "+12 500 000" is an increase, written with thousands.
+        return 8 <= digits <= 15 and not (digits <= 9 and _is_thousands_grouped(groups, separators))
+    # 06 12 34 56 78, 555-123-4567; not dates (8 digits), years in a list, SDG targets
+    # (mixed separators) or amounts written in thousands.
+    return (
+        len(groups) >= 3
+        and 9 <= digits <= 15
+        and len(separators) == 1
+        and not _is_thousands_grouped(groups, separators)
+        and not all(len(group) == 4 for group in groups)
+    )
+
+
+def _has_iban_checksum(compact: str) -> bool:
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+
+
+def _is_iban(candidate: str) -> bool:
+    """An IBAN with a valid ISO 13616 checksum, perhaps followed by words in capitals."""
+    groups = candidate.split(" ")
+    for end in range(len(groups), 0, -1):
+        compact = "".join(groups[:end])
+        if 15 <= len(compact) <= 34 and _has_iban_checksum(compact):
+            return True
+    return False
+
+
+def personal_data_in(text: str) -> str | None:
+    """What kind of personal data ``text`` seems to hold, or None."""
+    if _EMAIL.search(text):
+        return "an e-mail address"
+    if any(_looks_like_phone_number(m.group(0)) for m in _DIGIT_RUN.finditer(text)):
+        return "a telephone number"
+    if _IDENTITY_DOCUMENT.search(text):
+        return "an identity document number"
+    if any(_is_iban(m.group(1)) for m in _IBAN.finditer(text)):
+        return "a bank account number (IBAN)"
+    return None
+
+
+def _refuse_in_text(text: str, field: str) -> None:
+    found = personal_data_in(text)
+    if found is not None:
+        raise PersonalDataRefused(
+            f"looks like {found}; the public log is permanent and must not hold contact "
+            "data or identity document numbers of anyone",
+            field=field,
+        )
+
+
+@functools.cache
+def _field_types(model: type[BaseModel]) -> dict[str, Any]:
+    return typing.get_type_hints(model, include_extras=True)
+
+
+def _refuse_in_value(annotation: Any, value: object, field: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, BaseModel):
+        refuse_personal_data(value, prefix=field)
+        return
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        base, *metadata = get_args(annotation)
+        if any(item is FREE_TEXT for item in metadata) and isinstance(value, str):
+            _refuse_in_text(value, field)
+            return
+        _refuse_in_value(base, value, field)
+    elif origin is typing.Union or origin is types.UnionType:
+        for option in get_args(annotation):
+            _refuse_in_value(option, value, field)
+    elif origin is dict and isinstance(value, Mapping):
+        for key, item in value.items():
+            _refuse_in_value(get_args(annotation)[1], item, f"{field}.{key}")
+    elif origin in (tuple, list) and isinstance(value, tuple | list):
+        for n, item in enumerate(value):
+            _refuse_in_value(get_args(annotation)[0], item, f"{field}.{n}")
+
+
+def refuse_personal_data(model: BaseModel, *, prefix: str = "") -> None:
+    """Refuse ``model`` if any of its free-text fields, at any depth, holds personal data.
+
+    Raises ``PersonalDataRefused`` naming the field's path (``description.fr``,
+    ``observations.0.comment``).
+    """
+    types_of = _field_types(type(model))
+    for name in type(model).model_fields:
+        field = f"{prefix}.{name}" if prefix else name
+        _refuse_in_value(types_of[name], getattr(model, name), field)

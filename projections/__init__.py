@@ -5,64 +5,83 @@ The public surface, for the API and the command line:
 - keeping views current: ``ProjectionRunner(engine, store)`` with ``install()``,
   ``catch_up(until=None)``, ``after_append()`` (a ``Ledger(after_append=…)`` hook) and
   ``follow(poll_interval, stop)``; ``rebuild(engine, store, progress=…)``.
+- what they answer: read models named ``XxxOut``, all in ``projections.models``.
 - reading them: ``pledge``, ``list_pledges``, ``pledge_timeline``, ``rollup`` / ``rollups`` /
   ``all_rollups``, ``silent_pledges``, ``city``, ``network``, ``signatures`` (open the
   connection with ``read_snapshot(engine)`` when a query reads several tables).
 - the past: ``pledge_as_of``, ``rollup_as_of``, ``rollups_as_of``.
-- reports: ``build_report`` / ``report_from_entries`` and ``render_report``; the published
-  roll-ups: ``rollups_document`` and its offline twin ``recompute_rollups_document``.
+- reports: ``build_report`` / ``report_from_entries`` return the ``ReportOut`` data (the api
+  layer's ``api.report_formats`` writes it); the published roll-ups: ``rollups_document`` and
+  its offline twin ``recompute_rollups_document``.
 """
 
 from projections.as_of import pledge_as_of, rollup_as_of, rollups_as_of
-from projections.counters import DIMENSIONS, IndicatorProgress, Rollup
+from projections.counters import DIMENSIONS
 from projections.errors import InvalidQuery, ProjectionError, RebuildFailed
-from projections.pledge_view import PledgePage
-from projections.pledges import (
-    PledgeList,
-    PledgeSummary,
-    SilentPledge,
-    list_pledges,
-    pledge,
-    silent_pledges,
+from projections.models import (
+    CheckpointCitationOut,
+    CityOut,
+    ErratumOut,
+    FreshnessOut,
+    IndicatorOut,
+    IndicatorProgressOut,
+    MatchOut,
+    NetworkOut,
+    PledgeListOut,
+    PledgeOut,
+    PledgeSummaryOut,
+    ReadingOut,
+    ReportOut,
+    ReportSourceOut,
+    RollupOut,
+    SignatureOut,
+    SilentPledgeOut,
+    TimelineEntryOut,
+    ValidationOut,
 )
+from projections.pledges import list_pledges, pledge, silent_pledges
 from projections.projector import Projector
 from projections.rebuild import RebuildProgress, RebuildResult, rebuild
-from projections.registry import CityOut, NetworkOut, SignatureOut, city, network, signatures
+from projections.registry import city, network, signatures
 from projections.reports import (
-    REPORT_FORMATS,
-    Report,
     build_report,
     recompute_rollups_document,
-    render_report,
     report_from_entries,
     rollups_document,
 )
 from projections.rollups import all_rollups, rollup, rollups
 from projections.runner import ProjectionRunner
 from projections.tables import read_snapshot
-from projections.timeline import TimelineEntry, pledge_timeline
+from projections.timeline import pledge_timeline
 
 __all__ = [
     "DIMENSIONS",
-    "REPORT_FORMATS",
+    "CheckpointCitationOut",
     "CityOut",
-    "IndicatorProgress",
+    "ErratumOut",
+    "FreshnessOut",
+    "IndicatorOut",
+    "IndicatorProgressOut",
     "InvalidQuery",
+    "MatchOut",
     "NetworkOut",
-    "PledgeList",
-    "PledgePage",
-    "PledgeSummary",
+    "PledgeListOut",
+    "PledgeOut",
+    "PledgeSummaryOut",
     "ProjectionError",
     "ProjectionRunner",
     "Projector",
+    "ReadingOut",
     "RebuildFailed",
     "RebuildProgress",
     "RebuildResult",
-    "Report",
-    "Rollup",
+    "ReportOut",
+    "ReportSourceOut",
+    "RollupOut",
     "SignatureOut",
-    "SilentPledge",
-    "TimelineEntry",
+    "SilentPledgeOut",
+    "TimelineEntryOut",
+    "ValidationOut",
     "all_rollups",
     "build_report",
     "city",
@@ -74,7 +93,6 @@ __all__ = [
     "read_snapshot",
     "rebuild",
     "recompute_rollups_document",
-    "render_report",
     "report_from_entries",
     "rollup",
     "rollup_as_of",

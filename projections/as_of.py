@@ -19,10 +19,11 @@ from domain.pledge import pledge_stream
 from domain.registry import city_stream
 from ledger.envelope import Envelope
 from ledger.store import EventStore
-from projections.counters import DIMENSIONS, Rollup, RollupCells
+from projections.counters import RollupCells, check_dimension
 from projections.envelopes import read_envelope, recorded_by_end_of
-from projections.errors import InvalidQuery
-from projections.pledge_view import PledgePage, PledgeView, pledge_page
+from projections.models import PledgeOut, RollupOut
+from projections.pledge_fold import PledgeView
+from projections.pledge_page import pledge_page
 from projections.sealed import decode_sealed
 from projections.state import CityRow, Decode, ViewState, without_cycle_collection
 
@@ -59,7 +60,7 @@ def pledge_view_as_of(store: EventStore, pledge_id: str, day: date) -> PledgeVie
 
 def pledge_as_of(
     store: EventStore, pledge_id: str, day: date, *, freshness_months: int
-) -> PledgePage | None:
+) -> PledgeOut | None:
     """The pledge's page as it stood at the end of ``day`` (None: not submitted by then)."""
     view = pledge_view_as_of(store, pledge_id, day)
     return pledge_page(view, day, freshness_months) if view is not None else None
@@ -103,12 +104,9 @@ def views_as_of(store: EventStore, day: date) -> LogFold:
 
 def rollups_of(
     cells: RollupCells, dimension: str, today: date, freshness_months: int
-) -> list[Rollup]:
+) -> list[RollupOut]:
     """Every roll-up of a dimension from in-memory sums, as ``projections.rollups.rollups``."""
-    if dimension not in DIMENSIONS:
-        raise InvalidQuery(
-            f"no roll-ups by {dimension!r}; dimensions: {', '.join(DIMENSIONS)}", field="by"
-        )
+    check_dimension(dimension)
     found = (cells.rollup(dimension, key, today, freshness_months) for key in cells.keys(dimension))
     return [r for r in found if r is not None]
 
@@ -116,8 +114,9 @@ def rollups_of(
 @without_cycle_collection()
 def rollups_as_of(
     store: EventStore, dimension: str, day: date, *, freshness_months: int
-) -> list[Rollup]:
+) -> list[RollupOut]:
     """Every roll-up of a dimension as it stood at the end of ``day``."""
+    check_dimension(dimension)
     cells = views_as_of(store, day).state.rollup_cells()
     return rollups_of(cells, dimension, day, freshness_months)
 
@@ -125,7 +124,8 @@ def rollups_as_of(
 @without_cycle_collection()
 def rollup_as_of(
     store: EventStore, dimension: str, key: str, day: date, *, freshness_months: int
-) -> Rollup | None:
+) -> RollupOut | None:
     """One group's roll-up as it stood at the end of ``day``."""
+    check_dimension(dimension)
     cells = views_as_of(store, day).state.rollup_cells()
     return cells.rollup(dimension, key, day, freshness_months)

@@ -26,8 +26,10 @@ from itertools import repeat
 from domain.events import OUTCOMES, STAGES
 from domain.pledge import STATUSES
 from projections.decimals import EXACT, ZERO, decimal_text, share
+from projections.errors import InvalidQuery
 from projections.freshness import freshness_cutoff
-from projections.pledge_view import OutModel, PledgeView, indicator_standings
+from projections.models import IndicatorProgressOut, RollupOut
+from projections.pledge_fold import PledgeView, indicator_standings
 
 DIMENSIONS: tuple[str, ...] = (
     "all",
@@ -40,6 +42,16 @@ DIMENSIONS: tuple[str, ...] = (
     "priority_area",
     "status",
 )
+
+
+def check_dimension(dimension: str) -> None:
+    """Refuse a roll-up dimension that is not one of ``DIMENSIONS`` (the ``by`` of a query)."""
+    if dimension not in DIMENSIONS:
+        raise InvalidQuery(
+            f"no roll-ups by {dimension!r}; dimensions: {', '.join(DIMENSIONS)}", field="by"
+        )
+
+
 ALL = ("all", "all")
 UNREPORTED = "unreported"
 """The stage key of pledges that have not reported a stage yet."""
@@ -249,7 +261,9 @@ class RollupCells:
     def keys(self, dimension: str) -> list[str]:
         return sorted(k for d, k in self.counters if d == dimension)
 
-    def rollup(self, dimension: str, key: str, today: date, freshness_months: int) -> Rollup | None:
+    def rollup(
+        self, dimension: str, key: str, today: date, freshness_months: int
+    ) -> RollupOut | None:
         group = (dimension, key)
         counters = self.counters.get(group)
         if not counters:
@@ -273,39 +287,6 @@ class RollupCells:
 # --- what a roll-up shows --------------------------------------------------------------------
 
 
-class IndicatorProgress(OutModel):
-    """One indicator id across a group's pledges; totals are given for ``unit`` measures only."""
-
-    indicator_id: str
-    measure: str
-    pledges: int
-    reported: int
-    met_target: int
-    baseline_total: str | None
-    latest_total: str | None
-    target_total: str | None
-
-
-class Rollup(OutModel):
-    dimension: str
-    key: str
-    today: date
-    freshness_months: int
-    freshness_cutoff: date
-    pledges: int
-    open: int
-    by_status: dict[str, int]
-    by_stage: dict[str, int]
-    by_outcome: dict[str, int]
-    validated: int
-    ever_validated: int
-    share_validated: str | None
-    reported_within_window: int
-    share_reported_within_window: str | None
-    silent: int
-    indicators: tuple[IndicatorProgress, ...]
-
-
 def open_pledges(counters: Mapping[str, int]) -> int:
     """Pledges neither withdrawn nor closed, from a group's counters."""
     ended = counters.get("status:withdrawn", 0) + counters.get("status:closed", 0)
@@ -321,11 +302,11 @@ def build_rollup(
     indicators: Iterable[tuple[str, str, IndicatorTotals]],
     today: date,
     freshness_months: int,
-) -> Rollup:
+) -> RollupOut:
     """A roll-up from its sums; shares are of open pledges (neither withdrawn nor closed)."""
     by_status: dict[str, int] = {status: counters.get(f"status:{status}", 0) for status in STATUSES}
     open_count = open_pledges(counters)
-    return Rollup(
+    return RollupOut(
         dimension=dimension,
         key=key,
         today=today,
@@ -343,7 +324,7 @@ def build_rollup(
         share_reported_within_window=share(reported_within_window, open_count),
         silent=silent,
         indicators=tuple(
-            IndicatorProgress(
+            IndicatorProgressOut(
                 indicator_id=indicator_id,
                 measure=measure,
                 pledges=totals.pledges,

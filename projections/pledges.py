@@ -11,20 +11,12 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
-from domain.events import Stage
-from domain.pledge import Status
-from domain.values import Language
 from projections.counters import Key, memberships, sdg_goal
 from projections.errors import InvalidQuery
 from projections.freshness import freshness_cutoff
-from projections.pledge_view import (
-    OutModel,
-    PledgePage,
-    PledgeView,
-    pledge_page,
-    view_document,
-    view_from_document,
-)
+from projections.models import PledgeListOut, PledgeOut, PledgeSummaryOut, SilentPledgeOut
+from projections.pledge_fold import PledgeView, view_document, view_from_document
+from projections.pledge_page import pledge_page
 from projections.projector import ProjectionBatch
 from projections.state import ViewState
 from projections.tables import (
@@ -138,6 +130,11 @@ class PledgeProjector:
 # --- queries ----------------------------------------------------------------------------------
 
 
+def stored_view(document: str | bytes) -> PledgeView:
+    """The one decoder of the pledges table's documents, whatever the query shows of them."""
+    return view_from_document(orjson.loads(document))
+
+
 def stored_pledge_view(
     connection: Connection, pledge_id: str, *, tables: ViewTables | None = None
 ) -> PledgeView | None:
@@ -146,7 +143,7 @@ def stored_pledge_view(
     document = connection.execute(
         select(pledges.c.document).where(pledges.c.pledge_id == pledge_id)
     ).scalar_one_or_none()
-    return view_from_document(orjson.loads(document)) if document is not None else None
+    return stored_view(document) if document is not None else None
 
 
 def pledge(
@@ -156,28 +153,14 @@ def pledge(
     today: date,
     freshness_months: int,
     tables: ViewTables | None = None,
-) -> PledgePage | None:
+) -> PledgeOut | None:
     """What the pledge's page shows now, its freshness judged on ``today``."""
     view = stored_pledge_view(connection, pledge_id, tables=tables)
     return pledge_page(view, today, freshness_months) if view is not None else None
 
 
-class SilentPledge(OutModel):
-    """An open pledge with no progress report within the freshness window."""
-
-    pledge_id: str
-    network_id: str
-    title: dict[Language, str]
-    cities: tuple[str, ...]
-    status: Status
-    stage: Stage | None
-    submitted_at: str
-    last_reported_on: date | None
-    silent_since: date
-
-
-def silent_pledge(view: PledgeView) -> SilentPledge:
-    return SilentPledge(
+def silent_pledge(view: PledgeView) -> SilentPledgeOut:
+    return SilentPledgeOut(
         pledge_id=view.pledge_id,
         network_id=view.network_id,
         title=dict(view.state.content.title),
@@ -198,7 +181,7 @@ def silent_pledges(
     network_id: str | None = None,
     limit: int | None = None,
     tables: ViewTables | None = None,
-) -> list[SilentPledge]:
+) -> list[SilentPledgeOut]:
     """Open pledges silent on ``today``, longest silent first (of one network, or all)."""
     pledges = (tables or live_tables()).pledges
     query = (
@@ -212,48 +195,26 @@ def silent_pledges(
     )
     if network_id is not None:
         query = query.where(pledges.c.network_id == network_id)
-    silent = []
-    for (document,) in connection.execute(query):
-        doc = orjson.loads(document)
-        last = doc["last_reported_on"]
-        silent.append(
-            SilentPledge(
-                pledge_id=doc["pledge_id"],
-                network_id=doc["network_id"],
-                title=doc["content"]["title"],
-                cities=tuple(doc["content"]["cities"]),
-                status=doc["status"],
-                stage=doc["stage"],
-                submitted_at=doc["submitted_at"],
-                last_reported_on=last,
-                silent_since=last or doc["submitted_at"][:10],
-            )
-        )
-    return silent
+    return [silent_pledge(stored_view(document)) for (document,) in connection.execute(query)]
 
 
-class PledgeSummary(OutModel):
-    """A pledge in a list: enough for a row that links to its page."""
-
-    pledge_id: str
-    network_id: str
-    title: dict[Language, str]
-    cities: tuple[str, ...]
-    countries: tuple[str, ...]
-    gcm_objectives: tuple[int, ...]
-    gcr_areas: tuple[str, ...]
-    status: Status
-    stage: Stage | None
-    version: int
-    submitted_at: str
-    updated_at: str
-    last_reported_on: date | None
-
-
-class PledgeList(OutModel):
-    items: tuple[PledgeSummary, ...]
-    next_after: str | None
-    """The ``after`` that fetches the next page (None: this was the last)."""
+def pledge_summary(view: PledgeView) -> PledgeSummaryOut:
+    content = view.state.content
+    return PledgeSummaryOut(
+        pledge_id=view.pledge_id,
+        network_id=view.network_id,
+        title=dict(content.title),
+        cities=content.cities,
+        countries=view.countries,
+        gcm_objectives=content.gcm_objectives,
+        gcr_areas=content.gcr_areas,
+        status=view.state.status,
+        stage=view.state.stage,
+        version=view.version,
+        submitted_at=view.submitted_at,
+        updated_at=view.updated_at,
+        last_reported_on=view.last_reported_on,
+    )
 
 
 def list_pledges(
@@ -272,7 +233,7 @@ def list_pledges(
     after: str | None = None,
     limit: int = 50,
     tables: ViewTables | None = None,
-) -> PledgeList:
+) -> PledgeListOut:
     """Pledges matching every filter given, by pledge id, a page at a time.
 
     ``sdg`` matches the goal of the target given ("10.7" finds pledges naming any target of
@@ -316,26 +277,6 @@ def list_pledges(
     if after is not None:
         query = query.where(pledges.c.pledge_id > after)
     rows = connection.execute(query.limit(limit + 1)).all()
-    items = []
-    for _, document in rows[:limit]:
-        doc = orjson.loads(document)
-        content = doc["content"]
-        items.append(
-            PledgeSummary(
-                pledge_id=doc["pledge_id"],
-                network_id=doc["network_id"],
-                title=content["title"],
-                cities=tuple(content["cities"]),
-                countries=tuple(doc["countries"]),
-                gcm_objectives=tuple(content["gcm_objectives"]),
-                gcr_areas=tuple(content["gcr_areas"]),
-                status=doc["status"],
-                stage=doc["stage"],
-                version=doc["version"],
-                submitted_at=doc["submitted_at"],
-                updated_at=doc["updated_at"],
-                last_reported_on=doc["last_reported_on"],
-            )
-        )
+    items = [pledge_summary(stored_view(document)) for _, document in rows[:limit]]
     next_after = rows[limit - 1][0] if len(rows) > limit else None
-    return PledgeList(items=tuple(items), next_after=next_after)
+    return PledgeListOut(items=tuple(items), next_after=next_after)

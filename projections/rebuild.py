@@ -48,7 +48,7 @@ from ledger.store import EventStore
 from projections.counters import Key, RollupCells, RollupTally, contribution
 from projections.envelopes import read_envelope
 from projections.errors import InvalidQuery, RebuildFailed
-from projections.pledge_view import PledgeView
+from projections.pledge_fold import PledgeView
 from projections.pledges import (
     TAG_DIMENSIONS,
     PledgeProjector,

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import orjson
 from sqlalchemy import Connection, select
 
-from domain.values import Language
-from projections.pledge_view import OutModel
+from projections.models import CityOut, NetworkOut, SignatureOut
 from projections.projector import ProjectionBatch
 from projections.state import CityRow, Membership, NetworkRow, Signature, ViewState
 from projections.tables import ViewTables, delete_rows, insert_rows, live_tables
@@ -96,28 +93,6 @@ class RegistryProjector:
 
 
 # --- queries ----------------------------------------------------------------------------------
-
-
-class CityOut(OutModel):
-    city_id: str
-    name: dict[Language, str]
-    country: str
-    registered_at: str
-    networks: tuple[str, ...]
-
-
-class NetworkOut(OutModel):
-    network_id: str
-    name: dict[Language, str]
-    registered_at: str
-    members: tuple[str, ...]
-
-
-class SignatureOut(OutModel):
-    declaration_id: str
-    city_id: str
-    signed_on: date
-    recorded_at: str
 
 
 def city(

@@ -10,19 +10,17 @@ gets the same bytes, hence the same digest.
 ``rollups_document`` is what the audit bundle publishes as ``rollups.json``: every roll-up at a
 tree size, read from the live roll-up tables; ``recompute_rollups_document`` derives the same
 document from envelope bytes alone (no database), for the verifier.
+
+This module returns data; ``api.report_formats`` writes it as Markdown, CSV, JSON or HTML.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import html
-import io
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from datetime import date
 from itertools import islice
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Engine, select
 
@@ -32,56 +30,22 @@ from ledger.database import log_checkpoints
 from ledger.envelope import Envelope
 from ledger.store import EventStore
 from projections.as_of import fold_log, rollups_of, store_envelopes
-from projections.counters import DIMENSIONS, IndicatorProgress, Rollup, RollupCells
+from projections.counters import DIMENSIONS, RollupCells
 from projections.envelopes import read_envelope, recorded_on
 from projections.errors import InvalidQuery
 from projections.freshness import freshness_cutoff, is_silent
-from projections.pledge_view import OutModel
-from projections.pledges import SilentPledge, silent_pledge
+from projections.models import CheckpointCitationOut, ReportOut, ReportSourceOut, RollupOut
+from projections.pledges import silent_pledge
 from projections.rollups import all_rollups
 from projections.runner import VIEWS
 from projections.sealed import decode_sealed
 from projections.state import Decode, ViewState, without_cycle_collection
 from projections.tables import projection_position, read_snapshot
 
-ReportFormat = Literal["md", "csv", "json", "html"]
-REPORT_FORMATS: tuple[ReportFormat, ...] = ("md", "csv", "json", "html")
 ROLLUPS_FORMAT = "pledge-ledger/rollups/v1"
 
 
-class CheckpointCitation(OutModel):
-    tree_size: int
-    note: str
-    """The signed checkpoint, as the log published it."""
-
-
-class ReportSource(OutModel):
-    tree_size: int
-    """The report counts events among the first ``tree_size`` entries of the log."""
-    checkpoint: CheckpointCitation | None
-    """The smallest signed checkpoint whose tree holds those entries, if there is one yet."""
-
-
-class Report(OutModel):
-    title: str
-    as_of: date
-    network_id: str | None
-    freshness_months: int
-    freshness_cutoff: date
-    source: ReportSource
-    totals: Rollup | None
-    by_gcm_objective: tuple[Rollup, ...]
-    by_gcr_area: tuple[Rollup, ...]
-    by_network: tuple[Rollup, ...]
-    indicator_progress: tuple[IndicatorProgress, ...]
-    silent_pledges: tuple[SilentPledge, ...]
-    labels: dict[str, dict[str, str]]
-    """Readable names of the keys: GCM objectives, GCR areas, networks."""
-    sha256: str = ""
-    """SHA-256 of the canonical JSON of every other field."""
-
-
-def report_digest(report: Report) -> str:
+def report_digest(report: ReportOut) -> str:
     return hashlib.sha256(
         canonical_bytes(report.model_dump(mode="json", exclude={"sha256"}))
     ).hexdigest()
@@ -105,8 +69,8 @@ def report_from_state(
     as_of: date,
     freshness_months: int,
     network_id: str | None = None,
-    checkpoint: CheckpointCitation | None = None,
-) -> Report:
+    checkpoint: CheckpointCitationOut | None = None,
+) -> ReportOut:
     """The report on a folded state (see ``report_from_entries``)."""
     views = [v for v in state.pledges.values() if network_id is None or v.network_id == network_id]
     cells = RollupCells.of(views)
@@ -119,13 +83,13 @@ def report_from_state(
     title = f"Pledge Ledger accountability report as of {as_of.isoformat()}"
     if network_id is not None:
         title += f", network {network_id}"
-    report = Report(
+    report = ReportOut(
         title=title,
         as_of=as_of,
         network_id=network_id,
         freshness_months=freshness_months,
         freshness_cutoff=cutoff,
-        source=ReportSource(tree_size=tree_size, checkpoint=checkpoint),
+        source=ReportSourceOut(tree_size=tree_size, checkpoint=checkpoint),
         totals=totals,
         by_gcm_objective=tuple(
             sorted(
@@ -149,8 +113,8 @@ def report_from_entries(
     as_of: date,
     freshness_months: int,
     network_id: str | None = None,
-    checkpoint: CheckpointCitation | None = None,
-) -> Report:
+    checkpoint: CheckpointCitationOut | None = None,
+) -> ReportOut:
     """The report as of ``as_of`` from envelope bytes in leaf order (no database needed).
 
     An auditor passes a bundle's entries and the checkpoint the report cites, and compares
@@ -167,7 +131,7 @@ def report_from_entries(
     )
 
 
-def checkpoint_covering(engine: Engine, tree_size: int) -> CheckpointCitation | None:
+def checkpoint_covering(engine: Engine, tree_size: int) -> CheckpointCitationOut | None:
     """The smallest signed checkpoint whose tree holds the first ``tree_size`` entries."""
     if tree_size <= 0:
         return None
@@ -178,7 +142,7 @@ def checkpoint_covering(engine: Engine, tree_size: int) -> CheckpointCitation | 
             .order_by(log_checkpoints.c.tree_size)
             .limit(1)
         ).one_or_none()
-    return CheckpointCitation(tree_size=row.tree_size, note=row.note) if row else None
+    return CheckpointCitationOut(tree_size=row.tree_size, note=row.note) if row else None
 
 
 @without_cycle_collection()
@@ -189,7 +153,7 @@ def build_report(
     as_of: date,
     freshness_months: int,
     network_id: str | None = None,
-) -> Report:
+) -> ReportOut:
     """The accountability report as of ``as_of``, from the log, citing its checkpoint."""
     folded = fold_log(store_envelopes(store), as_of, decode=decode_sealed)
     return report_from_state(
@@ -202,240 +166,11 @@ def build_report(
     )
 
 
-# --- rendering ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Section:
-    title: str
-    name: str
-    columns: tuple[str, ...]
-    rows: tuple[tuple[str, str, tuple[str, ...]], ...]
-    """(key, label, values) per row."""
-
-
-ROLLUP_COLUMNS = (
-    "pledges",
-    "open",
-    "awaiting_validation",
-    "changes_requested",
-    "validated",
-    "withdrawn",
-    "closed",
-    "share_validated",
-    "reported_within_window",
-    "share_reported_within_window",
-    "silent",
-)
-
-
-def _text(value: object) -> str:
-    return "" if value is None else str(value)
-
-
-def _rollup_values(rollup: Rollup) -> tuple[str, ...]:
-    s = rollup.by_status
-    return tuple(
-        _text(v)
-        for v in (
-            rollup.pledges,
-            rollup.open,
-            s["awaiting_validation"],
-            s["changes_requested"],
-            s["validated"],
-            s["withdrawn"],
-            s["closed"],
-            rollup.share_validated,
-            rollup.reported_within_window,
-            rollup.share_reported_within_window,
-            rollup.silent,
-        )
-    )
-
-
-def report_sections(report: Report) -> list[Section]:
-    def rollup_section(title: str, name: str, rollups: Sequence[Rollup]) -> Section:
-        labels = report.labels.get(rollups[0].dimension, {}) if rollups else {}
-        return Section(
-            title,
-            name,
-            ROLLUP_COLUMNS,
-            tuple((r.key, labels.get(r.key, ""), _rollup_values(r)) for r in rollups),
-        )
-
-    totals = (report.totals,) if report.totals is not None else ()
-    stage_columns = tuple(report.totals.by_stage) if report.totals is not None else ()
-    return [
-        rollup_section("Totals", "totals", totals),
-        Section(
-            "Implementation stage",
-            "stages",
-            stage_columns,
-            tuple(("all", "", tuple(str(n) for n in t.by_stage.values())) for t in totals),
-        ),
-        rollup_section("By GCM objective", "by_gcm_objective", report.by_gcm_objective),
-        rollup_section("By GCR area", "by_gcr_area", report.by_gcr_area),
-        rollup_section("By network", "by_network", report.by_network),
-        Section(
-            "Indicator progress",
-            "indicator_progress",
-            ("pledges", "reported", "met_target", "baseline_total", "latest_total", "target_total"),
-            tuple(
-                (
-                    i.indicator_id,
-                    i.measure,
-                    tuple(
-                        _text(v)
-                        for v in (
-                            i.pledges,
-                            i.reported,
-                            i.met_target,
-                            i.baseline_total,
-                            i.latest_total,
-                            i.target_total,
-                        )
-                    ),
-                )
-                for i in report.indicator_progress
-            ),
-        ),
-        Section(
-            "Silent pledges",
-            "silent_pledges",
-            ("network_id", "cities", "status", "silent_since", "last_reported_on"),
-            tuple(
-                (
-                    p.pledge_id,
-                    p.title.get("en") or next(iter(p.title.values()), ""),
-                    (
-                        p.network_id,
-                        " ".join(p.cities),
-                        p.status,
-                        p.silent_since.isoformat(),
-                        _text(p.last_reported_on),
-                    ),
-                )
-                for p in report.silent_pledges
-            ),
-        ),
-    ]
-
-
-def _source_lines(report: Report) -> list[str]:
-    source = report.source
-    lines = [
-        f"Computed from the first {source.tree_size} entries of the transparency log "
-        f"(tree size {source.tree_size}), events recorded by the end of "
-        f"{report.as_of.isoformat()} (UTC).",
-        f"Freshness window: {report.freshness_months} months "
-        f"(silent: no report since {report.freshness_cutoff.isoformat()}).",
-    ]
-    if source.checkpoint is not None:
-        lines.append(f"Signed checkpoint covering it: tree size {source.checkpoint.tree_size}.")
-    else:
-        lines.append("No signed checkpoint covers these entries yet.")
-    lines.append(f"SHA-256 of the report's canonical JSON form: {report.sha256}")
-    return lines
-
-
-def _md_cell(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
-def render_markdown(report: Report) -> str:
-    out = [f"# {report.title}", ""]
-    out.extend(f"{line}  " for line in _source_lines(report))
-    if report.source.checkpoint is not None:
-        out.extend(["", "```", report.source.checkpoint.note.rstrip("\n"), "```"])
-    for section in report_sections(report):
-        out.extend(["", f"## {section.title}", ""])
-        if not section.rows:
-            out.append("None.")
-            continue
-        header = ("key", "label", *section.columns)
-        out.append("| " + " | ".join(header) + " |")
-        out.append("|" + "---|" * len(header))
-        for key, label, values in section.rows:
-            cells = (key, label, *values)
-            out.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
-    return "\n".join(out) + "\n"
-
-
-def render_csv(report: Report) -> str:
-    """One row per figure: section, key, label, metric, value (the source comes first)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("section", "key", "label", "metric", "value"))
-    source = report.source
-    writer.writerow(("source", "", "", "as_of", report.as_of.isoformat()))
-    writer.writerow(("source", "", "", "network_id", _text(report.network_id)))
-    writer.writerow(("source", "", "", "tree_size", str(source.tree_size)))
-    checkpoint_size = source.checkpoint.tree_size if source.checkpoint else None
-    writer.writerow(("source", "", "", "checkpoint_tree_size", _text(checkpoint_size)))
-    writer.writerow(("source", "", "", "freshness_months", str(report.freshness_months)))
-    writer.writerow(("source", "", "", "sha256", report.sha256))
-    for section in report_sections(report):
-        for key, label, values in section.rows:
-            for column, value in zip(section.columns, values, strict=True):
-                writer.writerow((section.name, key, label, column, value))
-    return buffer.getvalue()
-
-
-def render_json(report: Report) -> str:
-    """The report's canonical JSON (RFC 8785), its digest included."""
-    return canonical_bytes(report.model_dump(mode="json")).decode()
-
-
-def render_html(report: Report) -> str:
-    e = html.escape
-    out = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{e(report.title)}</title>",
-        "<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:75rem}"
-        "table{border-collapse:collapse;margin:.5rem 0 1.5rem}"
-        "th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}"
-        "td.n{text-align:right}pre{background:#f4f4f4;padding:.5rem}</style>",
-        "</head><body>",
-        f"<h1>{e(report.title)}</h1>",
-    ]
-    out.extend(f"<p>{e(line)}</p>" for line in _source_lines(report))
-    if report.source.checkpoint is not None:
-        out.append(f"<pre>{e(report.source.checkpoint.note)}</pre>")
-    for section in report_sections(report):
-        out.append(f'<h2 id="{e(section.name)}">{e(section.title)}</h2>')
-        if not section.rows:
-            out.append("<p>None.</p>")
-            continue
-        out.append("<table><thead><tr><th>key</th><th>label</th>")
-        out.extend(f"<th>{e(c)}</th>" for c in section.columns)
-        out.append("</tr></thead><tbody>")
-        for key, label, values in section.rows:
-            out.append(f"<tr><td>{e(key)}</td><td>{e(label)}</td>")
-            out.extend(f'<td class="n">{e(v)}</td>' for v in values)
-            out.append("</tr>")
-        out.append("</tbody></table>")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
-
-
-def render_report(report: Report, report_format: ReportFormat) -> str:
-    renderers = {
-        "md": render_markdown,
-        "csv": render_csv,
-        "json": render_json,
-        "html": render_html,
-    }
-    if report_format not in renderers:
-        raise InvalidQuery(f"report formats: {', '.join(REPORT_FORMATS)}", field="format")
-    return renderers[report_format](report)
-
-
 # --- the published roll-ups (rollups.json) -------------------------------------------------------
 
 
 def _document(
-    tree_size: int, as_of: date | None, freshness_months: int, rollups: dict[str, list[Rollup]]
+    tree_size: int, as_of: date | None, freshness_months: int, rollups: dict[str, list[RollupOut]]
 ) -> dict[str, Any]:
     return {
         "format": ROLLUPS_FORMAT,

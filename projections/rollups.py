@@ -22,14 +22,14 @@ from projections.counters import (
     PLEDGES,
     REPORTED,
     IndicatorTotals,
-    Rollup,
     RollupCells,
     build_rollup,
+    check_dimension,
     open_pledges,
 )
 from projections.decimals import decimal_text
-from projections.errors import InvalidQuery
 from projections.freshness import freshness_cutoff
+from projections.models import RollupOut
 from projections.projector import ProjectionBatch
 from projections.state import ViewState
 from projections.tables import (
@@ -197,7 +197,7 @@ def rollup(
     today: date,
     freshness_months: int,
     tables: ViewTables | None = None,
-) -> Rollup | None:
+) -> RollupOut | None:
     """One group's roll-up, freshness judged on ``today`` (None: no pledge in the group).
 
     It reads three tables: give it a connection from ``read_snapshot`` so they agree.
@@ -221,12 +221,9 @@ def rollups(
     freshness_months: int,
     keys: Sequence[str] | None = None,
     tables: ViewTables | None = None,
-) -> list[Rollup]:
+) -> list[RollupOut]:
     """The roll-ups of every key of a dimension (or of the ``keys`` given), ordered by key."""
-    if dimension not in DIMENSIONS:
-        raise InvalidQuery(
-            f"no roll-ups by {dimension!r}; dimensions: {', '.join(DIMENSIONS)}", field="by"
-        )
+    check_dimension(dimension)
     tables = tables or live_tables()
     counters_t = tables.rollup_counters
     freshness_t = tables.rollup_freshness
@@ -283,7 +280,7 @@ def all_rollups(
     today: date,
     freshness_months: int,
     tables: ViewTables | None = None,
-) -> dict[str, list[Rollup]]:
+) -> dict[str, list[RollupOut]]:
     """Every roll-up of every dimension (what ``rollups.json`` publishes)."""
     return {
         dimension: rollups(

@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 from ledger.errors import StoreUnavailable
 from ledger.store import EventStore
 from projections.envelopes import read_envelope
-from projections.pledge_view import PledgeView, view_from_document
+from projections.pledge_fold import PledgeView, view_from_document
 from projections.pledges import PledgeProjector
 from projections.projector import Notified, ProjectionBatch, Projector
 from projections.registry import RegistryProjector

@@ -27,7 +27,7 @@ from domain.events import (
 from domain.values import Language
 from ledger.envelope import Envelope
 from projections.counters import RollupCells
-from projections.pledge_view import PledgeView, evolve_view
+from projections.pledge_fold import PledgeView, evolve_view
 
 PLEDGE_PREFIX = "pledge:"
 

@@ -10,33 +10,17 @@ it (the leaf hash is SHA-256 of 0x00 and the envelope) and check it against an i
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Connection, select
 
 from domain.pledge import pledge_stream
 from ledger.database import log_leaves
 from ledger.store import EventStore
-from projections.pledge_view import OutModel
-
-
-class TimelineEntry(OutModel):
-    event_id: str
-    stream_version: int
-    type: str
-    recorded_at: str
-    recorded_by: str
-    on_behalf_of: tuple[str, ...]
-    occurred_on: str | None
-    payload: dict[str, Any]
-    leaf_index: int | None
-    envelope: str
-    """The canonical envelope, exactly as hashed into the log."""
+from projections.models import TimelineEntryOut
 
 
 def pledge_timeline(
     store: EventStore, connection: Connection, pledge_id: str
-) -> list[TimelineEntry]:
+) -> list[TimelineEntryOut]:
     """The pledge's events, oldest first (empty if there is no such pledge)."""
     envelopes = store.read_stream(pledge_stream(pledge_id))
     if not envelopes:
@@ -49,7 +33,7 @@ def pledge_timeline(
         ).all()
     )
     return [
-        TimelineEntry(
+        TimelineEntryOut(
             event_id=e.event_id,
             stream_version=e.stream_version,
             type=e.type,

@@ -30,10 +30,9 @@ from ledger.clock import SeededIds, SteppingClock
 from ledger.settings import LedgerSettings
 from projections import DIMENSIONS, ProjectionRunner, rebuild
 from projections.as_of import pledge_as_of, rollups_of, views_as_of
-from projections.counters import Rollup
-from projections.pledge_view import PledgePage
-from projections.pledge_view import pledge_page as page_of
-from projections.pledges import SilentPledge, pledge, silent_pledge, silent_pledges
+from projections.models import PledgeOut, RollupOut, SilentPledgeOut
+from projections.pledge_page import pledge_page as page_of
+from projections.pledges import pledge, silent_pledge, silent_pledges
 from projections.rollups import rollups
 from projections.tables import read_snapshot
 from tests.integration.test_projections_runner import view_rows
@@ -222,9 +221,9 @@ def register(services: Services) -> None:
 
 @dataclass
 class Snapshot:
-    rollups: dict[str, list[Rollup]]
-    pages: dict[str, PledgePage | None]
-    silent: list[SilentPledge]
+    rollups: dict[str, list[RollupOut]]
+    pages: dict[str, PledgeOut | None]
+    silent: list[SilentPledgeOut]
 
 
 def live_snapshot(services: Services, day: date, pledge_ids: list[str]) -> Snapshot:

@@ -293,3 +293,28 @@ def test_pledges_are_listed_by_every_filter_a_page_at_a_time(
     assert [p.pledge_id for p in (*page.items, *rest.items)] == sorted([first, second, third])
     assert rest.next_after is None
     assert page.items[0].countries == ("MA",)
+
+
+def test_the_list_the_silent_list_and_the_page_show_the_same_amended_pledge(
+    services: Services, clock: SteppingClock
+) -> None:
+    register_basics(services)
+    pledge_id = submit_pledge(services)
+    with services.ledger.batch() as batch:
+        batch.amend_pledge(
+            UCLG,
+            pledge_id,
+            {"changes": {"title": {"fr": "Centre d'accueil"}}, "reason": "translation"},
+        )
+    catch_up(services)
+    today = date(2028, 1, 1)
+
+    with read_snapshot(services.engine) as connection:
+        page = pledge(connection, pledge_id, today=today, freshness_months=MONTHS)
+        (listed,) = list_pledges(connection).items
+        (silent,) = silent_pledges(connection, today=today, freshness_months=MONTHS)
+
+    assert page is not None
+    assert listed.title == silent.title == page.title == {"fr": "Centre d'accueil"}
+    assert listed.version == page.version == 2
+    assert silent.silent_since == page.freshness.anchor

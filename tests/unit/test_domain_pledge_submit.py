@@ -134,8 +134,8 @@ def test_duplicate_cities_are_refused() -> None:
     assert refused(cities=[MEMBER_CITY, MEMBER_CITY]).field == "cities"
 
 
-def test_pledge_without_cities_is_refused_as_invalid_input() -> None:
-    assert refused(cities=[]).field == "cities"
+def test_pledge_without_cities_is_refused_by_the_command_model() -> None:
+    assert invalid_input_from(shape_error(cities=[])).field == "cities"
 
 
 # --- dates ----------------------------------------------------------------------------------------

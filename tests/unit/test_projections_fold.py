@@ -37,12 +37,8 @@ from domain.events import (
 from ledger.envelope import Envelope, seal
 from projections.as_of import fold_log
 from projections.counters import RollupCells, contribution, memberships
-from projections.pledge_view import (
-    indicator_standings,
-    pledge_page,
-    view_document,
-    view_from_document,
-)
+from projections.pledge_fold import indicator_standings, view_document, view_from_document
+from projections.pledge_page import pledge_page
 from projections.state import ViewState, without_cycle_collection
 
 START = date(2024, 1, 1)

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 from datetime import date
 
-import orjson
 import pytest
 
 from domain.events import NetworkRegistered, PledgeClosed, PledgeValidated
-from ledger.canonical import canonical_bytes
 from projections.errors import InvalidQuery
-from projections.reports import (
-    CheckpointCitation,
-    recompute_rollups_document,
-    render_report,
-    report_from_entries,
-)
+from projections.reports import recompute_rollups_document, report_from_entries
 from tests.unit.test_projections_fold import Log
 
 AS_OF = date(2024, 6, 30)
@@ -70,48 +60,6 @@ def test_a_network_report_counts_only_that_networks_pledges() -> None:
     assert report.totals is not None
     assert report.totals.pledges == 1
     assert [r.key for r in report.by_network] == ["metropolis"]
-
-
-def test_the_report_digest_is_the_sha256_of_its_canonical_json() -> None:
-    report = report_from_entries(entries(history()), as_of=AS_OF, freshness_months=3)
-
-    body = orjson.loads(render_report(report, "json"))
-    digest = body.pop("sha256")
-
-    assert digest == report.sha256
-    assert hashlib.sha256(canonical_bytes(body)).hexdigest() == digest
-    again = report_from_entries(entries(history()), as_of=AS_OF, freshness_months=3)
-    assert again.sha256 == digest
-    other_window = report_from_entries(entries(history()), as_of=AS_OF, freshness_months=12)
-    assert other_window.sha256 != digest
-
-
-@pytest.mark.parametrize("report_format", ["md", "csv", "json", "html"])
-def test_every_report_format_names_its_tree_size_checkpoint_and_digest(
-    report_format: str,
-) -> None:
-    citation = CheckpointCitation(tree_size=40, note="test.log\n40\nroot=\n\n— test sig\n")
-    report = report_from_entries(
-        entries(history()), as_of=AS_OF, freshness_months=3, checkpoint=citation
-    )
-
-    text = render_report(report, report_format)  # type: ignore[arg-type]
-
-    assert report.sha256 in text
-    assert str(report.source.tree_size) in text
-    assert "40" in text
-    if report_format == "csv":
-        rows = list(csv.DictReader(io.StringIO(text)))
-        source = {r["metric"]: r["value"] for r in rows if r["section"] == "source"}
-        assert source["tree_size"] == str(report.source.tree_size)
-        assert source["checkpoint_tree_size"] == "40"
-
-
-def test_an_unknown_report_format_is_refused() -> None:
-    report = report_from_entries(entries(history()), as_of=AS_OF, freshness_months=3)
-
-    with pytest.raises(InvalidQuery, match="report formats"):
-        render_report(report, "pdf")  # type: ignore[arg-type]
 
 
 def test_published_rollups_rest_on_exactly_tree_size_entries() -> None:

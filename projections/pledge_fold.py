@@ -1,10 +1,11 @@
-"""The pledge read model: everything a pledge page shows, folded from the pledge's events.
+"""The pledge fold: everything known of a pledge, folded from its events, and its stored form.
 
 Pure: no database, no clock. The same fold serves the SQL projection (which keeps each view as
 a JSON document beside the columns it is queried by), the as-of queries and the offline
 recomputation of roll-ups. The lifecycle itself (status, stage, outcome) is the domain's own
 ``evolve_pledge``; this module only adds what a reader needs around it: who and when, the latest
 reading of each indicator, the last validation decision, links and corrections.
+``projections.pledge_page`` turns a view into the page that leaves the process.
 """
 
 from __future__ import annotations
@@ -15,15 +16,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict
-
 from domain.events import (
     Criterion,
     Decision,
     ErratumRecorded,
     Indicator,
     IndicatorPoint,
-    Outcome,
     Payload,
     PledgeAmended,
     PledgeChangesRequested,
@@ -34,14 +32,11 @@ from domain.events import (
     PledgeValidated,
     PledgeWithdrawn,
     ProgressReported,
-    Stage,
 )
-from domain.pledge import ENDED, PledgeState, Status, evolve_pledge
-from domain.values import Language
+from domain.pledge import ENDED, PledgeState, evolve_pledge
 from ledger.envelope import Envelope
-from projections.decimals import EXACT, decimal_text, ratio
+from projections.decimals import EXACT, ratio
 from projections.envelopes import recorded_on
-from projections.freshness import freshness_cutoff, is_silent, reported_within_window
 from projections.sealed import sealed_decoder
 
 CountryOf = Callable[[str], str | None]
@@ -375,192 +370,3 @@ def indicator_standings(
                     progress = ratio(EXACT.subtract(latest_value, start), span)
         standings.append(IndicatorStanding(indicator, latest, target, progress, met))
     return tuple(standings)
-
-
-# --- what a pledge page shows ----------------------------------------------------------------
-
-
-class OutModel(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class ReadingOut(OutModel):
-    value: str | None
-    date: date
-    comment: str
-    event_id: str
-
-
-class IndicatorOut(OutModel):
-    id: str
-    title: dict[Language, str]
-    measure: str
-    ascending: bool
-    baseline: IndicatorPoint | None
-    targets: tuple[IndicatorPoint, ...]
-    latest: ReadingOut | None
-    progress: str | None
-    met_target: bool | None
-
-
-class ValidationOut(OutModel):
-    decision: Decision
-    criteria: tuple[str, ...]
-    note: str
-    event_id: str
-    recorded_at: str
-    recorded_by: str
-
-
-class MatchOut(OutModel):
-    kind: str
-    supporting_pledge_id: str | None
-    funder: str | None
-    note: str
-    event_id: str
-    recorded_at: str
-
-
-class ErratumOut(OutModel):
-    corrects_event_id: str
-    note: str
-    event_id: str
-    recorded_at: str
-
-
-class FreshnessOut(OutModel):
-    """Reporting freshness on ``today``, apart from the implementation stage."""
-
-    today: date
-    cutoff: date
-    last_reported_on: date | None
-    anchor: date
-    reported_within_window: bool
-    silent: bool
-
-
-class PledgePage(OutModel):
-    pledge_id: str
-    network_id: str
-    cities: tuple[str, ...]
-    countries: tuple[str, ...]
-    title: dict[Language, str]
-    description: dict[Language, str]
-    gcm_objectives: tuple[int, ...]
-    gcr_areas: tuple[str, ...]
-    sdg_targets: tuple[str, ...]
-    priority_areas: tuple[str, ...]
-    starts_on: date
-    ends_on: date
-    status: Status
-    stage: Stage | None
-    outcome: Outcome | None
-    ever_validated: bool
-    validation: ValidationOut | None
-    indicators: tuple[IndicatorOut, ...]
-    matches: tuple[MatchOut, ...]
-    errata: tuple[ErratumOut, ...]
-    end_note: str
-    reports: int
-    last_period_end: date | None
-    freshness: FreshnessOut
-    version: int
-    submitted_at: str
-    submitted_by: str
-    updated_at: str
-
-
-def freshness_of(view: PledgeView, today: date, freshness_months: int) -> FreshnessOut:
-    cutoff = freshness_cutoff(today, freshness_months)
-    return FreshnessOut(
-        today=today,
-        cutoff=cutoff,
-        last_reported_on=view.last_reported_on,
-        anchor=view.freshness_anchor,
-        reported_within_window=view.is_open
-        and reported_within_window(view.last_reported_on, cutoff),
-        silent=view.is_open and is_silent(view.freshness_anchor, cutoff),
-    )
-
-
-def pledge_page(view: PledgeView, today: date, freshness_months: int) -> PledgePage:
-    state = view.state
-    content = state.content
-    vetting = view.vetting
-    return PledgePage(
-        pledge_id=state.pledge_id,
-        network_id=state.network_id,
-        cities=content.cities,
-        countries=view.countries,
-        title=dict(content.title),
-        description=dict(content.description),
-        gcm_objectives=content.gcm_objectives,
-        gcr_areas=content.gcr_areas,
-        sdg_targets=content.sdg_targets,
-        priority_areas=content.priority_areas,
-        starts_on=content.starts_on,
-        ends_on=content.ends_on,
-        status=state.status,
-        stage=state.stage,
-        outcome=state.outcome,
-        ever_validated=state.ever_validated,
-        validation=None
-        if vetting is None
-        else ValidationOut(
-            decision=vetting.decision,
-            criteria=vetting.criteria,
-            note=vetting.note,
-            event_id=vetting.event_id,
-            recorded_at=vetting.recorded_at,
-            recorded_by=vetting.recorded_by,
-        ),
-        indicators=tuple(
-            IndicatorOut(
-                id=s.indicator.id,
-                title=dict(s.indicator.title),
-                measure=s.indicator.measure,
-                ascending=s.indicator.ascending,
-                baseline=s.indicator.baseline,
-                targets=s.indicator.targets,
-                latest=None
-                if s.latest is None
-                else ReadingOut(
-                    value=s.latest.value,
-                    date=s.latest.on,
-                    comment=s.latest.comment,
-                    event_id=s.latest.event_id,
-                ),
-                progress=None if s.progress is None else decimal_text(s.progress),
-                met_target=s.met_target,
-            )
-            for s in indicator_standings(view)
-        ),
-        matches=tuple(
-            MatchOut(
-                kind=x.kind,
-                supporting_pledge_id=x.supporting_pledge_id,
-                funder=x.funder,
-                note=x.note,
-                event_id=x.event_id,
-                recorded_at=x.recorded_at,
-            )
-            for x in view.links
-        ),
-        errata=tuple(
-            ErratumOut(
-                corrects_event_id=x.corrects_event_id,
-                note=x.note,
-                event_id=x.event_id,
-                recorded_at=x.recorded_at,
-            )
-            for x in view.corrections
-        ),
-        end_note=view.end_note,
-        reports=view.reports,
-        last_period_end=state.last_period_end,
-        freshness=freshness_of(view, today, freshness_months),
-        version=view.version,
-        submitted_at=view.submitted_at,
-        submitted_by=view.submitted_by,
-        updated_at=view.updated_at,
-    )
