@@ -63,10 +63,10 @@ def test_demo_refuses_a_store_that_already_has_events(env: dict[str, str]) -> No
     assert "already has events" in result.stderr
 
 
-def test_a_malformed_database_url_is_one_clear_line(env: dict[str, str]) -> None:
+def test_a_malformed_database_url_is_a_usage_error_naming_the_option(env: dict[str, str]) -> None:
     result = runner.invoke(app, ["demo", "--database-url", "mysql://nowhere/x"], env=env)
-    assert result.exit_code == 1
-    assert result.stderr.startswith("error: ")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --database-url: ")
     assert "sqlite:///PATH or postgresql://" in result.stderr
 
 
