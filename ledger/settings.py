@@ -160,7 +160,7 @@ class LedgerSettings(BaseSettings):
             return self.signing_key_file
         if self.backend != "sqlite":
             raise ConfigurationError(
-                "a PostgreSQL store needs LEDGER_SIGNING_KEY_FILE (the signer key's path)",
+                "required for a PostgreSQL store: the path of its signer key file",
                 field="signing_key_file",
             )
         database = Path(self.sqlite_path)

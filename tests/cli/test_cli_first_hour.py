@@ -273,3 +273,103 @@ def test_a_report_on_events_not_yet_signed_cites_no_checkpoint_and_says_so(
 
 def today() -> str:
     return datetime.now(UTC).date().isoformat()
+
+
+# --- 3. --trust-key takes the key file -------------------------------------------------------
+
+
+@pytest.fixture
+def bundle(demo_store: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "bundle"
+    assert run(["export", str(target)], _sqlite_env(demo_store)).exit_code == 0
+    return target
+
+
+def test_trust_key_accepts_a_vkey_file(bundle: Path, tmp_path: Path) -> None:
+    kept = tmp_path / "published.vkey"
+    kept.write_bytes((bundle / "key.vkey").read_bytes())
+
+    result = run(["verify", str(bundle), "--trust-key", str(kept)])
+
+    assert result.exit_code == 0, result.stderr
+    assert "with the trusted key" in result.stdout
+
+
+def test_trust_key_accepts_the_key_text(bundle: Path) -> None:
+    text = (bundle / "key.vkey").read_text().strip()
+
+    result = run(["verify", str(bundle), "--trust-key", text, "--json"])
+
+    assert result.exit_code == 0, result.stderr
+    assert orjson.loads(result.stdout)["key_trusted"] is True
+
+
+def test_a_trust_key_file_that_holds_no_key_is_a_usage_error_naming_the_option(
+    bundle: Path, tmp_path: Path
+) -> None:
+    wrong = tmp_path / "notes.txt"
+    wrong.write_text("not a key\n")
+
+    result = run(["verify", str(bundle), "--trust-key", str(wrong)])
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: --trust-key: the file {wrong} is not a verifier key")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_trust_key_that_is_neither_a_file_nor_a_key_is_a_usage_error(bundle: Path) -> None:
+    result = run(["verify", str(bundle), "--trust-key", "missing.vkey"])
+
+    assert result.exit_code == 2
+    assert "--trust-key: the key text is not a verifier key" in result.stderr
+
+
+def test_verify_help_says_what_a_bundle_checked_against_its_own_key_proves() -> None:
+    result = run(["verify", "--help"])
+
+    assert "Without --trust-key a bundle is checked only against its own" in result.stdout
+    assert "VKEY_FILE" in result.stdout
+
+
+def test_without_trust_key_the_ok_line_says_only_consistency_was_checked(bundle: Path) -> None:
+    result = run(["verify", str(bundle)])
+
+    assert result.exit_code == 0, result.stderr
+    assert "the bundle's own key (consistency only: pass --trust-key" in result.stdout
+
+
+# --- 4. unknown ids are errors; the ids are listed ------------------------------------------
+
+
+def test_an_unknown_network_is_a_usage_error_pointing_at_the_listing(demo_store: Path) -> None:
+    result = run(["report", "--as-of", "2024-06-30", "--network", "nope"], _sqlite_env(demo_store))
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "--network 'nope' is not a registered id; `pledge-ledger networks`" in result.stderr
+
+
+def test_networks_lists_the_registered_ids(demo_store: Path) -> None:
+    result = run(["networks", "--json"], _sqlite_env(demo_store))
+
+    assert result.exit_code == 0, result.stderr
+    ids = [item["network_id"] for item in orjson.loads(result.stdout)]
+    assert ids == sorted(ids)
+    assert "demo-welcoming-cities" in ids
+
+
+def test_cities_lists_the_registered_ids_with_their_networks(demo_store: Path) -> None:
+    result = run(["cities", "--json"], _sqlite_env(demo_store))
+
+    assert result.exit_code == 0, result.stderr
+    listed = orjson.loads(result.stdout)
+    assert listed
+    assert all(item["city_id"].startswith("demo-") for item in listed)
+    assert all(item["networks"] for item in listed)
+
+
+def test_networks_prints_a_table_by_default(demo_store: Path) -> None:
+    result = run(["networks"], _sqlite_env(demo_store))
+
+    assert result.exit_code == 0, result.stderr
+    assert "Welcoming Cities Network (demo)" in result.stdout
