@@ -512,6 +512,8 @@ def verify(
     """
     trusted = trusted_vkey(trust_key) if trust_key is not None else None
     if source is not None:
+        if not source.is_dir():
+            fail(f"DIR {source} is not a directory (an audit bundle from `export`)", USAGE_ERROR)
         report = run_verification(source, trusted, json_output)
     else:
         settings = load_settings(database_url)

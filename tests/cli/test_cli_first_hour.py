@@ -373,3 +373,13 @@ def test_networks_prints_a_table_by_default(demo_store: Path) -> None:
 
     assert result.exit_code == 0, result.stderr
     assert "Welcoming Cities Network (demo)" in result.stdout
+
+
+def test_verifying_a_directory_that_does_not_exist_is_a_usage_error(tmp_path: Path) -> None:
+    result = run(["verify", str(tmp_path / "nowhere")])
+
+    assert result.exit_code == 2
+    assert (
+        result.stderr
+        == f"error: DIR {tmp_path / 'nowhere'} is not a directory (an audit bundle from `export`)\n"
+    )
