@@ -1,6 +1,9 @@
 """The composition root: the one place where settings, store, ledger and read side are wired.
 
-Nothing is built at import time; commands, the server and tests call ``bootstrap()``.
+Nothing is built at import time; commands, the server and tests call ``bootstrap()``, which
+creates the store's tables and the signing key when they are missing (only commands that write
+a ledger call it). Commands that only read call ``open_for_reading()``: it refuses a store that
+does not exist, and opens one that does without creating, integrating or signing anything.
 """
 
 from __future__ import annotations
@@ -9,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, inspect, select, table
 
+from api.errors import StoreNotFound
 from domain.taxonomies import reference_taxonomies
 from ledger.checkpoint import load_or_create_signer
 from ledger.clock import Clock, IdFactory, SystemClock, random_ids
-from ledger.database import create_database_engine, create_ledger_tables
-from ledger.log import TransparencyLog
+from ledger.database import create_database_engine, create_ledger_tables, metadata
+from ledger.log import LogError, SignedCheckpoint, TransparencyLog
 from ledger.service import Ledger
 from ledger.settings import LedgerSettings, get_settings
 from ledger.store import EventStore
@@ -59,7 +63,7 @@ def bootstrap(
     store = EventStore(settings)
     taxonomies = reference_taxonomies().with_priority_areas(settings.priority_areas)
     clock = clock or SystemClock()
-    signer = load_or_create_signer(settings.signing_key_file, settings.log_origin)
+    signer = load_or_create_signer(settings.key_file, settings.log_origin)
     log = TransparencyLog(
         store,
         engine,
@@ -95,3 +99,115 @@ def bootstrap(
     return Services(
         settings=settings, store=store, engine=engine, ledger=ledger, log=log, views=views
     )
+
+
+class SignedLogReader(TransparencyLog):
+    """The log as it is already integrated and signed: reading it never integrates or signs.
+
+    ``sign()`` answers the latest stored checkpoint, so that an audit bundle written from this
+    reader covers exactly what the log has signed; events recorded after it are left out.
+    """
+
+    def integrate(self, *, batch_size: int = 5000) -> int:
+        return self.tree_size()
+
+    def sign(self, *, wait: bool = True, force: bool = False) -> SignedCheckpoint:
+        latest = self.latest_checkpoint()
+        if latest is None:
+            raise LogError(
+                "the store has no signed checkpoint yet: `pledge-ledger checkpoint` signs one"
+            )
+        return latest
+
+
+@dataclass
+class StoreReader:
+    """An existing store opened for reading only: the event store, the log and the engine."""
+
+    settings: LedgerSettings
+    store: EventStore
+    engine: Engine
+    log: SignedLogReader
+
+    def events(self) -> int:
+        """How many events the store holds, signed or not."""
+        return count_events(self.engine, self.settings)
+
+    def close(self) -> None:
+        self.store.close()
+        self.engine.dispose()
+
+    def __enter__(self) -> StoreReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def count_events(engine: Engine, settings: LedgerSettings) -> int:
+    """How many events the store's event table holds (reads only)."""
+    events = (
+        table("stored_events")
+        if settings.backend == "sqlite"
+        else table("ledger_events", schema=settings.database_schema)
+    )
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(events)).scalar_one())
+
+
+def store_location(settings: LedgerSettings) -> str:
+    """The store as a person would name it: the URL, and the absolute file for SQLite."""
+    if settings.backend == "sqlite":
+        return f"{settings.database_url} ({Path(settings.sqlite_path).resolve()})"
+    schema = f", schema {settings.database_schema}" if settings.database_schema else ""
+    return f"{settings.url.render_as_string(hide_password=True)}{schema}"
+
+
+def _missing_store(settings: LedgerSettings, what: str) -> StoreNotFound:
+    return StoreNotFound(
+        f"{what} at {store_location(settings)}: point at a store with --database-url or "
+        "LEDGER_DATABASE_URL, or create one with `pledge-ledger demo`",
+    )
+
+
+def open_for_reading(settings: LedgerSettings | None = None) -> StoreReader:
+    """Open an existing store read-only; refuse one that does not exist.
+
+    Nothing is created: not the SQLite file, not a table or schema, not the signing key, not a
+    lock file. A SQLite store is opened through a ``mode=ro`` URI with ``query_only``, a
+    PostgreSQL one in read-only transactions.
+    """
+    settings = (settings or get_settings()).for_reading()
+    if settings.backend == "sqlite" and not Path(settings.sqlite_path).is_file():
+        raise _missing_store(settings, "no store")
+    engine = create_database_engine(settings)
+    try:
+        present = set(inspect(engine).get_table_names(schema=settings.database_schema))
+        if not {t.name for t in metadata.sorted_tables} <= present:
+            raise _missing_store(settings, "no pledge-ledger store")
+        key_file = settings.key_file
+        if not key_file.is_file():
+            raise StoreNotFound(
+                f"no signing key at {key_file.resolve()} (the key of the store at "
+                f"{store_location(settings)}): set LEDGER_SIGNING_KEY_FILE to its key file",
+            )
+        # The key exists: this loads it and never creates one.
+        signer = load_or_create_signer(key_file, settings.log_origin)
+        store = EventStore(settings)
+    except BaseException:
+        engine.dispose()
+        raise
+    log = SignedLogReader(
+        store,
+        engine,
+        signer=signer,
+        origin=settings.log_origin,
+        clock=SystemClock(),
+        schema=settings.database_schema,
+    )
+    return StoreReader(settings=settings, store=store, engine=engine, log=log)

@@ -1,7 +1,14 @@
 """The ``pledge-ledger`` command line.
 
 Every command that prints results takes ``--json``; errors are one line on stderr and a
-non-zero exit (1 for a refused or failed operation, 2 for a usage error).
+non-zero exit: 2 for a usage error (a malformed, out-of-range or unknown value in an option,
+an argument or a ``LEDGER_*`` setting: the line names it), 1 for a refused or failed operation
+(no store where the settings point, an integrity failure, an unreachable database), 130 when
+interrupted.
+
+Only ``demo`` and ``checkpoint`` create a store or a signing key; ``projections rebuild``
+refuses a store that does not exist, and the others open the store with ``open_for_reading()``
+and change nothing in it.
 """
 
 from __future__ import annotations
@@ -10,10 +17,11 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import date
+from datetime import UTC, date, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -21,37 +29,80 @@ import orjson
 import typer
 from eventsourcing.persistence import PersistenceError
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.bootstrap import Services, bootstrap
-from api.demo import demo_clock, load_demo
+from api.bootstrap import (
+    Services,
+    StoreReader,
+    bootstrap,
+    count_events,
+    open_for_reading,
+    store_location,
+)
+from api.demo import demo_clock, demo_state, load_demo
 from api.errors import ApiError
 from api.report_formats import REPORT_FORMATS, render_report
 from domain.errors import DomainError
+from domain.values import Language
 from ledger.bundle import export_bundle
 from ledger.canonical import canonical_bytes
 from ledger.clock import SeededIds
-from ledger.errors import LedgerError
+from ledger.database import create_database_engine
+from ledger.errors import ConfigurationError, LedgerError
+from ledger.note import NoteError, Verifier
 from ledger.settings import LedgerSettings
 from ledger.verify import VerificationResult, verify_bundle
 from projections import (
+    CityOut,
+    NetworkOut,
     build_report,
+    city,
+    network,
+    read_snapshot,
     rebuild,
     recompute_rollups_document,
     rollups_document,
 )
 from projections.check import ViewsCheck, check_views
 from projections.errors import ProjectionError
+from projections.tables import live_tables
+
+USAGE_ERROR = 2
+FAILED = 1
+INTERRUPTED = 130
+
+SETTINGS_EPILOG = """\b
+Settings (environment variables; an option given on the command line wins):
+  LEDGER_DATABASE_URL    the store: sqlite:///PATH or postgresql://USER@HOST:PORT/DB
+                         (default sqlite:///./pledge-ledger.db, in the working directory)
+  LEDGER_DATABASE_SCHEMA PostgreSQL schema for all tables (default: the search path)
+  LEDGER_SIGNING_KEY_FILE the Ed25519 signer key (default: beside the SQLite file,
+                         pledge-ledger.db -> pledge-ledger.key; required for PostgreSQL)
+  LEDGER_LOG_ORIGIN      the log's origin line and key name
+  LEDGER_CHECKPOINT_INTERVAL_SECONDS  at most one checkpoint per interval under load
+  LEDGER_PRIORITY_AREAS  JSON list of priority-area slugs, e.g. ["housing","health"]
+  LEDGER_FRESHNESS_MONTHS a pledge with no report for this long is "silent"
+
+\b
+Only demo and checkpoint create a store or a key; every other command refuses a
+store that does not exist, and verify, export, report, networks and cities
+change nothing in one that does.
+Exit codes: 0 ok, 1 refused or failed, 2 usage error, 130 interrupted."""
 
 app = typer.Typer(
     name="pledge-ledger",
     help="The public, verifiable ledger of city pledges for migrants and refugees.",
+    epilog=SETTINGS_EPILOG,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: typer's rich panels print a type for every option, even flags (--json <bool>).
+    rich_markup_mode=None,
 )
 console = Console()
 err_console = Console(stderr=True)
@@ -67,21 +118,53 @@ DatabaseUrl = Annotated[
 JsonOutput = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
+def fail(message: str, code: int = FAILED) -> NoReturn:
     err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
+def note(message: str) -> None:
+    """A remark on stderr that is not an error (stdout stays the command's result)."""
+    err_console.print(f"note: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+def setting_name(field: str | None, *, database_url_given: bool) -> str:
+    """How the user set ``field``: the option they typed, or the environment variable."""
+    if field == "database_url" and database_url_given:
+        return "--database-url"
+    return f"LEDGER_{(field or 'settings').upper()}"
+
+
 def load_settings(database_url: str | None) -> LedgerSettings:
+    """The settings, with every malformed value refused here as one line naming it (exit 2)."""
     overrides: dict[str, Any] = {}
     if database_url is not None:
         overrides["database_url"] = database_url
+    given = database_url is not None
     try:
-        return LedgerSettings(**overrides)
+        settings = LedgerSettings(**overrides)
+        # Derived values are checked now, so that a bad URL or a missing key setting is a
+        # usage error before anything is opened.
+        _ = settings.backend
+        _ = settings.key_file
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        fail(f"setting LEDGER_{where.upper()}: {first['msg']}")
+        location = ".".join(str(p) for p in first["loc"])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        fail(f"{setting_name(location, database_url_given=given)}: {message}", USAGE_ERROR)
+    except SettingsError as error:
+        # pydantic-settings parses list settings as JSON before validating them; its message
+        # names the field between the first pair of double quotes.
+        quoted = str(error).split('"')
+        parsed = quoted[1] if len(quoted) > 2 else None
+        fail(
+            f"{setting_name(parsed, database_url_given=given)}: expected JSON, "
+            'e.g. ["housing","health"]',
+            USAGE_ERROR,
+        )
+    except ConfigurationError as error:
+        fail(f"{setting_name(error.field, database_url_given=given)}: {error.message}", USAGE_ERROR)
+    return settings
 
 
 @contextmanager
@@ -124,8 +207,31 @@ def progress_bar(description: str, enabled: bool) -> Iterator[Callable[[int, int
         yield update
 
 
+def installed_version() -> str:
+    try:
+        return version("pledge-ledger")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def print_version(requested: bool) -> None:
+    if requested:
+        console.print(f"pledge-ledger {installed_version()}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def root() -> None:
+def root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the installed version and exit.",
+            is_eager=True,
+            callback=print_version,
+        ),
+    ] = False,
+) -> None:
     """The public, verifiable ledger of city pledges for migrants and refugees."""
 
 
@@ -135,29 +241,37 @@ def demo(
         int, typer.Option(min=1, max=1_000_000, help="How many demo pledges.")
     ] = 200,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same data.")] = 2018,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset",
+            help="First delete the SQLite demo store and its key (refused for any other store).",
+        ),
+    ] = False,
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
     """Load a deterministic, clearly labelled demo data set (fictional cities)."""
     settings = load_settings(database_url)
+    if reset:
+        reset_demo_store(settings)
     started = time.perf_counter()
     with (
         reported_errors(),
         bootstrap(settings, clock=demo_clock(), ids=SeededIds(seed)) as services,
     ):
-        if services.store.max_notification_id():
-            fail(
-                f"the store at {settings.database_url} already has events; "
-                "the demo loads only into an empty store"
-            )
-        with progress_bar("loading demo", enabled=not json_output) as update:
-            summary = load_demo(
-                services,
-                pledges=pledges,
-                seed=seed,
-                progress=update,
-                rebuild_workers=max(1, os.cpu_count() or 1),
-            )
+        refuse_a_store_with_events(services)
+        try:
+            with progress_bar("loading demo", enabled=not json_output) as update:
+                summary = load_demo(
+                    services,
+                    pledges=pledges,
+                    seed=seed,
+                    progress=update,
+                    rebuild_workers=max(1, os.cpu_count() or 1),
+                )
+        except KeyboardInterrupt:
+            report_interrupted_demo(services)
         finish_after_writes(services)
     seconds = time.perf_counter() - started
     if json_output:
@@ -183,23 +297,99 @@ def demo(
     )
 
 
+START_OVER = "`pledge-ledger demo --reset` deletes it and loads the demo again"
+
+
+def refuse_a_store_with_events(services: Services) -> None:
+    if not services.store.max_notification_id():
+        return
+    where = store_location(services.settings)
+    state = demo_state(services.engine)
+    if state is not None and state.partial:
+        fail(f"the store at {where} holds a partially loaded demo (interrupted); {START_OVER}")
+    fail(f"the store at {where} already has events; the demo loads only into an empty store")
+
+
+def report_interrupted_demo(services: Services) -> NoReturn:
+    """Say what an interrupted demo left behind, and how to start over; exit 130."""
+    try:
+        stored = count_events(services.engine, services.settings)
+    except (SQLAlchemyError, PersistenceError):
+        stored = None
+    held = "an unknown number of" if stored is None else str(stored)
+    err_console.print(
+        f"interrupted: the demo stopped early; the store at {store_location(services.settings)} "
+        f"holds {held} events, a partially loaded demo (labelled so); {START_OVER}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(INTERRUPTED)
+
+
+def demo_store_files(settings: LedgerSettings) -> list[Path]:
+    """Every file a SQLite demo store consists of: the database, its journals and locks, key."""
+    database = settings.sqlite_path
+    companions = ("-wal", "-shm", ".integrator.lock", ".rebuild.lock")
+    return [
+        Path(database),
+        *(Path(f"{database}{suffix}") for suffix in companions),
+        settings.key_file,
+    ]
+
+
+def reset_demo_store(settings: LedgerSettings) -> None:
+    """Delete a SQLite store that holds only a demo, and its key; refuse any other store."""
+    if settings.backend != "sqlite":
+        fail(
+            "--reset deletes SQLite demo stores only; for PostgreSQL drop the schema "
+            "(DROP SCHEMA … CASCADE) and remove LEDGER_SIGNING_KEY_FILE yourself",
+            USAGE_ERROR,
+        )
+    if not Path(settings.sqlite_path).exists():
+        return  # nothing to delete: the demo starts on a new store
+    where = store_location(settings)
+    with reported_errors():
+        engine = create_database_engine(settings.for_reading())
+        try:
+            state = demo_state(engine)
+            stored = count_events(engine, settings) if state is not None else 0
+        finally:
+            engine.dispose()
+    if state is None:
+        fail(f"--reset refused: the store at {where} was not loaded by `pledge-ledger demo`")
+    if state.finished_events is not None and stored != state.finished_events:
+        fail(
+            f"--reset refused: the store at {where} holds {stored} events, "
+            f"{stored - state.finished_events} more than the demo stored"
+        )
+    deleted = [path for path in demo_store_files(settings) if path.exists()]
+    with reported_errors():
+        for path in deleted:
+            path.unlink()
+    note(f"deleted the demo store at {where} and its key ({len(deleted)} files)")
+
+
 def finish_after_writes(services: Services) -> None:
     """Bring the audit log (and its signed checkpoint) and the read models up to the writes."""
     services.log.sign(wait=True, force=True)
     services.views.catch_up()
 
 
-def published_rollups(services: Services) -> Callable[[int], bytes]:
-    """``rollups.json`` for a bundle: the roll-ups at the bundle's tree size."""
+def published_rollups(reader: StoreReader) -> Callable[[int], bytes]:
+    """``rollups.json`` for a bundle: the roll-ups at the bundle's tree size.
+
+    Read from the views when they stand exactly at that size, otherwise folded from the log:
+    either way nothing is written.
+    """
 
     def document(tree_size: int) -> bytes:
-        services.views.catch_up()
         return canonical_bytes(
             rollups_document(
-                services.engine,
-                services.store,
+                reader.engine,
+                reader.store,
                 tree_size=tree_size,
-                freshness_months=services.settings.freshness_months,
+                freshness_months=reader.settings.freshness_months,
             )
         )
 
@@ -245,37 +435,68 @@ def export(
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
-    """Write the audit bundle: entries, checkpoints, key, hash tiles, roll-ups."""
+    """Write the audit bundle of what the log has signed (the store is not changed).
+
+    Events recorded after the latest checkpoint are left out, and said so: run
+    `pledge-ledger checkpoint` first to include them.
+    """
     settings = load_settings(database_url)
     with (
         reported_errors(),
-        bootstrap(settings) as services,
+        open_for_reading(settings) as reader,
         progress_bar("exporting", enabled=not json_output) as update,
     ):
         summary = export_bundle(
-            services.log,
+            reader.log,
             directory,
-            vkey=services.log.signer.vkey,
-            rollups=published_rollups(services),
+            vkey=reader.log.signer.vkey,
+            rollups=published_rollups(reader),
             progress=update,
         )
+        unsigned = reader.events() - summary.tree_size
     if json_output:
-        print_json(asdict(summary))
+        print_json({**asdict(summary), "unsigned_events": unsigned})
         return
     console.print(
         f"Wrote {summary.entries} entries, {summary.checkpoints} checkpoint(s) and "
         f"{summary.tiles} tiles to {summary.directory}."
     )
+    say_unsigned(unsigned)
 
 
-@app.command()
+def say_unsigned(unsigned: int) -> None:
+    if unsigned > 0:
+        note(
+            f"{unsigned} event(s) recorded after the latest checkpoint are not covered yet; "
+            "`pledge-ledger checkpoint` signs them"
+        )
+
+
+WITHOUT_TRUST_KEY = (
+    "Without --trust-key a bundle is checked only against its own key.vkey: that proves the "
+    "bundle is consistent (every entry in the signed trees, every signature valid for that "
+    "key), not that it comes from the log you mean; anyone can sign a consistent bundle with "
+    "a key of their own. Pass the log's published key to prove that."
+)
+
+
+@app.command(epilog=WITHOUT_TRUST_KEY)
 def verify(
     source: Annotated[
         Path | None,
-        typer.Argument(help="An audit bundle directory (default: export the store and check it)."),
+        typer.Argument(
+            metavar="DIR",
+            help="An audit bundle directory (default: what the configured store has signed).",
+        ),
     ] = None,
     trust_key: Annotated[
-        str | None, typer.Option("--trust-key", help="The verifier key (vkey) you trust.")
+        str | None,
+        typer.Option(
+            "--trust-key",
+            metavar="VKEY_FILE",
+            help="The verifier key you trust: a vkey file (such as a key.vkey you kept) or "
+            "its text NAME+HASH+KEY.",
+        ),
     ] = None,
     no_rollups: Annotated[
         bool,
@@ -287,30 +508,71 @@ def verify(
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
-    """Verify an audit bundle offline; exit 0 only if everything holds.
+    """Verify an audit bundle offline, or the configured store without writing to it.
 
-    Without DIR, the store is exported to a scratch folder and checked, and every read model is
-    compared with a rebuild from the log (as ``projections check`` does).
+    Exit 0 only if everything holds. Without a directory this checks what the store has
+    already signed (its latest checkpoint), says how many events are not covered yet, and
+    compares every read model with a rebuild from the log (as ``projections check`` does).
     """
+    trusted = trusted_vkey(trust_key) if trust_key is not None else None
     views: ViewsCheck | None = None
-    if source is None:
+    if source is not None:
+        if not source.is_dir():
+            fail(f"DIR {source} is not a directory (an audit bundle from `export`)", USAGE_ERROR)
+        report = run_verification(source, trusted, no_rollups, None, json_output)
+    else:
         settings = load_settings(database_url)
         with tempfile.TemporaryDirectory(prefix="pledge-ledger-verify-") as scratch:
-            with reported_errors(), bootstrap(settings) as services:
-                bundle = Path(scratch) / "bundle"
-                export_bundle(
-                    services.log,
+            bundle = Path(scratch) / "bundle"
+            with reported_errors(), open_for_reading(settings) as reader:
+                summary = export_bundle(
+                    reader.log,
                     bundle,
-                    vkey=services.log.signer.vkey,
-                    rollups=None if no_rollups else published_rollups(services),
+                    vkey=reader.log.signer.vkey,
+                    rollups=None if no_rollups else published_rollups(reader),
                 )
+                unsigned = reader.events() - summary.tree_size
+                state = demo_state(reader.engine)
                 with progress_bar("checking the read models", enabled=not json_output):
-                    views = check_views(services.engine, services.store)
-            report = run_verification(bundle, trust_key, no_rollups, views, json_output)
-    else:
-        report = run_verification(source, trust_key, no_rollups, None, json_output)
+                    views = check_views(reader.engine, reader.store)
+            partial_demo = state is not None and state.partial
+            report = run_verification(
+                bundle,
+                trusted,
+                no_rollups,
+                views,
+                json_output,
+                store={"unsigned_events": unsigned, "partial_demo": partial_demo},
+            )
+        if not json_output:
+            say_unsigned(unsigned)
+            if partial_demo:
+                note(f"this store holds a partially loaded demo (interrupted); {START_OVER}")
     if not report.ok or (views is not None and not views.ok):
-        raise typer.Exit(1)
+        raise typer.Exit(FAILED)
+
+
+def trusted_vkey(value: str) -> str:
+    """The verifier key ``--trust-key`` names: read from a file, or given as its text."""
+    path = Path(value)
+    if path.exists():
+        try:
+            text = path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) else "not ASCII text"
+            fail(f"--trust-key {value}: cannot read the key file: {reason}", USAGE_ERROR)
+        what = f"the file {value}"
+    else:
+        text, what = value.strip(), "the key text"
+    try:
+        Verifier.from_vkey(text)
+    except NoteError as error:
+        fail(
+            f"--trust-key: {what} is not a verifier key ({error.message}); pass a vkey file "
+            "or its text NAME+HASH+KEY",
+            USAGE_ERROR,
+        )
+    return text
 
 
 def run_verification(
@@ -319,6 +581,7 @@ def run_verification(
     no_rollups: bool,
     views: ViewsCheck | None,
     json_output: bool,
+    store: dict[str, Any] | None = None,
 ) -> VerificationResult:
     with progress_bar("verifying", enabled=not json_output) as update:
         report = verify_bundle(
@@ -340,6 +603,7 @@ def run_verification(
                 "key_trusted": report.key_trusted,
                 "failure": None if report.failure is None else asdict(report.failure),
                 **({} if views is None else {"views": views_json(views)}),
+                **(store or {}),
             }
         )
         return report
@@ -353,7 +617,11 @@ def run_verification(
             f"FAILED: {views.mismatch}", markup=False, highlight=False, soft_wrap=True
         )
         return report
-    trust = "the trusted key" if report.key_trusted else "the bundle's own key (pass --trust-key)"
+    trust = (
+        "the trusted key"
+        if report.key_trusted
+        else "the bundle's own key (consistency only: pass --trust-key to check its origin)"
+    )
     rollups = (
         ", roll-ups replayed"
         if report.rollups_checked
@@ -388,36 +656,127 @@ def report(
         str,
         typer.Option("--as-of", help="The report's date (YYYY-MM-DD): events recorded by then."),
     ],
-    network: Annotated[
-        str | None, typer.Option("--network", help="Only this network's pledges.")
+    network_id: Annotated[
+        str | None,
+        typer.Option("--network", help="Only this network's pledges (see `networks`)."),
     ] = None,
     report_format: Annotated[str, typer.Option("--format", help="md, csv, json or html.")] = "md",
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Accountability report (IMRF / GRF) as of a date, citing the checkpoint it rests on."""
+    """Accountability report (IMRF / GRF) as of a date, citing the checkpoint it rests on.
+
+    The store is not changed: the report cites the smallest signed checkpoint that covers its
+    events; if events it counts are not covered yet, it cites none and says so (run
+    `pledge-ledger checkpoint`, then report again). Its sha256 is the SHA-256 of the
+    canonical (RFC 8785) JSON of the report without that field.
+    """
     if report_format not in REPORT_FORMATS:
-        fail(f"--format must be one of {', '.join(REPORT_FORMATS)}", code=2)
+        fail(f"--format must be one of {', '.join(REPORT_FORMATS)}", USAGE_ERROR)
     try:
         day = date.fromisoformat(as_of)
     except ValueError:
-        fail(f"--as-of {as_of!r} is not a date written YYYY-MM-DD", code=2)
+        fail(f"--as-of {as_of!r} is not a date written YYYY-MM-DD", USAGE_ERROR)
+    if day > datetime.now(UTC).date():
+        fail(f"--as-of {day.isoformat()} is in the future", USAGE_ERROR)
     settings = load_settings(database_url)
-    with reported_errors(), bootstrap(settings) as services:
-        if day > services.ledger.clock.now().date():
-            fail(f"--as-of {day.isoformat()} is in the future")
-        services.log.sign(wait=True)  # the report cites a checkpoint that covers its events
+    with reported_errors(), open_for_reading(settings) as reader:
+        if network_id is not None:
+            require_known(reader.engine, "--network", network_id, known_network_ids)
         built = build_report(
-            services.engine,
-            services.store,
+            reader.engine,
+            reader.store,
             as_of=day,
             freshness_months=settings.freshness_months,
-            network_id=network,
+            network_id=network_id,
         )
+        latest = reader.log.latest_checkpoint()
     sys.stdout.write(render_report(built, report_format))
     sys.stdout.flush()
+    if built.source.checkpoint is None and built.source.tree_size > 0:
+        signed = 0 if latest is None else latest.size
+        note(
+            f"this report counts {built.source.tree_size} log entries but the latest checkpoint "
+            f"covers {signed}: it cites none; `pledge-ledger checkpoint` signs them"
+        )
 
 
-projections_app = typer.Typer(help="Read models rebuilt from the event log.", no_args_is_help=True)
+def known_network_ids(engine: Engine) -> list[str]:
+    networks = live_tables().networks
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                select(networks.c.network_id).order_by(networks.c.network_id)
+            ).scalars()
+        )
+
+
+def known_city_ids(engine: Engine) -> list[str]:
+    cities = live_tables().cities
+    with engine.connect() as connection:
+        return list(
+            connection.execute(select(cities.c.city_id).order_by(cities.c.city_id)).scalars()
+        )
+
+
+def require_known(
+    engine: Engine, option: str, value: str, known: Callable[[Engine], list[str]]
+) -> None:
+    """Refuse an id the store does not hold (exit 2), pointing at the listing command."""
+    if value not in known(engine):
+        listing = "networks" if known is known_network_ids else "cities"
+        fail(
+            f"{option} {value!r} is not a registered id; `pledge-ledger {listing}` lists them",
+            USAGE_ERROR,
+        )
+
+
+def english_name(name: Mapping[Language, str]) -> str:
+    return name.get("en") or next(iter(name.values()), "")
+
+
+@app.command("networks")
+def networks_command(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
+    """List the registered networks: id, name, member cities (from the read models)."""
+    settings = load_settings(database_url)
+    found: list[NetworkOut] = []
+    with reported_errors(), open_for_reading(settings) as reader:
+        ids = known_network_ids(reader.engine)
+        with read_snapshot(reader.engine) as connection:
+            found = [n for n in (network(connection, i) for i in ids) if n is not None]
+    if json_output:
+        print_json([n.model_dump(mode="json") for n in found])
+        return
+    table = Table(title=f"{len(found)} network(s)")
+    for column in ("id", "name", "cities"):
+        table.add_column(column)
+    for item in found:
+        table.add_row(item.network_id, english_name(item.name), str(len(item.members)))
+    console.print(table)
+
+
+@app.command("cities")
+def cities_command(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
+    """List the registered cities: id, name, country, networks (from the read models)."""
+    settings = load_settings(database_url)
+    found: list[CityOut] = []
+    with reported_errors(), open_for_reading(settings) as reader:
+        ids = known_city_ids(reader.engine)
+        with read_snapshot(reader.engine) as connection:
+            found = [c for c in (city(connection, i) for i in ids) if c is not None]
+    if json_output:
+        print_json([c.model_dump(mode="json") for c in found])
+        return
+    table = Table(title=f"{len(found)} city(ies)")
+    for column in ("id", "name", "country", "networks"):
+        table.add_column(column)
+    for item in found:
+        table.add_row(item.city_id, english_name(item.name), item.country, ", ".join(item.networks))
+    console.print(table)
+
+
+projections_app = typer.Typer(
+    help="Read models rebuilt from the event log.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(projections_app, name="projections")
 
 
@@ -431,6 +790,8 @@ def projections_rebuild(
 ) -> None:
     """Rebuild every read model from the log, aside, then swap it in (safe while serving)."""
     settings = load_settings(database_url)
+    with reported_errors(), open_for_reading(settings):
+        pass  # refuses a store that does not exist, rather than creating an empty one
     with (
         reported_errors(),
         bootstrap(settings) as services,
@@ -492,4 +853,4 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)

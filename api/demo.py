@@ -5,6 +5,11 @@ real city's pledge. The generator plans each pledge's whole life first (submissi
 amendments, progress reports, silence, matches, errata, withdrawal or closure), then replays all
 commands of all pledges in time order through the real ledger, driving its clock, so the demo
 passes through exactly the rules production data does.
+
+The store remembers that it holds a demo: a ``demo_loads`` row written before the first event
+and completed after the last one. A row left incomplete is a partially loaded demo (the load
+was interrupted); ``demo_state()`` reads it without writing, so ``verify`` can say so and
+``demo --reset`` can tell a demo store, which it may delete, from any other.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from typing import Any
+
+from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, inspect, select
 
 from api.bootstrap import Services
 from api.errors import DemoRefused
@@ -236,7 +243,10 @@ class DemoPlan:
         title_en, title_fr = rng.choice(TITLES)
         objectives = sorted(rng.sample(range(1, 24), k=rng.randint(1, 3)))
         gcr = sorted(rng.sample(sorted(self.taxonomies.gcr_areas), k=rng.choice((0, 0, 1))))
-        priority = sorted(rng.sample(self.taxonomies.priority_areas, k=rng.choice((0, 1, 1, 2))))
+        # Capped by the configured list, which may hold a single area; the draw stays the same.
+        wanted = rng.choice((0, 1, 1, 2))
+        areas = self.taxonomies.priority_areas
+        priority = sorted(rng.sample(areas, k=min(wanted, len(areas))))
         target = rng.choice((500, 1000, 2500, 5000, 12000))
         indicators: list[dict[str, Any]] = [
             {
@@ -490,6 +500,7 @@ def load_demo(
         )
     today = today or datetime.now(UTC).date()
     plan = DemoPlan(pledges, seed, today, services.ledger.taxonomies)
+    mark_demo_started(services.engine, pledges=pledges, seed=seed)
     ids: dict[int, str] = {}
     total = len(plan.commands)
     done = 0
@@ -511,6 +522,7 @@ def load_demo(
     finally:
         services.ledger.after_append = keep_current
     rebuild(services.engine, services.store, workers=rebuild_workers)
+    mark_demo_finished(services.engine, events=events)
     return DemoSummary(
         networks=len(NETWORKS),
         cities=len(plan.city_ids),
@@ -526,3 +538,68 @@ def load_demo(
 
 def demo_clock() -> SteppingClock:
     return SteppingClock(datetime.combine(DEMO_START, time(0, 0), tzinfo=UTC))
+
+
+# --- the store's record of its demo -----------------------------------------------------------
+
+_demo_metadata = MetaData()
+demo_loads = Table(
+    "demo_loads",
+    _demo_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("pledges", Integer, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("started_at", String(40), nullable=False),
+    Column("finished_events", BigInteger, nullable=True),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoState:
+    """What the store says about the demo loaded into it."""
+
+    pledges: int
+    seed: int
+    started_at: str
+    finished_events: int | None
+    """How many events the finished demo stored; None while (or if) the load is incomplete."""
+
+    @property
+    def partial(self) -> bool:
+        return self.finished_events is None
+
+
+def mark_demo_started(engine: Engine, *, pledges: int, seed: int) -> None:
+    _demo_metadata.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(demo_loads.delete())
+        connection.execute(
+            demo_loads.insert().values(
+                id=1,
+                pledges=pledges,
+                seed=seed,
+                started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                finished_events=None,
+            )
+        )
+
+
+def mark_demo_finished(engine: Engine, *, events: int) -> None:
+    with engine.begin() as connection:
+        connection.execute(demo_loads.update().values(finished_events=events))
+
+
+def demo_state(engine: Engine) -> DemoState | None:
+    """The store's demo record, or None if no demo was ever loaded into it (reads only)."""
+    if not inspect(engine).has_table(demo_loads.name):
+        return None
+    with engine.connect() as connection:
+        row = connection.execute(select(demo_loads)).first()
+    if row is None:
+        return None
+    return DemoState(
+        pledges=int(row.pledges),
+        seed=int(row.seed),
+        started_at=row.started_at,
+        finished_events=None if row.finished_events is None else int(row.finished_events),
+    )

@@ -2,7 +2,8 @@
 and (later) the HTTP API itself, beside the layers' own roots that cross unchanged.
 
     ApiError
-    └── DemoRefused      the demo loads only into an empty store, driven by a stepping clock
+    ├── DemoRefused      the demo loads only into an empty store, driven by a stepping clock
+    └── StoreNotFound    a command that only reads was pointed at a store that does not exist
 """
 
 from __future__ import annotations
@@ -26,3 +27,9 @@ class DemoRefused(ApiError):
     """The demo cannot load into this store (not empty, or not driven by a stepping clock)."""
 
     code = "demo_refused"
+
+
+class StoreNotFound(ApiError):
+    """No store (or no signing key) where the settings point: only writing commands create one."""
+
+    code = "store_not_found"

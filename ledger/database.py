@@ -98,21 +98,35 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -
     cursor.close()
 
 
+def _sqlite_query_only(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
 def create_database_engine(settings: LedgerSettings) -> Engine:
-    """An engine on the store's database, with the schema created if it is missing."""
+    """An engine on the store's database, with the schema created if it is missing.
+
+    With ``settings.for_reading()`` nothing is created and every connection refuses writes.
+    """
     url = settings.sqlalchemy_url()
     if settings.backend == "sqlite":
         engine = create_engine(url, connect_args={"timeout": settings.sqlite_lock_timeout_seconds})
         event.listen(engine, "connect", _sqlite_pragmas)
+        if settings.read_only:
+            event.listen(engine, "connect", _sqlite_query_only)
         return engine
     connect_args: dict[str, object] = {"connect_timeout": 10}
     schema = settings.database_schema
-    if schema:
-        connect_args["options"] = f"-csearch_path={schema}"
+    options = [f"-csearch_path={schema}"] if schema else []
+    if settings.read_only:
+        options.append("-cdefault_transaction_read_only=on")
+    if options:
+        connect_args["options"] = " ".join(options)
     engine = create_engine(
         url, connect_args=connect_args, pool_pre_ping=True, pool_size=settings.postgres_pool_size
     )
-    if schema:
+    if schema and not settings.read_only:
         with engine.begin() as connection:
             connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     return engine

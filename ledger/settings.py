@@ -3,37 +3,50 @@
 Everything the event store, the log and the projections need is derived from here; in
 particular eventsourcing always receives a complete ``env=`` dict built from these settings, so
 that no stray environment variable of the process can change where events go.
+
+The signing key lives beside the SQLite file by default (``pledge-ledger.db`` ->
+``pledge-ledger.key`` in the same folder), so that the working directory never decides which key
+signs or verifies a store; a PostgreSQL store has no file to sit beside, so it needs
+``LEDGER_SIGNING_KEY_FILE``.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from domain.taxonomies import DEFAULT_PRIORITY_AREAS
+from domain.errors import DomainError
+from domain.taxonomies import DEFAULT_PRIORITY_AREAS, reference_taxonomies
 from ledger.errors import ConfigurationError
 
 Backend = Literal["sqlite", "postgresql"]
 
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+DEFAULT_DATABASE_URL = "sqlite:///./pledge-ledger.db"
+KEY_SUFFIX = ".key"
 
 
 class LedgerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore", frozen=True)
 
-    database_url: str = "sqlite:///./pledge-ledger.db"
+    database_url: str = DEFAULT_DATABASE_URL
     database_schema: str | None = Field(
         default=None, description="PostgreSQL schema (default: the connection's search path)"
     )
-    signing_key_file: Path = Path("./pledge-ledger.key")
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="the Ed25519 signer key (default: beside the SQLite file, .key for .db)",
+    )
     log_origin: str = "pledge-ledger.local/log"
     checkpoint_interval_seconds: float = Field(default=1.0, ge=0.0)
     freshness_months: int = Field(default=12, ge=1, le=120)
@@ -41,6 +54,9 @@ class LedgerSettings(BaseSettings):
     postgres_lock_timeout_seconds: int = Field(default=5, ge=1)
     postgres_pool_size: int = Field(default=5, ge=1)
     sqlite_lock_timeout_seconds: int = Field(default=30, ge=1)
+    # Not a setting: a copy made by ``for_reading()`` opens the store without creating or
+    # writing anything (read-only SQLite URI, no CREATE TABLE).
+    _read_only: bool = PrivateAttr(default=False)
 
     @field_validator("database_schema")
     @classmethod
@@ -54,6 +70,22 @@ class LedgerSettings(BaseSettings):
             )
         return value or None
 
+    @field_validator("priority_areas")
+    @classmethod
+    def _priority_areas(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Refused here rather than at the first pledge (or in the middle of the demo): the list is
+        # a deployment's configuration, so a mistake in it is a start-up error.
+        if not value:
+            raise ValueError('expected a non-empty JSON list of slugs, e.g. ["housing"]')
+        repeated = sorted({area for area in value if value.count(area) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(repeated)} listed more than once")
+        try:
+            reference_taxonomies().with_priority_areas(value)
+        except DomainError as error:
+            raise ValueError(error.message) from None
+        return value
+
     @field_validator("log_origin")
     @classmethod
     def _origin(cls, value: str) -> str:
@@ -65,13 +97,22 @@ class LedgerSettings(BaseSettings):
     def url(self) -> URL:
         try:
             url = make_url(self.database_url)
-        except ArgumentError as error:
+            port = url.port  # parsed lazily by SQLAlchemy: a non-numeric port fails here
+        except (ArgumentError, ValueError) as error:
             raise ConfigurationError(
-                f"LEDGER_DATABASE_URL {self.database_url!r} is not a database URL", field="url"
+                f"{self.database_url!r} is not a database URL: expected sqlite:///PATH or "
+                "postgresql://USER@HOST:PORT/DATABASE (PORT a number)",
+                field="database_url",
             ) from error
+        if port is not None and not 0 < port < 65536:
+            raise ConfigurationError(
+                f"{self.database_url!r}: the port must be between 1 and 65535",
+                field="database_url",
+            )
         if url.get_backend_name() not in ("sqlite", "postgresql"):
             raise ConfigurationError(
-                "LEDGER_DATABASE_URL must be sqlite:///PATH or postgresql://…", field="url"
+                f"{self.database_url!r}: expected sqlite:///PATH or postgresql://…",
+                field="database_url",
             )
         return url
 
@@ -84,23 +125,64 @@ class LedgerSettings(BaseSettings):
         database = self.url.database
         if self.backend != "sqlite" or not database or database == ":memory:":
             raise ConfigurationError(
-                "the SQLite store needs a file: LEDGER_DATABASE_URL=sqlite:///path/to/ledger.db"
+                "the SQLite store needs a file: sqlite:///path/to/ledger.db",
+                field="database_url",
             )
         return database
 
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    def for_reading(self) -> LedgerSettings:
+        """These settings, opening the store read-only: nothing is created, nothing written."""
+        copy = self.model_copy()
+        copy._read_only = True
+        return copy
+
+    def _sqlite_target(self) -> str:
+        """The SQLite file as the drivers open it: a ``mode=ro`` URI when reading only."""
+        if not self._read_only:
+            return self.sqlite_path
+        path = Path(self.sqlite_path).resolve()
+        target = f"file:{quote(str(path))}?mode=ro"
+        if not os.access(path.parent, os.W_OK) and not Path(f"{path}-wal").exists():
+            # SQLite reads a WAL database through -wal and -shm files it cannot create in a
+            # folder it may not write. Without a -wal file every committed page is in the main
+            # file, so it is read as immutable instead (no shared memory, no locks).
+            target += "&immutable=1"
+        return target
+
+    @property
+    def key_file(self) -> Path:
+        """The signer key file: the setting, or the SQLite file's name with ``.key``."""
+        if self.signing_key_file is not None:
+            return self.signing_key_file
+        if self.backend != "sqlite":
+            raise ConfigurationError(
+                "required for a PostgreSQL store: the path of its signer key file",
+                field="signing_key_file",
+            )
+        database = Path(self.sqlite_path)
+        if database.suffix == KEY_SUFFIX:
+            return database.with_name(database.name + KEY_SUFFIX)
+        return database.with_suffix(KEY_SUFFIX)
+
     def eventsourcing_env(self) -> dict[str, str]:
         """The complete environment handed to eventsourcing (never merged with os.environ)."""
-        common = {"ORIGINATOR_ID_TYPE": "text", "CREATE_TABLE": "y"}
+        common = {"ORIGINATOR_ID_TYPE": "text", "CREATE_TABLE": "n" if self._read_only else "y"}
         if self.backend == "sqlite":
             return {
                 **common,
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                "SQLITE_DBNAME": self.sqlite_path,
+                "SQLITE_DBNAME": self._sqlite_target(),
                 "SQLITE_LOCK_TIMEOUT": str(self.sqlite_lock_timeout_seconds),
             }
         url = self.url
         if not url.database:
-            raise ConfigurationError("LEDGER_DATABASE_URL names no database", field="url")
+            raise ConfigurationError(
+                f"{self.database_url!r} names no database", field="database_url"
+            )
         return {
             **common,
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -123,6 +205,12 @@ class LedgerSettings(BaseSettings):
     def sqlalchemy_url(self) -> URL:
         url = self.url
         if self.backend == "sqlite":
+            if self._read_only:
+                return url.set(
+                    drivername="sqlite+pysqlite",
+                    database=self._sqlite_target(),
+                    query={"uri": "true"},
+                )
             return url.set(drivername="sqlite+pysqlite", database=self.sqlite_path)
         return url.set(drivername="postgresql+psycopg")
 

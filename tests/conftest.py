@@ -31,7 +31,13 @@ hypothesis_settings.register_profile(
 hypothesis_settings.load_profile("ledger")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+TEST_DATA = Path(__file__).resolve().parent / "data"
 POSTGRES_URL_VARIABLE = "LEDGER_TEST_POSTGRES_URL"
+
+
+def shipped_vector_file(name: str) -> Path:
+    """A file shipped in tests/data (public test vectors; tests/data/README.md names sources)."""
+    return TEST_DATA / name
 
 
 def shared_file(*parts: str) -> Path:

@@ -72,7 +72,7 @@ def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> DemoBundle:
     assert len(sizes) >= 3
     assert sizes[-1] == len(lines)
     assert tiles == ("tile/0/000", f"tile/0/001.p/{len(lines) - 256}", "tile/1/000.p/1")
-    signer = load_or_create_signer(settings.signing_key_file, settings.log_origin)
+    signer = load_or_create_signer(settings.key_file, settings.log_origin)
     return DemoBundle(directory, settings.log_origin, signer, lines, sizes, tiles)
 
 

@@ -20,7 +20,7 @@ from ledger.canonical import (
     check_canonical_subset,
     parse_canonical,
 )
-from tests.conftest import shared_file
+from tests.conftest import shipped_vector_file
 
 ascii_keys = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127), max_size=12)
 nfc_text = st.text(max_size=40).map(lambda s: unicodedata.normalize("NFC", s))
@@ -65,7 +65,7 @@ def test_canonical_bytes_parse_back_to_the_same_value(value: Any) -> None:
 
 
 def _vector_cases() -> list[dict[str, Any]]:
-    path = shared_file("vectors", "rfc8785_jcs.json")
+    path = shipped_vector_file("rfc8785_jcs.json")
     cases: list[dict[str, Any]] = json.loads(path.read_text("utf-8"))["cases"]
     return cases
 

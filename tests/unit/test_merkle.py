@@ -12,7 +12,6 @@ import json
 import math
 from collections.abc import Sequence
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,9 +37,9 @@ from ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.conftest import shipped_vector_file
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-VECTORS_FILE = SHARED / "vectors" / "rfc6962_merkle.json"
+VECTORS_FILE = shipped_vector_file("rfc6962_merkle.json")
 
 
 def _load_vectors() -> dict[str, Any] | None:
@@ -51,7 +50,7 @@ def _load_vectors() -> dict[str, Any] | None:
 
 
 VECTORS = _load_vectors()
-MISSING = f"../shared/vectors not present: {VECTORS_FILE}"
+MISSING = f"the shipped vectors are missing: {VECTORS_FILE}"
 
 
 def _vector_params(*keys: str, id_key: str | None = None) -> list[Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -65,3 +67,49 @@ def test_environment_variables_with_the_ledger_prefix_are_read(
     settings = LedgerSettings()
     assert settings.freshness_months == 6
     assert settings.priority_areas == ("housing", "health")
+
+
+def test_the_default_signing_key_sits_beside_the_sqlite_file() -> None:
+    settings = LedgerSettings(database_url="sqlite:////srv/ledger/pledges.db")
+    assert settings.key_file == Path("/srv/ledger/pledges.key")
+
+
+def test_a_sqlite_file_named_key_gets_a_key_file_of_its_own() -> None:
+    settings = LedgerSettings(database_url="sqlite:////srv/ledger/store.key")
+    assert settings.key_file == Path("/srv/ledger/store.key.key")
+
+
+def test_a_signing_key_file_setting_wins_over_the_default() -> None:
+    settings = LedgerSettings(database_url="sqlite:///x.db", signing_key_file=Path("/k/x.key"))
+    assert settings.key_file == Path("/k/x.key")
+
+
+def test_a_postgresql_store_without_a_key_file_setting_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="required for a PostgreSQL store"):
+        _ = LedgerSettings(database_url="postgresql://postgres@127.0.0.1/x").key_file
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://u@h:port/x", "postgresql://u@h:0/x", "postgresql://u@h:70000/x"]
+)
+def test_a_database_url_with_a_bad_port_is_refused_naming_the_setting(url: str) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        _ = LedgerSettings(database_url=url).url
+    assert refused.value.field == "database_url"
+    assert "invalid literal" not in str(refused.value)
+
+
+@pytest.mark.parametrize("areas", [(), ("housing", "housing"), ("Housing",), ("a b",)])
+def test_malformed_priority_areas_are_refused_when_the_settings_are_read(
+    areas: tuple[str, ...],
+) -> None:
+    with pytest.raises(ValidationError, match="priority_areas"):
+        LedgerSettings(priority_areas=areas)
+
+
+def test_settings_for_reading_open_sqlite_read_only_and_create_no_table(tmp_path: Path) -> None:
+    settings = LedgerSettings(database_url=f"sqlite:///{tmp_path / 'x.db'}").for_reading()
+    env = settings.eventsourcing_env()
+    assert env["SQLITE_DBNAME"] == f"file:{tmp_path / 'x.db'}?mode=ro"
+    assert env["CREATE_TABLE"] == "n"
+    assert settings.sqlalchemy_url().query["uri"] == "true"
