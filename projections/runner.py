@@ -21,9 +21,10 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import Connection, Engine, select, text, update
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import OperationalError
 
+from ledger.database import serialise_startup_ddl
 from ledger.errors import StoreUnavailable
 from ledger.store import EventStore
 from projections.envelopes import read_envelope
@@ -177,12 +178,8 @@ class ProjectionRunner:
     def install(self) -> None:
         """Create the live tables and the tracking row if they are missing (idempotent)."""
         with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                # Processes starting together must not create the same tables concurrently.
-                connection.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                    {"key": "pledge-ledger projections install"},
-                )
+            # Processes starting together must not create the same tables concurrently.
+            serialise_startup_ddl(connection)
             create_view_tables(connection, self.tables)
             ensure_position(connection, self.name)
         self._installed = True
