@@ -183,6 +183,44 @@ def demo(
     )
 
 
+VIEWS_LAG_NOTICE = 1000
+"""Read models fewer events behind the log than this are caught up without a word: the usual
+lag behind other processes' writes."""
+
+REBUILD_SHARE = 0.1
+"""Read models missing more than this share of the log are rebuilt rather than caught up: a
+rebuild folds about ten times faster than catching up batch by batch."""
+
+
+def views_brought_up_to_date(services: Services, show_progress: bool) -> None:
+    """Bring the read models up to the log before a command reads them, saying so on stderr
+    when they are far behind (as a demo or bulk load interrupted before its final rebuild leaves
+    them): rebuilt when much of the log is missing, caught up otherwise, with a progress bar."""
+    behind = services.views.behind()
+    if behind < VIEWS_LAG_NOTICE:
+        return
+    total = services.views.position().events + behind
+    rebuilding = behind > total * REBUILD_SHARE
+    err_console.print(
+        f"the read models are {behind} of {total} events behind the log (an interrupted demo "
+        f"or bulk load leaves them so); {'rebuilding them' if rebuilding else 'catching up'} …",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    description = "rebuilding read models" if rebuilding else "catching up read models"
+    with progress_bar(description, enabled=show_progress) as update:
+        if rebuilding:
+            rebuild(
+                services.engine,
+                services.store,
+                progress=lambda p: update(p.events, max(p.total, p.events)),
+                workers=max(1, os.cpu_count() or 1),
+            )
+        else:
+            services.views.catch_up(progress=lambda done: update(done, behind))
+
+
 def finish_after_writes(services: Services) -> None:
     """Bring the audit log (and its signed checkpoint) and the read models up to the writes."""
     services.log.sign(wait=True, force=True)
@@ -251,18 +289,16 @@ def export(
 ) -> None:
     """Write the audit bundle: entries, checkpoints, key, hash tiles, roll-ups."""
     settings = load_settings(database_url)
-    with (
-        reported_errors(),
-        bootstrap(settings) as services,
-        progress_bar("exporting", enabled=not json_output) as update,
-    ):
-        summary = export_bundle(
-            services.log,
-            directory,
-            vkey=services.log.signer.vkey,
-            rollups=published_rollups(services),
-            progress=update,
-        )
+    with reported_errors(), bootstrap(settings) as services:
+        views_brought_up_to_date(services, show_progress=not json_output)
+        with progress_bar("exporting", enabled=not json_output) as update:
+            summary = export_bundle(
+                services.log,
+                directory,
+                vkey=services.log.signer.vkey,
+                rollups=published_rollups(services),
+                progress=update,
+            )
     if json_output:
         print_json(asdict(summary))
         return
@@ -289,6 +325,7 @@ def verify(
         settings = load_settings(database_url)
         with tempfile.TemporaryDirectory(prefix="pledge-ledger-verify-") as scratch:
             with reported_errors(), bootstrap(settings) as services:
+                views_brought_up_to_date(services, show_progress=not json_output)
                 bundle = Path(scratch) / "bundle"
                 export_bundle(
                     services.log,
