@@ -11,7 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection as Pipe
 from multiprocessing.synchronize import Barrier
 
@@ -20,19 +20,34 @@ import pytest
 from psycopg import sql
 
 from api.bootstrap import bootstrap
+from ledger.database import create_database_engine
 from ledger.settings import LedgerSettings
+from ledger.store import EventStore
 from tests.conftest import sqlite_settings
 
 PROCESSES = 8
 ROUNDS = 3
 
 
-def _start(settings: LedgerSettings, barrier: Barrier, results: Pipe) -> None:
-    """In a forked process: wait for the others, bootstrap, and report the error if any."""
+def bootstrap_and_close(settings: LedgerSettings) -> None:
+    with bootstrap(settings) as services:
+        services.store.max_notification_id()
+
+
+def open_event_store(settings: LedgerSettings) -> None:
+    EventStore(settings).close()
+
+
+def _start(
+    start: Callable[[LedgerSettings], None],
+    settings: LedgerSettings,
+    barrier: Barrier,
+    results: Pipe,
+) -> None:
+    """In a forked process: wait for the others, start, and report the error if any."""
     try:
         barrier.wait(timeout=60)
-        with bootstrap(settings) as services:
-            services.store.max_notification_id()
+        start(settings)
         results.send(None)
     except BaseException:
         results.send(traceback.format_exc())
@@ -40,13 +55,16 @@ def _start(settings: LedgerSettings, barrier: Barrier, results: Pipe) -> None:
         results.close()
 
 
-def start_together(settings: LedgerSettings) -> list[str]:
-    """Bootstrap ``PROCESSES`` processes at once; answer the failures' tracebacks."""
+def start_together(
+    settings: LedgerSettings, start: Callable[[LedgerSettings], None] = bootstrap_and_close
+) -> list[str]:
+    """Run ``start`` in ``PROCESSES`` processes at once; answer the failures' tracebacks."""
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(PROCESSES)
     pipes = [context.Pipe(duplex=False) for _ in range(PROCESSES)]
     processes = [
-        context.Process(target=_start, args=(settings, barrier, sender)) for _, sender in pipes
+        context.Process(target=_start, args=(start, settings, barrier, sender))
+        for _, sender in pipes
     ]
     for process in processes:
         process.start()
@@ -84,6 +102,18 @@ def test_processes_starting_together_on_fresh_postgres_schemas_all_start(
     for schema in fresh_schemas:
         settings = postgres_settings.model_copy(update={"database_schema": schema})
         assert start_together(settings) == []
+
+
+@pytest.mark.postgres
+def test_event_stores_opened_together_on_a_fresh_postgres_schema_all_open(
+    postgres_settings: LedgerSettings, fresh_schemas: list[str]
+) -> None:
+    # The event store's recorder creates its type, table and index on connections of its own:
+    # without the start-up lock around it, they collide even once the schema exists.
+    for schema in fresh_schemas:
+        settings = postgres_settings.model_copy(update={"database_schema": schema})
+        create_database_engine(settings).dispose()  # the schema, as bootstrap creates it first
+        assert start_together(settings, open_event_store) == []
 
 
 def test_processes_starting_together_on_an_existing_store_all_start(
