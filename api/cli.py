@@ -60,6 +60,7 @@ from ledger.verify import VerificationResult, verify_bundle
 from projections import (
     CityOut,
     NetworkOut,
+    ProjectionRunner,
     build_report,
     city,
     network,
@@ -370,6 +371,26 @@ def reset_demo_store(settings: LedgerSettings) -> None:
     note(f"deleted the demo store at {where} and its key ({len(deleted)} files)")
 
 
+VIEWS_LAG_NOTICE = 1000
+"""Read models fewer events behind the log than this are not mentioned: the usual lag behind
+other processes' writes."""
+
+
+def say_views_behind(reader: StoreReader) -> None:
+    """Say on stderr when the read models are far behind the log (as a demo or bulk load
+    interrupted before its final rebuild leaves them): a command that only reads then folds
+    the log instead, which takes longer, and never brings the views up itself."""
+    behind = ProjectionRunner(reader.engine, reader.store).behind()
+    if behind < VIEWS_LAG_NOTICE:
+        return
+    note(
+        f"the read models are {behind} of {reader.events()} events behind the log (an "
+        "interrupted demo or bulk load leaves them so); this command only reads the store, so "
+        "it folds the log instead, which takes longer; `pledge-ledger projections rebuild` "
+        "brings them up to date"
+    )
+
+
 def finish_after_writes(services: Services) -> None:
     """Bring the audit log (and its signed checkpoint) and the read models up to the writes."""
     services.log.sign(wait=True, force=True)
@@ -446,6 +467,7 @@ def export(
         open_for_reading(settings) as reader,
         progress_bar("exporting", enabled=not json_output) as update,
     ):
+        say_views_behind(reader)
         summary = export_bundle(
             reader.log,
             directory,
@@ -525,6 +547,7 @@ def verify(
         with tempfile.TemporaryDirectory(prefix="pledge-ledger-verify-") as scratch:
             bundle = Path(scratch) / "bundle"
             with reported_errors(), open_for_reading(settings) as reader:
+                say_views_behind(reader)
                 summary = export_bundle(
                     reader.log,
                     bundle,

@@ -7,9 +7,15 @@ leaves, subtree hashes, position and checkpoints.
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Engine,
     Integer,
     LargeBinary,
@@ -25,10 +31,73 @@ from sqlalchemy import (
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from ledger.errors import ConfigurationError
+from ledger.errors import ConfigurationError, StoreUnavailable
 from ledger.settings import LedgerSettings
 
 metadata = MetaData()
+
+STARTUP_LOCK_KEY = zlib.crc32(b"pledge-ledger start-up DDL")
+"""The PostgreSQL advisory lock that serialises the start-up DDL of all processes on a database.
+
+``CREATE … IF NOT EXISTS`` is not safe against itself: two sessions that both find a table
+missing both create it, and one fails on the catalogue ("tuple concurrently updated", a
+duplicate key in ``pg_type`` or ``pg_namespace``). One key for the whole database, whatever the
+schema: start-up DDL takes milliseconds, and waiting behind another schema's costs nothing."""
+
+STARTUP_LOCK_TIMEOUT = "60s"
+"""How long a starting process waits for another one's start-up DDL before it gives up."""
+
+
+def serialise_startup_ddl(connection: Connection) -> None:
+    """Make the rest of ``connection``'s transaction, which has not written yet, the only
+    start-up DDL running on the database.
+
+    PostgreSQL: the start-up advisory lock, held until the transaction ends. SQLite: the file's
+    write lock, taken now (``BEGIN IMMEDIATE``); the driver would otherwise run each statement
+    of a table creation on its own, and a process could find a table missing that another
+    creates before it does.
+    """
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{STARTUP_LOCK_TIMEOUT}'")
+    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({STARTUP_LOCK_KEY})")
+
+
+@contextmanager
+def startup_ddl_lock(settings: LedgerSettings) -> Iterator[None]:
+    """Hold the start-up DDL lock on a connection of its own (PostgreSQL only), for DDL that
+    runs on other connections: the event store's recorder creates its tables on its own pool.
+
+    The lock is the session's: it is released when the block ends, or by the server when the
+    process dies.
+    """
+    if settings.backend != "postgresql":
+        yield
+        return
+    url = settings.url
+    try:
+        connection = psycopg.connect(
+            host=url.host or "127.0.0.1",
+            port=url.port or 5432,
+            dbname=url.database,
+            user=url.username or "postgres",
+            password=url.password or "",
+            connect_timeout=10,
+            autocommit=True,
+        )
+    except psycopg.Error as error:
+        raise StoreUnavailable(f"cannot open the event store: {error}") from error
+    with connection:
+        try:
+            connection.execute(f"SET lock_timeout = '{STARTUP_LOCK_TIMEOUT}'")
+            connection.execute(f"SELECT pg_advisory_lock({STARTUP_LOCK_KEY})")
+        except psycopg.Error as error:
+            raise StoreUnavailable(
+                f"another process held the start-up lock for {STARTUP_LOCK_TIMEOUT}: {error}"
+            ) from error
+        yield
+
 
 idempotency_keys = Table(
     "ledger_idempotency_keys",
@@ -128,6 +197,7 @@ def create_database_engine(settings: LedgerSettings) -> Engine:
     )
     if schema and not settings.read_only:
         with engine.begin() as connection:
+            serialise_startup_ddl(connection)
             connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     return engine
 
@@ -136,12 +206,18 @@ def create_ledger_tables(engine: Engine) -> None:
     """Create the ledger's tables if missing, and refuse a database laid out by another version.
 
     There are no migrations yet: a table without a column this code needs is a clear error at
-    start-up rather than a failed query later.
+    start-up rather than a failed query later. Processes starting together create them one
+    after the other (see ``STARTUP_LOCK_KEY``).
     """
-    metadata.create_all(engine)
-    inspector = inspect(engine)
+    with engine.begin() as connection:
+        serialise_startup_ddl(connection)
+        metadata.create_all(connection)
+        inspector = inspect(connection)
+        columns = {
+            table.name: inspector.get_columns(table.name) for table in metadata.sorted_tables
+        }
     for table in metadata.sorted_tables:
-        present = {column["name"] for column in inspector.get_columns(table.name)}
+        present = {column["name"] for column in columns[table.name]}
         missing = sorted(set(table.columns.keys()) - present)
         if missing:
             raise ConfigurationError(

@@ -29,6 +29,7 @@ from eventsourcing.utils import Environment, EnvType
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from ledger.database import startup_ddl_lock
 from ledger.envelope import Envelope, open_envelope
 from ledger.errors import ConcurrencyConflict, StoreUnavailable
 from ledger.settings import LedgerSettings
@@ -84,7 +85,10 @@ class EventStore:
     def __init__(self, settings: LedgerSettings) -> None:
         self.settings = settings
         try:
-            self.app = LedgerApplication(env=settings.eventsourcing_env())
+            # The recorder creates its tables, type and index now; processes starting together
+            # take turns (see ``ledger.database.STARTUP_LOCK_KEY``).
+            with startup_ddl_lock(settings):
+                self.app = LedgerApplication(env=settings.eventsourcing_env())
         except (PersistenceError, OSError) as error:
             raise StoreUnavailable(f"cannot open the event store: {error}") from error
         self.recorder = self.app.recorder

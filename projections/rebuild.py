@@ -17,7 +17,8 @@ With ``workers`` > 1 (on systems that can fork), the pledge streams are cut into
 of about as many events each, at stream boundaries, and each run is folded by a forked process
 that inherits the registry; the workers write their pledges in chunks, one at a time, and hand
 their roll-up sums back to be added up and written once. Call it from a process of its own (the
-command line), not from inside a threaded server.
+command line), not from inside a threaded server. The workers die with the rebuilding process,
+however it ends (see ``_die_with_parent``): none is left to hang holding the rebuild lock.
 
 The scan reads the events table with one SQL statement a page (``EventStore.scan_streams``),
 parses each envelope without re-proving it canonical (``read_envelope``) and decodes its
@@ -27,9 +28,13 @@ the transparency log and the verifier check them independently.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import gc
 import multiprocessing
+import os
+import signal
+import sys
 import time
 import traceback
 import zlib
@@ -114,7 +119,9 @@ def _only_rebuild(engine: Engine, settings: LedgerSettings) -> Iterator[None]:
     """Refuse to run beside another rebuild of the same views (they share the aside tables).
 
     A PostgreSQL advisory lock or a lock file beside the SQLite database: both are released
-    by the operating system if the process dies.
+    by the operating system when the process dies, which needs no stale-lock recovery of our
+    own. Forked workers inherit the lock's file descriptor or database connection, and so hold
+    it too until they exit: they die with the rebuilding process (``_die_with_parent``).
     """
     busy = RebuildFailed("another rebuild of these views is running")
     if settings.backend == "postgresql":
@@ -411,6 +418,7 @@ def _fold_in_processes(
     with engine.connect() as connection:
         bounds = store.stream_bounds(connection, head=head, start=PLEDGE_PREFIX, parts=workers)
     context = multiprocessing.get_context("fork")
+    parent = os.getpid()
     folded = context.Array("q", workers, lock=False)
     writing = context.Lock()
     pipes = [context.Pipe(duplex=False) for _ in range(workers)]
@@ -422,7 +430,14 @@ def _fold_in_processes(
         context.Process(
             target=_fold_run,
             args=(engine, store, state, aside, head, page_size, chunk, start, below),
-            kwargs={"folded": folded, "index": index, "writing": writing, "results": sender},
+            kwargs={
+                "folded": folded,
+                "index": index,
+                "writing": writing,
+                "results": sender,
+                "parent": parent,
+                "inherited": [end for pipe in pipes for end in pipe if end is not sender],
+            },
             name=f"pledge-ledger rebuild {index + 1}/{workers}",
             daemon=True,
         )
@@ -474,14 +489,23 @@ def _fold_run(
     index: int,
     writing: Any,
     results: Pipe,
+    parent: int,
+    inherited: Sequence[Pipe],
 ) -> None:
     """In a forked worker: fold one run of pledge streams, write its pledges, and send back
     the number of events folded and the run's roll-up sums."""
     try:
+        _die_with_parent(parent)
+        for end in inherited:
+            # The other workers' pipe ends: held here, they would keep a dead worker's pipe
+            # from reaching end-of-file in the parent.
+            end.close()
         engine.dispose(close=False)  # the parent's connections are not this process's
         gc.disable()
 
         def progress(events: int) -> None:
+            if os.getppid() != parent:  # where no parent-death signal exists: page by page
+                os._exit(1)
             folded[index] = events
 
         output = _PledgeOutput(engine, aside, writing, chunk)
@@ -493,3 +517,23 @@ def _fold_run(
         results.send(RebuildFailed(traceback.format_exc()))
     finally:
         results.close()
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a forked worker: be killed when the process that forked it dies.
+
+    A worker that outlived its parent would fold for nothing, or hang on a full pipe, and keep
+    the rebuild lock it inherited. On Linux the kernel sends SIGKILL when the parent dies;
+    elsewhere the worker checks between pages. A parent that died before the signal was asked
+    for is seen here, by the worker having been handed to another parent already.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"prctl(PR_SET_PDEATHSIG): {os.strerror(error)}")
+    if os.getppid() != parent:
+        os._exit(1)

@@ -24,6 +24,7 @@ import orjson
 from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.exc import OperationalError
 
+from ledger.database import serialise_startup_ddl
 from ledger.errors import StoreUnavailable
 from ledger.store import EventStore
 from projections.envelopes import read_envelope
@@ -177,12 +178,8 @@ class ProjectionRunner:
     def install(self) -> None:
         """Create the live tables and the tracking row if they are missing (idempotent)."""
         with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                # Processes starting together must not create the same tables concurrently.
-                connection.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                    {"key": "pledge-ledger projections install"},
-                )
+            # Processes starting together must not create the same tables concurrently.
+            serialise_startup_ddl(connection)
             create_view_tables(connection, self.tables)
             ensure_position(connection, self.name)
         self._installed = True
@@ -218,16 +215,32 @@ class ProjectionRunner:
             )
         return len(notified)
 
-    def catch_up(self, until: int | None = None) -> int:
+    def behind(self) -> int:
+        """How many events of the log the views have not taken in yet."""
+        after = self.position().notification_id
+        table, column = self.store.events_table, self.store.position_column
+        with self.engine.connect() as connection:
+            count = connection.execute(
+                text(f"SELECT count(*) FROM {table} WHERE {column} > :after"),  # noqa: S608
+                {"after": after},
+            ).scalar_one()
+        return int(count)
+
+    def catch_up(
+        self, until: int | None = None, *, progress: Callable[[int], None] | None = None
+    ) -> int:
         """Apply batches until the views include every event (up to notification ``until``).
 
         Call it after an append, with the append's last notification id, so the answer to the
-        request reads its own write. Answers how many events it applied.
+        request reads its own write. Answers how many events it applied; ``progress`` hears
+        that count after every batch.
         """
         applied = 0
         while True:
             done = self.run_batch(until)
             applied += done
+            if progress is not None and done:
+                progress(applied)
             if done < self.batch_size:
                 return applied
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -158,11 +159,13 @@ def test_the_follower_waits_out_an_unreachable_database(services: Services) -> N
     class Flaky(ProjectionRunner):
         failures = 1
 
-        def catch_up(self, until: int | None = None) -> int:
+        def catch_up(
+            self, until: int | None = None, *, progress: Callable[[int], None] | None = None
+        ) -> int:
             if self.failures:
                 self.failures -= 1
                 raise StoreUnavailable("the database went away")
-            return super().catch_up(until)
+            return super().catch_up(until, progress=progress)
 
     Flaky(services.engine, services.store).follow(0.5, StopsAfter(polls=2))
 
