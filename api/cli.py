@@ -34,8 +34,9 @@ from ledger.bundle import ROLLUPS, export_bundle
 from ledger.canonical import canonical_bytes
 from ledger.clock import SeededIds
 from ledger.errors import LedgerError
+from ledger.log import ForgedCheckpoint, LogRewritten
 from ledger.settings import LedgerSettings
-from ledger.verify import Replay, VerificationResult, verify_bundle
+from ledger.verify import Finding, Replay, VerificationResult, verify_bundle
 from projections import (
     REPORT_FORMATS,
     build_report,
@@ -222,11 +223,22 @@ def rollups_replay(bundle: Path) -> Replay | None:
 
 @app.command()
 def checkpoint(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
-    """Integrate pending events into the log and sign a checkpoint now."""
+    """Integrate pending events into the log and sign a checkpoint now.
+
+    Stored checkpoint rows the log did not sign are named on stderr (and never used); a stored
+    hash that contradicts the last signed checkpoint stops signing with an alarm naming its row.
+    """
     settings = load_settings(database_url)
     with reported_errors(), bootstrap(settings) as services:
-        signed = services.log.sign(wait=False, force=True)
+        try:
+            signed = services.log.sign(wait=False, force=True)
+        except LogRewritten as error:
+            fail(f"ALARM, nothing signed: {error}")
         vkey = services.log.signer.vkey
+        for rejected in services.log.rejected_checkpoints():
+            err_console.print(
+                f"alarm: ignored {rejected}", markup=False, highlight=False, soft_wrap=True
+            )
     if json_output:
         print_json(
             {
@@ -281,14 +293,33 @@ def verify(
     trust_key: Annotated[
         str | None, typer.Option("--trust-key", help="The verifier key (vkey) you trust.")
     ] = None,
+    known_checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--known-checkpoint",
+            help="A checkpoint you verified before (a file as `checkpoint` prints or a bundle "
+            "holds); the log must extend it. Repeatable.",
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
-    """Verify an audit bundle offline; exit 0 only if everything holds."""
+    """Verify an audit bundle offline; exit 0 only if everything holds.
+
+    Without a directory, every stored leaf, subtree and checkpoint row of the configured store
+    is checked against the stored events first, then the store is exported and verified.
+    """
+    known = read_known_checkpoints(known_checkpoint or [])
     if source is None:
         settings = load_settings(database_url)
         with tempfile.TemporaryDirectory(prefix="pledge-ledger-verify-") as scratch:
             with reported_errors(), bootstrap(settings) as services:
+                try:
+                    services.log.audit()
+                except (LogRewritten, ForgedCheckpoint) as error:
+                    alarm = VerificationResult(failure=Finding(error.field or "log", error.message))
+                    report_verification(alarm, json_output)
+                    raise typer.Exit(1) from None
                 bundle = Path(scratch) / "bundle"
                 export_bundle(
                     services.log,
@@ -296,18 +327,40 @@ def verify(
                     vkey=services.log.signer.vkey,
                     rollups=published_rollups(services),
                 )
-            report = run_verification(bundle, trust_key, json_output)
+            report = run_verification(bundle, trust_key, json_output, known)
     else:
-        report = run_verification(source, trust_key, json_output)
+        report = run_verification(source, trust_key, json_output, known)
     if not report.ok:
         raise typer.Exit(1)
 
 
-def run_verification(bundle: Path, trust_key: str | None, json_output: bool) -> VerificationResult:
+def read_known_checkpoints(paths: list[Path]) -> list[tuple[str, bytes]]:
+    """The notes of ``--known-checkpoint`` files, each named by its path."""
+    known = []
+    for path in paths:
+        try:
+            known.append((str(path), path.read_bytes()))
+        except OSError as error:
+            fail(f"--known-checkpoint {path}: {error.strerror or error}", code=2)
+    return known
+
+
+def run_verification(
+    bundle: Path, trust_key: str | None, json_output: bool, known: list[tuple[str, bytes]]
+) -> VerificationResult:
     with progress_bar("verifying", enabled=not json_output) as update:
         report = verify_bundle(
-            bundle, trusted_vkey=trust_key, replay=rollups_replay(bundle), progress=update
+            bundle,
+            trusted_vkey=trust_key,
+            replay=rollups_replay(bundle),
+            progress=update,
+            known_checkpoints=known,
         )
+    report_verification(report, json_output)
+    return report
+
+
+def report_verification(report: VerificationResult, json_output: bool) -> None:
     if json_output:
         print_json(
             {
@@ -316,27 +369,32 @@ def run_verification(bundle: Path, trust_key: str | None, json_output: bool) -> 
                 "tree_size": report.tree_size,
                 "checkpoints": report.checkpoints,
                 "tiles": report.tiles,
+                "known_checkpoints": report.known_checkpoints,
                 "rollups_checked": report.rollups_checked,
                 "key": report.key,
                 "key_trusted": report.key_trusted,
                 "failure": None if report.failure is None else asdict(report.failure),
             }
         )
-        return report
+        return
     if report.failure is not None:
         err_console.print(
             f"FAILED: {report.failure}", markup=False, highlight=False, soft_wrap=True
         )
-        return report
+        return
     trust = "the trusted key" if report.key_trusted else "the bundle's own key (pass --trust-key)"
     rollups = ", roll-ups replayed" if report.rollups_checked else ""
+    known = (
+        f", consistent with {len(report.known_checkpoints)} known checkpoint(s)"
+        if report.known_checkpoints
+        else ""
+    )
     console.print(
         f"OK: {report.entries} entries, {len(report.checkpoints)} checkpoint(s) up to size "
-        f"{report.tree_size} and {report.tiles} tiles verified with {trust}{rollups}.",
+        f"{report.tree_size} and {report.tiles} tiles verified with {trust}{rollups}{known}.",
         markup=False,
         soft_wrap=True,
     )
-    return report
 
 
 @app.command()
