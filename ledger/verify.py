@@ -332,19 +332,27 @@ def _locate(directory: Path, latest: Checkpoint, leaf_hashes: list[bytes]) -> No
             f"{latest.size} (the log was truncated or entries were deleted)",
         )
     event_id = _event_id_at(directory, index)
-    signed_at = _signed_position(latest, leaf_hashes[index], index, _read_tile(directory))
+    reader = TileReader(latest.size, _read_tile(directory))
+    signed_at = _signed_position(latest, reader, leaf_hashes[index], index)
     if signed_at is not None and signed_at > index:
-        raise _Failed(
-            _entry(index, event_id),
-            f"the signed log holds this entry at leaf {signed_at}: the {signed_at - index} "
-            f"entr{'y' if signed_at - index == 1 else 'ies'} the log signed from leaf {index} "
-            "on are missing (deleted)",
+        shift = signed_at - index
+        following = index + 1
+        shifted = following == len(leaf_hashes) or (
+            following + shift < latest.size
+            and _is_signed_leaf(latest, reader, leaf_hashes[following], following + shift)
         )
+        if shifted:
+            raise _Failed(
+                _entry(index, event_id),
+                f"the signed log holds this entry at leaf {signed_at}, and the next one "
+                f"{shift} on too: the {shift} entr{'y' if shift == 1 else 'ies'} the log "
+                f"signed from leaf {index} on {'is' if shift == 1 else 'are'} missing (deleted)",
+            )
     if signed_at is not None:
         raise _Failed(
             _entry(index, event_id),
-            f"the signed log holds this entry at leaf {signed_at}, not here: an entry was "
-            f"inserted or moved before it; leaf {index} is another entry",
+            f"the signed log holds this entry at leaf {signed_at}, not at leaf {index}: "
+            "entries were inserted, deleted or moved",
         )
     raise _Failed(
         _entry(index, event_id),
@@ -357,23 +365,22 @@ _NEARBY = 16
 """How far from a misplaced entry to look for where the signed log holds it."""
 
 
-def _signed_position(
-    latest: Checkpoint, leaf: bytes, index: int, read_tile: Callable[[str], bytes | None]
-) -> int | None:
-    """The leaf near ``index`` at which the signed tree holds ``leaf``, proven by inclusion."""
-    reader = TileReader(latest.size, read_tile)
-    for position in sorted(
-        range(max(0, index - _NEARBY), min(latest.size, index + _NEARBY + 1)),
-        key=lambda p: (abs(p - index), p),
-    ):
-        if position == index:
-            continue
-        try:
-            proof = inclusion_proof(position, latest.size, reader.get_subtree)
-            verify_inclusion(leaf, position, latest.size, proof, latest.root)
-        except MerkleError:
-            continue
-        return position
+def _is_signed_leaf(latest: Checkpoint, reader: TileReader, leaf: bytes, position: int) -> bool:
+    """Whether the signed tree holds ``leaf`` at ``position``, proven by an inclusion proof."""
+    try:
+        proof = inclusion_proof(position, latest.size, reader.get_subtree)
+        verify_inclusion(leaf, position, latest.size, proof, latest.root)
+    except MerkleError:
+        return False
+    return True
+
+
+def _signed_position(latest: Checkpoint, reader: TileReader, leaf: bytes, index: int) -> int | None:
+    """The leaf near ``index`` (not ``index`` itself) at which the signed tree holds ``leaf``."""
+    nearby = range(max(0, index - _NEARBY), min(latest.size, index + _NEARBY + 1))
+    for position in sorted(nearby, key=lambda p: (abs(p - index), p)):
+        if position != index and _is_signed_leaf(latest, reader, leaf, position):
+            return position
     return None
 
 
@@ -446,7 +453,9 @@ def _tile_difference(directory: Path, tile: str, published: bytes, expected: byt
         (o for o in offsets if published[o : o + HASH_SIZE] != expected[o : o + HASH_SIZE]), None
     )
     if first is None:
-        return f"has {len(published)} bytes, expected {len(expected)}"
+        return (
+            f"does not match the entries: it has {len(published)} bytes, expected {len(expected)}"
+        )
     position = parsed.tile_index * TILE_WIDTH + first // HASH_SIZE
     if parsed.level == 0:
         leaf = f"leaf {position}"
@@ -454,12 +463,13 @@ def _tile_difference(directory: Path, tile: str, published: bytes, expected: byt
         if event_id is not None:
             leaf += f" (event {event_id})"
         return (
-            f"its hash for {leaf} differs from the hash of that entry, which the signed root "
-            "confirms: the log's stored leaf hash was changed"
+            f"does not match the entries: its hash for {leaf} differs from the hash of that "
+            "entry, which the signed root confirms (the log's stored leaf hash was changed)"
         )
     return (
-        f"its hash {first // HASH_SIZE} (level {parsed.level * TILE_HEIGHT} subtree {position}) "
-        "differs from the one recomputed from the entries"
+        f"does not match the entries: its hash {first // HASH_SIZE} (the level "
+        f"{parsed.level * TILE_HEIGHT} subtree {position}) differs from the one recomputed "
+        "from them"
     )
 
 

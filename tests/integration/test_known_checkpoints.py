@@ -34,7 +34,7 @@ def append(services: Services, first: int, count: int) -> None:
     services.store.append(synthetic_envelopes(first, count, streams=STREAMS))
 
 
-def truncate_log(services: Services, size: int) -> None:
+def truncate_log(services: Services, size: int, *, drop_checkpoints: bool = True) -> None:
     """Drop every event, leaf, subtree and checkpoint beyond ``size``, as an operator could."""
     table = services.store.events_table
     column = "rowid" if services.settings.backend == "sqlite" else "notification_id"
@@ -51,7 +51,8 @@ def truncate_log(services: Services, size: int) -> None:
             if (subtree_position(node)[1] + 1) << subtree_position(node)[0] > size
         ]
         connection.execute(delete(log_subtrees).where(log_subtrees.c.node.in_(beyond)))
-        connection.execute(delete(log_checkpoints).where(log_checkpoints.c.tree_size > size))
+        if drop_checkpoints:
+            connection.execute(delete(log_checkpoints).where(log_checkpoints.c.tree_size > size))
         connection.execute(update(log_position).values(notification_id=last, tree_size=size))
 
 
@@ -188,3 +189,20 @@ def test_known_checkpoint_of_the_empty_tree_verifies(services: Services, tmp_pat
     )
 
     assert verify(services, tmp_path / "bundle", path).ok
+
+
+def test_signed_checkpoint_left_beyond_a_truncated_tree_is_named_and_not_used(
+    services: Services,
+) -> None:
+    append(services, 0, 6)
+    services.log.sign(force=True)
+    append(services, 6, 6)
+    services.log.sign(force=True)
+    truncate_log(services, 8, drop_checkpoints=False)
+
+    rejected = services.log.rejected_checkpoints()
+    latest = services.log.latest_checkpoint()
+
+    assert [(r.size, "beyond the log's 8 entries" in r.reason) for r in rejected] == [(12, True)]
+    assert latest is not None
+    assert latest.size == 6
