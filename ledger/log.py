@@ -35,10 +35,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, Row, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
@@ -385,7 +385,7 @@ class TransparencyLog:
         longer gives is not a forged checkpoint but a rewritten tree: :class:`LogRewritten`.
         """
         signed = SignedCheckpoint(size, root, signed_at, note)
-        if signed in self._verified:
+        if signed in self._verified and size <= tree_size:
             return signed
         try:
             body = open_checkpoint(note.encode(), self.signer.verifier, expected_origin=self.origin)
@@ -406,34 +406,47 @@ class TransparencyLog:
         self._verified.add(signed)
         return signed
 
-    def _checkpoint_rows(
-        self, *, newest_first: bool = False, stop_at_first_valid: bool = False
-    ) -> tuple[list[SignedCheckpoint], list[RejectedCheckpoint]]:
-        order = log_checkpoints.c.tree_size
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(log_checkpoints).order_by(order.desc() if newest_first else order)
-            ).all()
-        tree_size = self.tree_size()
-        valid: list[SignedCheckpoint] = []
-        rejected: list[RejectedCheckpoint] = []
+    def _checked_rows(
+        self, rows: list[Row[Any]], tree_size: int
+    ) -> Iterator[SignedCheckpoint | RejectedCheckpoint]:
         for row in rows:
             checked = self._checked_checkpoint(
                 int(row.tree_size), bytes(row.root_hash), row.signed_at, row.note, tree_size
             )
             if isinstance(checked, RejectedCheckpoint):
                 logger.warning("ignoring a %s", checked)
+            yield checked
+
+    def _checkpoint_rows(self) -> tuple[list[SignedCheckpoint], list[RejectedCheckpoint]]:
+        with self.engine.connect() as connection:
+            rows = list(
+                connection.execute(select(log_checkpoints).order_by(log_checkpoints.c.tree_size))
+            )
+        valid: list[SignedCheckpoint] = []
+        rejected: list[RejectedCheckpoint] = []
+        for checked in self._checked_rows(rows, self.tree_size()):
+            if isinstance(checked, RejectedCheckpoint):
                 rejected.append(checked)
-                continue
-            valid.append(checked)
-            if stop_at_first_valid:
-                break
+            else:
+                valid.append(checked)
         return valid, rejected
 
     def latest_checkpoint(self) -> SignedCheckpoint | None:
         """The largest stored checkpoint that verifies (forged rows are skipped and logged)."""
-        valid, _ = self._checkpoint_rows(newest_first=True, stop_at_first_valid=True)
-        return valid[0] if valid else None
+        tree_size = self.tree_size()
+        below: int | None = None
+        while True:
+            query = select(log_checkpoints).order_by(log_checkpoints.c.tree_size.desc()).limit(16)
+            if below is not None:
+                query = query.where(log_checkpoints.c.tree_size < below)
+            with self.engine.connect() as connection:
+                rows = list(connection.execute(query))
+            if not rows:
+                return None
+            for checked in self._checked_rows(rows, tree_size):
+                if isinstance(checked, SignedCheckpoint):
+                    return checked
+            below = int(rows[-1].tree_size)
 
     def checkpoints(self) -> list[SignedCheckpoint]:
         """Every stored checkpoint that verifies, smallest first."""

@@ -272,6 +272,18 @@ def test_forged_checkpoint_beyond_the_tree_is_not_served_as_the_latest(
     assert latest.size == 5
 
 
+def test_latest_checkpoint_is_found_below_many_forged_rows(services: Services) -> None:
+    append(services, 0, 5)
+    services.log.sign(force=True)
+    for size in range(100, 140):
+        insert_checkpoint_row(services, size, GARBAGE_NOTE)
+
+    latest = services.log.latest_checkpoint()
+
+    assert latest is not None
+    assert latest.size == 5
+
+
 def test_forged_checkpoint_beyond_the_tree_does_not_stall_signing(services: Services) -> None:
     append(services, 0, 5)
     services.log.sign(force=True)
