@@ -19,7 +19,10 @@ its body equals the row, its size is within the tree and its root is the tree's 
 in the latest such checkpoint: the stored right edge of its tree must fold to its signed root,
 every leaf after it is hashed again from the stored event, every subtree row completed since is
 recomputed and compared, and the new root is proven consistent with the anchor before it is
-signed. Any mismatch is a :class:`LogRewritten` alarm naming the row, and nothing is signed.
+signed. An integrator that resumes (a new process, or after another one integrated) rebuilds
+its right edge the same way, from the anchor and leaves hashed again, never from stored hashes
+alone; within a process it extends the edge it computed itself. Any mismatch is a
+:class:`LogRewritten` alarm naming the row, and nothing is integrated or signed.
 :meth:`TransparencyLog.audit` checks every stored leaf, subtree and checkpoint row.
 """
 
@@ -222,7 +225,11 @@ class TransparencyLog:
                     return int(size)
                 compact = self._compact
                 if compact is None or compact.size != size:
-                    compact = CompactRange.from_subtrees(size, GetSubtreeFromDb(connection))
+                    # Resume from the last signed tree, not from stored hashes nobody checked.
+                    compact = _anchored_edge(
+                        connection, self.store, self._anchor_on(connection, size)
+                    )
+                    _extend_checked(connection, self.store, compact, size, set())
                 leaves = []
                 subtrees = []
                 for stored in page:
@@ -254,6 +261,39 @@ class TransparencyLog:
             # Only trust the in-memory edge once its rows are committed.
             self._compact = compact
             self._known_size = max(self._known_size, compact.size)
+
+    def _anchor_on(self, connection: Connection, size: int) -> SignedCheckpoint | None:
+        """The largest checkpoint row within ``size`` that this log signed, read on ``connection``.
+
+        Only its signature and body are checked here: its root is what the caller checks the
+        stored tree against.
+        """
+        below = size + 1
+        while True:
+            rows = connection.execute(
+                select(log_checkpoints)
+                .where(log_checkpoints.c.tree_size < below)
+                .order_by(log_checkpoints.c.tree_size.desc())
+                .limit(16)
+            ).all()
+            if not rows:
+                return None
+            for row in rows:
+                checkpoint = SignedCheckpoint(
+                    int(row.tree_size), bytes(row.root_hash), row.signed_at, row.note
+                )
+                if checkpoint in self._verified or self._signed_by_this_log(checkpoint):
+                    return checkpoint
+            below = int(rows[-1].tree_size)
+
+    def _signed_by_this_log(self, checkpoint: SignedCheckpoint) -> bool:
+        try:
+            body = open_checkpoint(
+                checkpoint.note.encode(), self.signer.verifier, expected_origin=self.origin
+            )
+        except (NoteError, UnicodeError):
+            return False
+        return body.size == checkpoint.size and body.root == checkpoint.root
 
     def tree_size(self) -> int:
         with self.engine.connect() as connection:
@@ -752,36 +792,42 @@ def _audit_tree(connection: Connection, store: EventStore, size: int) -> None:
         below = above
 
 
-def _proven_root(
-    connection: Connection, store: EventStore, anchor: SignedCheckpoint | None, size: int
-) -> bytes:
-    """The root of the first ``size`` leaves, from hashes checked against ``anchor``.
+def _anchored_edge(
+    connection: Connection, store: EventStore, anchor: SignedCheckpoint | None
+) -> CompactRange:
+    """The right edge of the anchor's tree from its stored rows, which must fold to its root.
 
-    The stored right edge of the anchor's tree must fold to its signed root; every later leaf is
-    hashed again from its stored event; every subtree completed since is recomputed and must
-    equal its stored row (the one proofs will be served from); and a consistency proof from the
-    anchor to the new root, built from these hashes, must verify. Raises :class:`LogRewritten`
-    naming the first row that does not hold.
+    On a mismatch every stored row up to the anchor is checked against the stored events, to
+    name the forged one; :class:`LogRewritten` either way.
     """
-    start = anchor.size if anchor is not None else 0
-    compact = CompactRange()
-    if anchor is not None and start:
-        compact = CompactRange.from_subtrees(start, GetSubtreeFromDb(connection))
-        if compact.root() != anchor.root:
-            _audit_tree(connection, store, start)
-            raise LogRewritten(
-                f"the stored tree no longer gives the root the log signed for size {start}, "
-                "though every stored row matches the stored events: events and rows were "
-                "rewritten together"
-            )
-    wanted: set[tuple[int, int]] = set()
-    if start:
-        recorder = _RecordingSubtrees()
-        consistency_proof(start, size, recorder)
-        wanted = set(recorder.wanted)
-    kept = {(lv, ix): value for lv, ix, value in compact.subtrees() if (lv, ix) in wanted}
+    if anchor is None or not anchor.size:
+        return CompactRange()
+    compact = CompactRange.from_subtrees(anchor.size, GetSubtreeFromDb(connection))
+    if compact.root() != anchor.root:
+        _audit_tree(connection, store, anchor.size)
+        raise LogRewritten(
+            f"the stored tree no longer gives the root the log signed for size {anchor.size}, "
+            "though every stored row matches the stored events: events and rows were "
+            "rewritten together"
+        )
+    return compact
+
+
+def _extend_checked(
+    connection: Connection,
+    store: EventStore,
+    compact: CompactRange,
+    size: int,
+    wanted: set[tuple[int, int]],
+) -> dict[tuple[int, int], bytes]:
+    """Extend ``compact`` to ``size`` leaves hashed again from the stored events.
+
+    Every subtree the extension completes must equal its stored row (the one proofs are served
+    from). Answers the hashes of the ``wanted`` subtrees completed on the way.
+    """
+    kept: dict[tuple[int, int], bytes] = {}
     completed: list[tuple[int, int, bytes]] = []
-    for _, leaf in _rehashed_leaves(connection, store, start, size):
+    for _, leaf in _rehashed_leaves(connection, store, compact.size, size):
         for level, index, value in compact.append(leaf):
             if (level, index) in wanted:
                 kept[(level, index)] = value
@@ -791,6 +837,29 @@ def _proven_root(
             _compare_subtree_rows(connection, completed)
             completed = []
     _compare_subtree_rows(connection, completed)
+    return kept
+
+
+def _proven_root(
+    connection: Connection, store: EventStore, anchor: SignedCheckpoint | None, size: int
+) -> bytes:
+    """The root of the first ``size`` leaves, from hashes checked against ``anchor``.
+
+    The stored right edge of the anchor's tree must fold to its signed root; every later leaf is
+    hashed again from its stored event; every subtree completed since is recomputed and must
+    equal its stored row; and a consistency proof from the anchor to the new root, built from
+    these hashes, must verify. Raises :class:`LogRewritten` naming the first row that does not
+    hold.
+    """
+    compact = _anchored_edge(connection, store, anchor)
+    start = compact.size
+    wanted: set[tuple[int, int]] = set()
+    if start:
+        recorder = _RecordingSubtrees()
+        consistency_proof(start, size, recorder)
+        wanted = set(recorder.wanted)
+    kept = {(lv, ix): value for lv, ix, value in compact.subtrees() if (lv, ix) in wanted}
+    kept.update(_extend_checked(connection, store, compact, size, wanted))
     root = compact.root()
     if anchor is not None and start:
         try:

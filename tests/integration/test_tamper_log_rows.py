@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, func, insert, select, text, update
 
-from api.bootstrap import Services
+from api.bootstrap import Services, bootstrap
 from ledger.bundle import CHECKPOINTS, export_bundle
 from ledger.checkpoint import Checkpoint, sign_checkpoint
 from ledger.database import log_checkpoints, log_leaves, log_subtrees, subtree_key
 from ledger.log import ForgedCheckpoint, LogRewritten
 from ledger.merkle import InMemoryTree
 from ledger.note import generate_signer
+from ledger.settings import LedgerSettings
 from ledger.verify import verify_bundle
 from tests.integration.synthetic_log import synthetic_envelopes
 
@@ -141,6 +142,21 @@ def test_forged_leaf_row_not_yet_signed_stops_signing_naming_leaf_and_event(
 
     assert raised.value.field == f"leaf 5 (event {event_id_of_leaf(services, 5)})"
     assert checkpoint_sizes(services) == [4]
+
+
+def test_restarted_integrator_refuses_to_extend_from_a_forged_frontier_row(
+    services: Services, settings: LedgerSettings
+) -> None:
+    append(services, 0, 6)
+    services.log.sign(force=True)
+    forge_subtree(services, 1, 2)
+    append(services, 6, 2)
+
+    with bootstrap(settings) as restarted, pytest.raises(LogRewritten) as raised:
+        restarted.log.integrate()
+
+    assert raised.value.field == "subtree (level 1, index 2)"
+    assert services.log.tree_size() == 6
 
 
 def test_signing_after_the_forged_row_is_restored_signs_the_true_root(
