@@ -54,9 +54,10 @@ from ledger.canonical import canonical_bytes
 from ledger.clock import SeededIds
 from ledger.database import create_database_engine
 from ledger.errors import ConfigurationError, LedgerError
+from ledger.log import ForgedCheckpoint, LogRewritten
 from ledger.note import NoteError, Verifier
 from ledger.settings import LedgerSettings
-from ledger.verify import VerificationResult, verify_bundle
+from ledger.verify import Finding, VerificationResult, verify_bundle
 from projections import (
     CityOut,
     NetworkOut,
@@ -429,11 +430,22 @@ def replay_rollups(entries: Iterator[bytes], tree_size: int, freshness_months: i
 
 @app.command()
 def checkpoint(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
-    """Integrate pending events into the log and sign a checkpoint now."""
+    """Integrate pending events into the log and sign a checkpoint now.
+
+    Stored checkpoint rows the log did not sign are named on stderr (and never used); a stored
+    hash that contradicts the last signed checkpoint stops signing with an alarm naming its row.
+    """
     settings = load_settings(database_url)
     with reported_errors(), bootstrap(settings) as services:
-        signed = services.log.sign(wait=False, force=True)
+        try:
+            signed = services.log.sign(wait=False, force=True)
+        except LogRewritten as error:
+            fail(f"ALARM, nothing signed: {error}")
         vkey = services.log.signer.vkey
+        for rejected in services.log.rejected_checkpoints():
+            err_console.print(
+                f"alarm: ignored {rejected}", markup=False, highlight=False, soft_wrap=True
+            )
     if json_output:
         print_json(
             {
@@ -527,51 +539,72 @@ def verify(
             help="Check the log without its published roll-ups (a bundle that has none).",
         ),
     ] = False,
+    known_checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--known-checkpoint",
+            metavar="FILE",
+            help="A checkpoint you verified before (a file as `checkpoint` prints or a bundle "
+            "holds); the log must extend it. Repeatable.",
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
     """Verify an audit bundle offline, or the configured store without writing to it.
 
-    Exit 0 only if everything holds. Without a directory this checks what the store has
-    already signed (its latest checkpoint), says how many events are not covered yet, and
-    compares every read model with a rebuild from the log (as ``projections check`` does).
+    Exit 0 only if everything holds. Without a directory, every stored leaf, subtree and
+    checkpoint row is first checked against the stored events; then what the store has already
+    signed (its latest checkpoint) is verified as a bundle, the events not covered yet are
+    counted, and every read model is compared with a rebuild from the log (as ``projections
+    check`` does). Keep the checkpoint you verified and pass it next time with
+    ``--known-checkpoint``: a log that was truncated or rewritten since then fails.
     """
     trusted = trusted_vkey(trust_key) if trust_key is not None else None
-    views: ViewsCheck | None = None
+    known = read_known_checkpoints(known_checkpoint or [])
     if source is not None:
         if not source.is_dir():
             fail(f"DIR {source} is not a directory (an audit bundle from `export`)", USAGE_ERROR)
-        report = run_verification(source, trusted, no_rollups, None, json_output)
-    else:
-        settings = load_settings(database_url)
-        with tempfile.TemporaryDirectory(prefix="pledge-ledger-verify-") as scratch:
-            bundle = Path(scratch) / "bundle"
-            with reported_errors(), open_for_reading(settings) as reader:
-                say_views_behind(reader)
-                summary = export_bundle(
-                    reader.log,
-                    bundle,
-                    vkey=reader.log.signer.vkey,
-                    rollups=None if no_rollups else published_rollups(reader),
-                )
-                unsigned = reader.events() - summary.tree_size
-                state = demo_state(reader.engine)
-                with progress_bar("checking the read models", enabled=not json_output):
-                    views = check_views(reader.engine, reader.store)
-            partial_demo = state is not None and state.partial
-            report = run_verification(
+        report = run_verification(source, trusted, no_rollups, known, json_output)
+        if not report.ok:
+            raise typer.Exit(FAILED)
+        return
+    settings = load_settings(database_url)
+    with tempfile.TemporaryDirectory(prefix="pledge-ledger-verify-") as scratch:
+        bundle = Path(scratch) / "bundle"
+        with reported_errors(), open_for_reading(settings) as reader:
+            try:
+                reader.log.audit()
+            except (LogRewritten, ForgedCheckpoint) as error:
+                alarm = VerificationResult(failure=Finding(error.field or "log", error.message))
+                report_verification(alarm, json_output)
+                raise typer.Exit(FAILED) from None
+            say_views_behind(reader)
+            summary = export_bundle(
+                reader.log,
                 bundle,
-                trusted,
-                no_rollups,
-                views,
-                json_output,
-                store={"unsigned_events": unsigned, "partial_demo": partial_demo},
+                vkey=reader.log.signer.vkey,
+                rollups=None if no_rollups else published_rollups(reader),
             )
-        if not json_output:
-            say_unsigned(unsigned)
-            if partial_demo:
-                note(f"this store holds a partially loaded demo (interrupted); {START_OVER}")
-    if not report.ok or (views is not None and not views.ok):
+            unsigned = reader.events() - summary.tree_size
+            state = demo_state(reader.engine)
+            with progress_bar("checking the read models", enabled=not json_output):
+                views = check_views(reader.engine, reader.store)
+        partial_demo = state is not None and state.partial
+        report = run_verification(
+            bundle,
+            trusted,
+            no_rollups,
+            known,
+            json_output,
+            views=views,
+            store={"unsigned_events": unsigned, "partial_demo": partial_demo},
+        )
+    if not json_output:
+        say_unsigned(unsigned)
+        if partial_demo:
+            note(f"this store holds a partially loaded demo (interrupted); {START_OVER}")
+    if not report.ok or not views.ok:
         raise typer.Exit(FAILED)
 
 
@@ -598,12 +631,36 @@ def trusted_vkey(value: str) -> str:
     return text
 
 
+def read_known_checkpoints(paths: list[Path]) -> list[tuple[str, bytes]]:
+    """The notes of ``--known-checkpoint`` files, each named by its path."""
+    known = []
+    for path in paths:
+        try:
+            with path.open("rb") as file:
+                note_bytes = file.read(KNOWN_CHECKPOINT_LIMIT + 1)
+        except OSError as error:
+            fail(f"--known-checkpoint {path}: {error.strerror or error}", USAGE_ERROR)
+        if len(note_bytes) > KNOWN_CHECKPOINT_LIMIT:
+            fail(
+                f"--known-checkpoint {path}: larger than a checkpoint note "
+                f"({KNOWN_CHECKPOINT_LIMIT} bytes at most)",
+                USAGE_ERROR,
+            )
+        known.append((str(path), note_bytes))
+    return known
+
+
+KNOWN_CHECKPOINT_LIMIT = 64 * 1024
+
+
 def run_verification(
     bundle: Path,
     trust_key: str | None,
     no_rollups: bool,
-    views: ViewsCheck | None,
+    known: list[tuple[str, bytes]],
     json_output: bool,
+    *,
+    views: ViewsCheck | None = None,
     store: dict[str, Any] | None = None,
 ) -> VerificationResult:
     with progress_bar("verifying", enabled=not json_output) as update:
@@ -612,7 +669,19 @@ def run_verification(
             trusted_vkey=trust_key,
             replay=None if no_rollups else replay_rollups,
             progress=update,
+            known_checkpoints=known,
         )
+    report_verification(report, json_output, views=views, store=store)
+    return report
+
+
+def report_verification(
+    report: VerificationResult,
+    json_output: bool,
+    *,
+    views: ViewsCheck | None = None,
+    store: dict[str, Any] | None = None,
+) -> None:
     if json_output:
         print_json(
             {
@@ -621,6 +690,7 @@ def run_verification(
                 "tree_size": report.tree_size,
                 "checkpoints": report.checkpoints,
                 "tiles": report.tiles,
+                "known_checkpoints": report.known_checkpoints,
                 "rollups_checked": report.rollups_checked,
                 "key": report.key,
                 "key_trusted": report.key_trusted,
@@ -629,17 +699,17 @@ def run_verification(
                 **(store or {}),
             }
         )
-        return report
+        return
     if report.failure is not None:
         err_console.print(
             f"FAILED: {report.failure}", markup=False, highlight=False, soft_wrap=True
         )
-        return report
+        return
     if views is not None and views.mismatch is not None:
         err_console.print(
             f"FAILED: {views.mismatch}", markup=False, highlight=False, soft_wrap=True
         )
-        return report
+        return
     trust = (
         "the trusted key"
         if report.key_trusted
@@ -650,17 +720,21 @@ def run_verification(
         if report.rollups_checked
         else "; the roll-ups were NOT checked (--no-rollups)"
     )
+    known_text = (
+        f", consistent with {len(report.known_checkpoints)} known checkpoint(s)"
+        if report.known_checkpoints
+        else ""
+    )
     checked_views = (
         "" if views is None else f"; {views.rows} read-model rows match a rebuild from the log"
     )
     console.print(
         f"OK: {report.entries} entries, {len(report.checkpoints)} checkpoint(s) up to size "
         f"{report.tree_size} and {report.tiles} tiles verified with {trust}{rollups}"
-        f"{checked_views}.",
+        f"{known_text}{checked_views}.",
         markup=False,
         soft_wrap=True,
     )
-    return report
 
 
 def views_json(views: ViewsCheck) -> dict[str, Any]:

@@ -45,6 +45,7 @@ STATUS_BY_CODE: dict[str, tuple[int, str]] = {
     "merkle_error": (400, "Invalid tree size or index"),
     "log_error": (400, "The log cannot answer this request"),
     "log_rewritten": (500, "The store contradicts what the log signed"),
+    "forged_checkpoint": (500, "A stored checkpoint does not verify"),
     "bundle_error": (500, "The audit bundle cannot be written"),
     # signed notes and checkpoints are the server's own: a bad one is an alarm, not bad input
     "note_error": (500, "Signed note error"),
@@ -63,6 +64,7 @@ STATUS_BY_CODE: dict[str, tuple[int, str]] = {
     # the api's own
     "api_error": (400, "Bad request"),
     "demo_refused": (409, "The demo cannot load into this store"),
+    "store_not_found": (503, "The configured store does not exist"),
     "malformed_request": (400, "Malformed request"),
     "unauthenticated": (401, "Authentication required"),
     "forbidden": (403, "Not permitted"),

@@ -11,12 +11,26 @@ Checkpoints are C2SP tlog-checkpoints in C2SP signed notes (Ed25519). The log ne
 different roots for one size (the size is the checkpoints table's key, and a mismatch is an
 alarm, not an update), and signs at most one checkpoint per configured interval: under load a
 writer waits for the next one, as Rekor v2 does.
+
+Whoever can write the database can edit these tables (ADR 0009), so the log trusts no stored row
+it has not checked. A checkpoint row is used only after its note verifies with the log's own key,
+its body equals the row, its size is within the tree and its root is the tree's root at that size
+(:meth:`TransparencyLog.checkpoints`); a row that fails is named and ignored. Signing is anchored
+in the latest such checkpoint: the stored right edge of its tree must fold to its signed root,
+every leaf after it is hashed again from the stored event, every subtree row completed since is
+recomputed and compared, and the new root is proven consistent with the anchor before it is
+signed. An integrator that resumes (a new process, or after another one integrated) rebuilds
+its right edge the same way, from the anchor and leaves hashed again, never from stored hashes
+alone; within a process it extends the edge it computed itself. Any mismatch is a
+:class:`LogRewritten` alarm naming the row, and nothing is integrated or signed.
+:meth:`TransparencyLog.audit` checks every stored leaf, subtree and checkpoint row.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -24,13 +38,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, Row, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from ledger.checkpoint import Checkpoint, sign_checkpoint
+from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.clock import Clock, format_timestamp, parse_timestamp
 from ledger.database import (
     log_checkpoints,
@@ -45,17 +59,23 @@ from ledger.merkle import (
     EMPTY_ROOT,
     CompactRange,
     GetSubtree,
+    MerkleError,
     consistency_proof,
     inclusion_proof,
+    node_hash,
     root_from_subtrees,
+    verify_consistency,
 )
-from ledger.note import Signer
+from ledger.note import NoteError, Signer
 from ledger.store import EventStore
 
 T = TypeVar("T")
 
 _POSITION = "integrator"
 _LEAF_PREFIX = b"\x00"
+_PAGE = 5000
+
+logger = logging.getLogger(__name__)
 
 
 class LogError(LedgerError):
@@ -65,9 +85,30 @@ class LogError(LedgerError):
 
 
 class LogRewritten(LogError):
-    """The store no longer matches what the log already signed: someone rewrote history."""
+    """The store no longer matches what the log already signed: someone rewrote history.
+
+    ``field`` names the row at fault where one is known: ``leaf 41 (event <id>)``, a
+    ``subtree (level 1, index 20)`` row, or the events table.
+    """
 
     code = "log_rewritten"
+
+
+class ForgedCheckpoint(LogError):
+    """A stored checkpoint row the log did not sign, or that does not belong to this tree."""
+
+    code = "forged_checkpoint"
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedCheckpoint:
+    """A checkpoint row that failed verification: named, never used, served or exported."""
+
+    size: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"checkpoint row of size {self.size}: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +180,9 @@ class TransparencyLog:
         self._compact: CompactRange | None = None
         # The tree only grows: a size at or below one seen committed needs no query to check.
         self._known_size = 0
+        # Checkpoint rows this process verified (signature, size, root), by their whole content:
+        # a row edited since is a different value and is verified again.
+        self._verified: set[SignedCheckpoint] = set()
 
     # --- integration ------------------------------------------------------------------------------
 
@@ -181,7 +225,11 @@ class TransparencyLog:
                     return int(size)
                 compact = self._compact
                 if compact is None or compact.size != size:
-                    compact = CompactRange.from_subtrees(size, GetSubtreeFromDb(connection))
+                    # Resume from the last signed tree, not from stored hashes nobody checked.
+                    compact = _anchored_edge(
+                        connection, self.store, self._anchor_on(connection, size)
+                    )
+                    _extend_checked(connection, self.store, compact, size, set())
                 leaves = []
                 subtrees = []
                 for stored in page:
@@ -213,6 +261,39 @@ class TransparencyLog:
             # Only trust the in-memory edge once its rows are committed.
             self._compact = compact
             self._known_size = max(self._known_size, compact.size)
+
+    def _anchor_on(self, connection: Connection, size: int) -> SignedCheckpoint | None:
+        """The largest checkpoint row within ``size`` that this log signed, read on ``connection``.
+
+        Only its signature and body are checked here: its root is what the caller checks the
+        stored tree against.
+        """
+        below = size + 1
+        while True:
+            rows = connection.execute(
+                select(log_checkpoints)
+                .where(log_checkpoints.c.tree_size < below)
+                .order_by(log_checkpoints.c.tree_size.desc())
+                .limit(16)
+            ).all()
+            if not rows:
+                return None
+            for row in rows:
+                checkpoint = SignedCheckpoint(
+                    int(row.tree_size), bytes(row.root_hash), row.signed_at, row.note
+                )
+                if checkpoint in self._verified or self._signed_by_this_log(checkpoint):
+                    return checkpoint
+            below = int(rows[-1].tree_size)
+
+    def _signed_by_this_log(self, checkpoint: SignedCheckpoint) -> bool:
+        try:
+            body = open_checkpoint(
+                checkpoint.note.encode(), self.signer.verifier, expected_origin=self.origin
+            )
+        except (NoteError, UnicodeError):
+            return False
+        return body.size == checkpoint.size and body.root == checkpoint.root
 
     def tree_size(self) -> int:
         with self.engine.connect() as connection:
@@ -345,28 +426,111 @@ class TransparencyLog:
 
     # --- checkpoints ------------------------------------------------------------------------------
 
-    def latest_checkpoint(self) -> SignedCheckpoint | None:
+    def _checked_checkpoint(
+        self, size: int, root: bytes, signed_at: str, note: str, tree_size: int
+    ) -> SignedCheckpoint | RejectedCheckpoint:
+        """The row as a checkpoint if the log signed it for this tree; else why not.
+
+        A row whose note is the log's own valid signature but whose root the stored tree no
+        longer gives is not a forged checkpoint but a rewritten tree: :class:`LogRewritten`.
+        """
+        signed = SignedCheckpoint(size, root, signed_at, note)
+        if signed in self._verified and size <= tree_size:
+            return signed
+        try:
+            body = open_checkpoint(note.encode(), self.signer.verifier, expected_origin=self.origin)
+        except (NoteError, UnicodeError) as error:
+            return RejectedCheckpoint(size, f"its note is not signed by this log's key ({error})")
+        if body.size != size or body.root != root:
+            return RejectedCheckpoint(
+                size, f"its signed note is for size {body.size} with another root than the row's"
+            )
+        if size > tree_size:
+            return RejectedCheckpoint(size, f"it is beyond the log's {tree_size} entries")
+        if size and self.root(size) != root:
+            with self.engine.connect() as connection:
+                _audit_tree(connection, self.store, size)
+            raise LogRewritten(
+                f"the stored tree no longer gives the root the log signed for size {size}"
+            )
+        self._verified.add(signed)
+        return signed
+
+    def _checked_rows(
+        self, rows: list[Row[Any]], tree_size: int
+    ) -> Iterator[SignedCheckpoint | RejectedCheckpoint]:
+        for row in rows:
+            checked = self._checked_checkpoint(
+                int(row.tree_size), bytes(row.root_hash), row.signed_at, row.note, tree_size
+            )
+            if isinstance(checked, RejectedCheckpoint):
+                logger.warning("ignoring a %s", checked)
+            yield checked
+
+    def _checkpoint_rows(self) -> tuple[list[SignedCheckpoint], list[RejectedCheckpoint]]:
         with self.engine.connect() as connection:
-            row = connection.execute(
-                select(log_checkpoints).order_by(log_checkpoints.c.tree_size.desc()).limit(1)
-            ).first()
-        if row is None:
-            return None
-        return SignedCheckpoint(int(row.tree_size), bytes(row.root_hash), row.signed_at, row.note)
+            rows = list(
+                connection.execute(select(log_checkpoints).order_by(log_checkpoints.c.tree_size))
+            )
+        valid: list[SignedCheckpoint] = []
+        rejected: list[RejectedCheckpoint] = []
+        for checked in self._checked_rows(rows, self.tree_size()):
+            if isinstance(checked, RejectedCheckpoint):
+                rejected.append(checked)
+            else:
+                valid.append(checked)
+        return valid, rejected
+
+    def latest_checkpoint(self) -> SignedCheckpoint | None:
+        """The largest stored checkpoint that verifies (forged rows are skipped and logged)."""
+        tree_size = self.tree_size()
+        below: int | None = None
+        while True:
+            query = select(log_checkpoints).order_by(log_checkpoints.c.tree_size.desc()).limit(16)
+            if below is not None:
+                query = query.where(log_checkpoints.c.tree_size < below)
+            with self.engine.connect() as connection:
+                rows = list(connection.execute(query))
+            if not rows:
+                return None
+            for checked in self._checked_rows(rows, tree_size):
+                if isinstance(checked, SignedCheckpoint):
+                    return checked
+            below = int(rows[-1].tree_size)
 
     def checkpoints(self) -> list[SignedCheckpoint]:
+        """Every stored checkpoint that verifies, smallest first."""
+        return self._checkpoint_rows()[0]
+
+    def rejected_checkpoints(self) -> list[RejectedCheckpoint]:
+        """Stored checkpoint rows that fail verification: evidence of tampering, never used."""
+        return self._checkpoint_rows()[1]
+
+    def audit(self) -> int:
+        """Check every stored row the log relies on; answer the tree size checked.
+
+        Every leaf row is hashed again from its stored event, every subtree row recomputed from
+        the leaves, and every checkpoint row verified. Raises :class:`LogRewritten` naming the
+        first leaf or subtree row that does not hold, :class:`ForgedCheckpoint` naming the first
+        checkpoint row that does not verify.
+        """
+        size = self.tree_size()
         with self.engine.connect() as connection:
-            rows = connection.execute(select(log_checkpoints).order_by(log_checkpoints.c.tree_size))
-            return [
-                SignedCheckpoint(int(r.tree_size), bytes(r.root_hash), r.signed_at, r.note)
-                for r in rows
-            ]
+            _audit_tree(connection, self.store, size)
+        rejected = self.rejected_checkpoints()
+        if rejected:
+            raise ForgedCheckpoint(
+                rejected[0].reason, field=f"checkpoint row of size {rejected[0].size}"
+            )
+        return size
 
     def sign(self, *, wait: bool = True, force: bool = False) -> SignedCheckpoint:
         """Integrate, then sign a checkpoint of the whole tree (batched: see module docstring).
 
         ``wait``: if the last checkpoint is younger than the interval, wait for the next slot
         (a writer waiting for its receipt); ``force`` signs at once (the ``checkpoint`` command).
+        The root signed is proven consistent with the latest verified checkpoint from hashes
+        this call recomputed: a stored row that disagrees raises :class:`LogRewritten`.
         """
         with self._signing_lock:
             size = self.integrate()
@@ -380,27 +544,44 @@ class TransparencyLog:
                         return latest
                     time.sleep(self.checkpoint_interval - age)
                     size = self.integrate()
-            root = self.root(size)
+            with self.engine.connect() as connection:
+                root = _proven_root(connection, self.store, latest, size)
             return self._store_checkpoint(size, root)
 
     def _store_checkpoint(self, size: int, root: bytes) -> SignedCheckpoint:
         signed_at = format_timestamp(self.clock.now())
+        tree_size = self.tree_size()
         with self.engine.begin() as connection:
             existing = connection.execute(
-                select(
-                    log_checkpoints.c.root_hash, log_checkpoints.c.note, log_checkpoints.c.signed_at
-                ).where(log_checkpoints.c.tree_size == size)
+                select(log_checkpoints).where(log_checkpoints.c.tree_size == size)
             ).first()
             if existing is not None:
-                if bytes(existing.root_hash) != root:
-                    raise LogRewritten(
-                        f"the log already signed a different root for size {size}: refusing to "
-                        "sign a second history"
+                kept = self._checked_checkpoint(
+                    size, bytes(existing.root_hash), existing.signed_at, existing.note, tree_size
+                )
+                if isinstance(kept, SignedCheckpoint):
+                    if kept.root != root:
+                        raise LogRewritten(
+                            f"the log already signed a different root for size {size}: "
+                            "refusing to sign a second history"
+                        )
+                    return kept
+                # The log never signed this row, so replacing it signs no second root.
+                logger.warning("replacing a %s", kept)
+                connection.execute(
+                    delete(log_checkpoints).where(log_checkpoints.c.tree_size == size)
+                )
+            beyond = connection.execute(
+                select(log_checkpoints).where(log_checkpoints.c.tree_size > size)
+            ).all()
+            for row in beyond:
+                checked = self._checked_checkpoint(
+                    int(row.tree_size), bytes(row.root_hash), row.signed_at, row.note, tree_size
+                )
+                if isinstance(checked, SignedCheckpoint):
+                    raise LogError(
+                        f"a checkpoint of size {checked.size} already exists beyond {size}"
                     )
-                return SignedCheckpoint(size, root, existing.signed_at, existing.note)
-            latest = connection.execute(select(func.max(log_checkpoints.c.tree_size))).scalar()
-            if latest is not None and latest > size:
-                raise LogError(f"a checkpoint of size {latest} already exists beyond {size}")
             note = sign_checkpoint(Checkpoint(self.origin, size, root), self.signer).decode()
             try:
                 with connection.begin_nested():
@@ -424,7 +605,9 @@ class TransparencyLog:
                         "sign a second history"
                     ) from None
                 return SignedCheckpoint(size, root, existing.signed_at, existing.note)
-        return SignedCheckpoint(size, root, signed_at, note)
+        signed = SignedCheckpoint(size, root, signed_at, note)
+        self._verified.add(signed)
+        return signed
 
     def receipt(self, event_id: str, *, wait: bool = True) -> Receipt:
         """The event's leaf, a signed checkpoint that includes it, and the inclusion proof."""
@@ -510,3 +693,191 @@ def _event_id(raw: bytes) -> str:
     if not isinstance(event_id, str):
         raise LogError("a stored event's event_id is not a string")
     return event_id
+
+
+# --- checking stored rows against recomputed hashes --------------------------------------------
+
+
+def _leaf_name(index: int, event_id: str) -> str:
+    return f"leaf {index} (event {event_id})"
+
+
+def _subtree_name(level: int, index: int) -> str:
+    return f"subtree (level {level}, index {index})"
+
+
+def _rehashed_leaves(
+    connection: Connection, store: EventStore, start: int, end: int
+) -> Iterator[tuple[int, bytes]]:
+    """``(index, leaf hash)`` of leaves ``start..end-1``, hashed again from the stored events.
+
+    Each leaf row must name the next stored event, and its hash must be that event's: an event
+    deleted, inserted among logged ones or edited, or a leaf row edited, raises
+    :class:`LogRewritten` naming the leaf index and the event the log expects there.
+    """
+    after = 0
+    if start > 0:
+        previous = connection.execute(
+            select(log_leaves.c.notification_id).where(log_leaves.c.leaf_index == start - 1)
+        ).scalar()
+        if previous is None:
+            raise LogRewritten("the log has no row for this leaf", field=f"leaf {start - 1}")
+        after = int(previous)
+    index = start
+    while index < end:
+        rows = connection.execute(
+            select(log_leaves)
+            .where(
+                log_leaves.c.leaf_index >= index, log_leaves.c.leaf_index < min(end, index + _PAGE)
+            )
+            .order_by(log_leaves.c.leaf_index)
+        ).all()
+        stop = int(rows[-1].notification_id) if rows else after
+        events = store.notifications_on(connection, after=after, stop=stop, limit=len(rows) + 1)
+        if not rows:
+            raise LogRewritten("the log has no row for this leaf", field=f"leaf {index}")
+        for position, row in enumerate(rows):
+            if int(row.leaf_index) != index:
+                raise LogRewritten("the log has no row for this leaf", field=f"leaf {index}")
+            expected = int(row.notification_id)
+            found = events[position] if position < len(events) else None
+            if found is None or found.notification_id > expected:
+                raise LogRewritten(
+                    f"the events table no longer holds the event logged here (notification "
+                    f"{expected}): it was deleted",
+                    field=_leaf_name(index, row.event_id),
+                )
+            if found.notification_id < expected:
+                raise LogRewritten(
+                    f"the events table holds another event (notification "
+                    f"{found.notification_id}) before the event logged here (notification "
+                    f"{expected}): it was inserted after the log took this leaf",
+                    field=_leaf_name(index, row.event_id),
+                )
+            leaf = hashlib.sha256(_LEAF_PREFIX + found.raw).digest()
+            if leaf != bytes(row.leaf_hash):
+                raise LogRewritten(
+                    "the stored event's hash differs from the leaf hash the log holds for it "
+                    "(the event or the leaf row was changed)",
+                    field=_leaf_name(index, row.event_id),
+                )
+            yield index, leaf
+            index += 1
+        after = stop
+
+
+def _compare_subtree_rows(connection: Connection, computed: list[tuple[int, int, bytes]]) -> None:
+    """Every ``(level, index, hash)`` (level >= 1) must equal its stored row, in the given order."""
+    for first in range(0, len(computed), _PAGE):
+        page = computed[first : first + _PAGE]
+        stored = {
+            int(r.node): bytes(r.hash)
+            for r in connection.execute(
+                select(log_subtrees.c.node, log_subtrees.c.hash).where(
+                    log_subtrees.c.node.in_([subtree_key(lv, ix) for lv, ix, _ in page])
+                )
+            )
+        }
+        for level, index, value in page:
+            row = stored.get(subtree_key(level, index))
+            if row is None:
+                raise LogRewritten(
+                    "the log has no stored hash for this subtree", field=_subtree_name(level, index)
+                )
+            if row != value:
+                raise LogRewritten(
+                    "the stored hash differs from the one recomputed from the logged events",
+                    field=_subtree_name(level, index),
+                )
+
+
+def _audit_tree(connection: Connection, store: EventStore, size: int) -> None:
+    """Recompute the first ``size`` leaves and every perfect subtree above them; compare all."""
+    below = [leaf for _, leaf in _rehashed_leaves(connection, store, 0, size)]
+    level = 0
+    while len(below) >= 2:
+        level += 1
+        above = [node_hash(below[2 * n], below[2 * n + 1]) for n in range(len(below) // 2)]
+        _compare_subtree_rows(connection, [(level, n, value) for n, value in enumerate(above)])
+        below = above
+
+
+def _anchored_edge(
+    connection: Connection, store: EventStore, anchor: SignedCheckpoint | None
+) -> CompactRange:
+    """The right edge of the anchor's tree from its stored rows, which must fold to its root.
+
+    On a mismatch every stored row up to the anchor is checked against the stored events, to
+    name the forged one; :class:`LogRewritten` either way.
+    """
+    if anchor is None or not anchor.size:
+        return CompactRange()
+    compact = CompactRange.from_subtrees(anchor.size, GetSubtreeFromDb(connection))
+    if compact.root() != anchor.root:
+        _audit_tree(connection, store, anchor.size)
+        raise LogRewritten(
+            f"the stored tree no longer gives the root the log signed for size {anchor.size}, "
+            "though every stored row matches the stored events: events and rows were "
+            "rewritten together"
+        )
+    return compact
+
+
+def _extend_checked(
+    connection: Connection,
+    store: EventStore,
+    compact: CompactRange,
+    size: int,
+    wanted: set[tuple[int, int]],
+) -> dict[tuple[int, int], bytes]:
+    """Extend ``compact`` to ``size`` leaves hashed again from the stored events.
+
+    Every subtree the extension completes must equal its stored row (the one proofs are served
+    from). Answers the hashes of the ``wanted`` subtrees completed on the way.
+    """
+    kept: dict[tuple[int, int], bytes] = {}
+    completed: list[tuple[int, int, bytes]] = []
+    for _, leaf in _rehashed_leaves(connection, store, compact.size, size):
+        for level, index, value in compact.append(leaf):
+            if (level, index) in wanted:
+                kept[(level, index)] = value
+            if level:
+                completed.append((level, index, value))
+        if len(completed) >= _PAGE:
+            _compare_subtree_rows(connection, completed)
+            completed = []
+    _compare_subtree_rows(connection, completed)
+    return kept
+
+
+def _proven_root(
+    connection: Connection, store: EventStore, anchor: SignedCheckpoint | None, size: int
+) -> bytes:
+    """The root of the first ``size`` leaves, from hashes checked against ``anchor``.
+
+    The stored right edge of the anchor's tree must fold to its signed root; every later leaf is
+    hashed again from its stored event; every subtree completed since is recomputed and must
+    equal its stored row; and a consistency proof from the anchor to the new root, built from
+    these hashes, must verify. Raises :class:`LogRewritten` naming the first row that does not
+    hold.
+    """
+    compact = _anchored_edge(connection, store, anchor)
+    start = compact.size
+    wanted: set[tuple[int, int]] = set()
+    if start:
+        recorder = _RecordingSubtrees()
+        consistency_proof(start, size, recorder)
+        wanted = set(recorder.wanted)
+    kept = {(lv, ix): value for lv, ix, value in compact.subtrees() if (lv, ix) in wanted}
+    kept.update(_extend_checked(connection, store, compact, size, wanted))
+    root = compact.root()
+    if anchor is not None and start:
+        try:
+            proof = consistency_proof(start, size, lambda level, index: kept[(level, index)])
+            verify_consistency(start, size, proof, anchor.root, root)
+        except (KeyError, MerkleError) as error:
+            raise LogRewritten(
+                f"the tree of size {size} cannot be proven consistent with the checkpoint of "
+                f"size {start}: refusing to sign ({error})"
+            ) from error
+    return root

@@ -11,6 +11,11 @@ Every file is read as a regular file of the bundle: nothing is reached through a
 (not the file, nor ``checkpoints/`` or a folder under ``tile/``), FIFOs and devices are refused
 without being read, and each file is read up to the limit of its format (``entries.jsonl`` line
 by line), so a hostile bundle cannot make the verifier block or read until memory runs out.
+
+A bundle is only checked against itself: a log that dropped its last entries (with their
+checkpoints) and signed again still gives a bundle that holds together. Checkpoints the auditor
+kept from earlier verifications (``known_checkpoints``) close that gap: each must be signed by
+the trusted key, and the bundle's latest tree must be proven consistent with it.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import errno
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +37,23 @@ from ledger.canonical import parse_canonical
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.envelope import check_envelope
 from ledger.errors import CorruptEvent
-from ledger.merkle import HASH_SIZE, MerkleError, root_from_leaf_hashes, root_from_subtrees
+from ledger.merkle import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    MerkleError,
+    consistency_proof,
+    inclusion_proof,
+    root_from_leaf_hashes,
+    root_from_subtrees,
+    verify_consistency,
+    verify_inclusion,
+)
 from ledger.note import NoteError, Verifier
 from ledger.tiles import (
     TILE_FOLDER,
     TILE_HEIGHT,
     TILE_WIDTH,
+    TileReader,
     first_mismatching_leaf,
     parse_tile_path,
     tiles_for_tree,
@@ -86,6 +102,7 @@ class VerificationResult:
     key: str = ""
     key_trusted: bool = False
     tiles: int = 0
+    known_checkpoints: list[int] = field(default_factory=list)
     rollups_checked: bool = False
     failure: Finding | None = None
 
@@ -292,15 +309,20 @@ def verify_bundle(
     trusted_vkey: str | None = None,
     replay: Replay | None = None,
     progress: Callable[[int, int], None] | None = None,
+    known_checkpoints: Sequence[tuple[str, bytes]] = (),
 ) -> VerificationResult:
     """Check a bundle; the result's ``failure`` names the first thing that does not hold.
 
     With ``replay``, the bundle must carry a valid ``rollups.json``, which is replayed from the
     entries; without it the roll-ups are not looked at, and ``rollups_checked`` stays False.
+
+    ``known_checkpoints`` are ``(name, signed note)`` pairs the auditor kept from earlier
+    verifications; the bundle fails, naming the first one it contradicts, unless its latest tree
+    extends every one of them.
     """
     result = VerificationResult()
     try:
-        _verify(directory, trusted_vkey, replay, progress, result)
+        _verify(directory, trusted_vkey, replay, progress, known_checkpoints, result)
     except _Failed as failed:
         result.failure = failed.finding
     return result
@@ -311,6 +333,7 @@ def _verify(
     trusted_vkey: str | None,
     replay: Replay | None,
     progress: Callable[[int, int], None] | None,
+    known_checkpoints: Sequence[tuple[str, bytes]],
     result: VerificationResult,
 ) -> None:
     if not directory.is_dir():
@@ -369,10 +392,51 @@ def _verify(
                 f"latest checkpoint confirms: it is not consistent with the log",
             )
         result.checkpoints.append(size)
+    for name, note in known_checkpoints:
+        result.known_checkpoints.append(
+            _check_known_checkpoint(name, note, verifier, latest, levels)
+        )
     result.tiles = _check_tiles(directory, latest.size, levels)
     if replay is not None:
         _check_rollups(directory, latest.size, replay)
         result.rollups_checked = True
+
+
+def _check_known_checkpoint(
+    name: str, note: bytes, verifier: Verifier, latest: Checkpoint, levels: _TileLevels
+) -> int:
+    """Prove the bundle's latest tree (already checked against its entries) extends ``note``.
+
+    Answers the known checkpoint's size. A known checkpoint larger than the bundle's latest
+    means the log lost entries it once signed (or the bundle is older than what the auditor
+    saw); a same-or-smaller one whose root the entries do not give means history was rewritten.
+    """
+    try:
+        known = open_checkpoint(note, verifier, expected_origin=latest.origin)
+    except NoteError as error:
+        raise _Failed(
+            name, f"is not a checkpoint of this log signed by the trusted key: {error}"
+        ) from error
+    if known.size > latest.size:
+        raise _Failed(
+            name,
+            f"the log signed {known.size} entries then, but its latest checkpoint signs only "
+            f"{latest.size}: the log was truncated (or this bundle is older than that checkpoint)",
+        )
+    if known.size == 0:
+        if known.root != EMPTY_ROOT:
+            raise _Failed(name, "signs a non-empty root for the empty tree")
+        return 0
+    try:
+        proof = consistency_proof(known.size, latest.size, levels)
+        verify_consistency(known.size, latest.size, proof, known.root, latest.root)
+    except MerkleError as error:
+        raise _Failed(
+            name,
+            f"the log contradicts it: its first {known.size} entries no longer give the root "
+            f"signed then, so the log's history was rewritten since ({error})",
+        ) from error
+    return known.size
 
 
 def _read_tile(directory: Path) -> Callable[[str], bytes | None]:
@@ -407,11 +471,56 @@ def _locate(directory: Path, latest: Checkpoint, leaf_hashes: list[bytes]) -> No
             f"{latest.size} (the log was truncated or entries were deleted)",
         )
     event_id = _event_id_at(directory, index)
+    reader = TileReader(latest.size, _read_tile(directory))
+    signed_at = _signed_position(latest, reader, leaf_hashes[index], index)
+    if signed_at is not None and signed_at > index:
+        shift = signed_at - index
+        following = index + 1
+        shifted = following == len(leaf_hashes) or (
+            following + shift < latest.size
+            and _is_signed_leaf(latest, reader, leaf_hashes[following], following + shift)
+        )
+        if shifted:
+            raise _Failed(
+                _entry(index, event_id),
+                f"the signed log holds this entry at leaf {signed_at}, and the next one "
+                f"{shift} on too: the {shift} entr{'y' if shift == 1 else 'ies'} the log "
+                f"signed from leaf {index} on {'is' if shift == 1 else 'are'} missing (deleted)",
+            )
+    if signed_at is not None:
+        raise _Failed(
+            _entry(index, event_id),
+            f"the signed log holds this entry at leaf {signed_at}, not at leaf {index}: "
+            "entries were inserted, deleted or moved",
+        )
     raise _Failed(
         _entry(index, event_id),
-        "its hash differs from the one the signed log holds for this position "
-        "(changed, inserted, deleted before it, or moved)",
+        f"its hash differs from the one the signed log holds for leaf {index} "
+        "(changed, inserted, or moved)",
     )
+
+
+_NEARBY = 16
+"""How far from a misplaced entry to look for where the signed log holds it."""
+
+
+def _is_signed_leaf(latest: Checkpoint, reader: TileReader, leaf: bytes, position: int) -> bool:
+    """Whether the signed tree holds ``leaf`` at ``position``, proven by an inclusion proof."""
+    try:
+        proof = inclusion_proof(position, latest.size, reader.get_subtree)
+        verify_inclusion(leaf, position, latest.size, proof, latest.root)
+    except MerkleError:
+        return False
+    return True
+
+
+def _signed_position(latest: Checkpoint, reader: TileReader, leaf: bytes, index: int) -> int | None:
+    """The leaf near ``index`` (not ``index`` itself) at which the signed tree holds ``leaf``."""
+    nearby = range(max(0, index - _NEARBY), min(latest.size, index + _NEARBY + 1))
+    for position in sorted(nearby, key=lambda p: (abs(p - index), p)):
+        if position != index and _is_signed_leaf(latest, reader, leaf, position):
+            return position
+    return None
 
 
 def _event_id_at(directory: Path, wanted: int) -> str | None:
@@ -462,12 +571,41 @@ def _check_tiles(directory: Path, size: int, levels: _TileLevels) -> int:
     for tile, content in expected.items():
         if tile not in present:
             raise _Failed(tile, "missing")
-        if _read_file(directory, tile, TILE_LIMIT, "a hash tile") != content:
-            raise _Failed(tile, "does not match the hashes of the entries")
+        published = _read_file(directory, tile, TILE_LIMIT, "a hash tile")
+        if published != content:
+            raise _Failed(tile, _tile_difference(directory, tile, published, content))
     extra = sorted(present - set(expected))
     if extra:
         raise _Failed(extra[0], "is not a tile of this tree")
     return len(expected)
+
+
+def _tile_difference(directory: Path, tile: str, published: bytes, expected: bytes) -> str:
+    """Say which hash of a tile is wrong; for a leaf tile, which leaf and event."""
+    parsed = parse_tile_path(tile)
+    offsets = range(0, min(len(published), len(expected)), HASH_SIZE)
+    first = next(
+        (o for o in offsets if published[o : o + HASH_SIZE] != expected[o : o + HASH_SIZE]), None
+    )
+    if first is None:
+        return (
+            f"does not match the entries: it has {len(published)} bytes, expected {len(expected)}"
+        )
+    position = parsed.tile_index * TILE_WIDTH + first // HASH_SIZE
+    if parsed.level == 0:
+        leaf = f"leaf {position}"
+        event_id = _event_id_at(directory, position)
+        if event_id is not None:
+            leaf += f" (event {event_id})"
+        return (
+            f"does not match the entries: its hash for {leaf} differs from the hash of that "
+            "entry, which the signed root confirms (the log's stored leaf hash was changed)"
+        )
+    return (
+        f"does not match the entries: its hash {first // HASH_SIZE} (the level "
+        f"{parsed.level * TILE_HEIGHT} subtree {position}) differs from the one recomputed "
+        "from them"
+    )
 
 
 def _check_rollups(directory: Path, size: int, replay: Replay) -> None:

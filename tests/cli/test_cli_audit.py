@@ -138,7 +138,7 @@ def test_verify_without_a_directory_names_a_row_rewritten_in_the_store(loaded: C
 
     assert verify.exit_code == 1
     (message,) = written_lines(verify.stderr)
-    assert message.startswith(f"FAILED: entry 10 (event {event_id}): ")
+    assert message.startswith(f"FAILED: leaf 10 (event {event_id}): ")
 
 
 def test_every_audit_command_prints_json_with_json(cli: Cli, tmp_path: Path) -> None:

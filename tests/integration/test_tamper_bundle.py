@@ -212,6 +212,22 @@ def test_deleted_entry_is_named_at_its_position(bundle: Path, demo_bundle: DemoB
     assert finding.where == f"entry {index} (event {event_id(demo_bundle.lines[index + 1])})"
 
 
+def test_deleted_entry_is_explained_by_where_the_signed_log_holds_the_next_one(
+    bundle: Path, demo_bundle: DemoBundle
+) -> None:
+    index = last_of_its_stream(demo_bundle.lines, 150)
+    lines = list(demo_bundle.lines)
+    del lines[index]
+    write_entries(bundle, lines)
+
+    finding = failure_of(bundle)
+
+    assert f"holds this entry at leaf {index + 1}" in finding.problem
+    assert f"the 1 entry the log signed from leaf {index} on is missing (deleted)" in (
+        finding.problem
+    )
+
+
 def test_deleted_entry_of_a_continuing_stream_is_named_at_its_position(
     bundle: Path, demo_bundle: DemoBundle
 ) -> None:
@@ -241,6 +257,7 @@ def test_swapped_entries_are_named_at_the_first_moved_position(
     finding = failure_of(bundle)
 
     assert finding.where == f"entry {first} (event {event_id(demo_bundle.lines[second])})"
+    assert "deleted)" not in finding.problem
 
 
 def test_truncated_log_names_the_first_missing_entry(bundle: Path, demo_bundle: DemoBundle) -> None:
@@ -424,6 +441,19 @@ def test_missing_tile_is_named(bundle: Path, demo_bundle: DemoBundle, index: int
 
     assert finding.where == tile
     assert finding.problem == "missing"
+
+
+def test_changed_leaf_tile_names_the_leaf_and_its_event(
+    bundle: Path, demo_bundle: DemoBundle
+) -> None:
+    tile = bytearray((bundle / "tile/0/000").read_bytes())
+    tile[41 * 32] ^= 0x01
+    (bundle / "tile/0/000").write_bytes(bytes(tile))
+
+    finding = failure_of(bundle)
+
+    assert finding.where == "tile/0/000"
+    assert f"leaf 41 (event {event_id(demo_bundle.lines[41])})" in finding.problem
 
 
 def test_tile_of_another_tree_is_named(bundle: Path, demo_bundle: DemoBundle) -> None:

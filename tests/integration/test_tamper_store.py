@@ -14,12 +14,14 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from api.bootstrap import Services, bootstrap
 from api.demo import demo_clock, load_demo
 from ledger.bundle import export_bundle
 from ledger.clock import SeededIds
+from ledger.database import log_leaves
+from ledger.log import LogRewritten
 from ledger.settings import LedgerSettings
 from ledger.verify import Finding, verify_bundle
 
@@ -129,6 +131,37 @@ def test_row_deleted_with_sql_is_named_at_its_leaf_index(demo: Services, tmp_pat
 
     assert finding is not None
     assert finding.where == f"entry {index} (event {event_id(entries[index + 1][1])})"
+    assert f"holds this entry at leaf {index + 1}" in finding.problem
+    assert "missing (deleted)" in finding.problem
+
+
+def test_row_deleted_with_sql_is_named_by_the_audit_with_the_event_expected_there(
+    demo: Services,
+) -> None:
+    entries = stored_entries(demo)
+    index = len(entries) // 2
+    delete_row(demo, entries[index][0])
+
+    with pytest.raises(LogRewritten) as raised:
+        demo.log.audit()
+
+    assert raised.value.field == f"leaf {index} (event {event_id(entries[index][1])})"
+
+
+def test_leaf_hash_forged_with_sql_is_named_by_leaf_and_event_in_the_bundle(
+    demo: Services, tmp_path: Path
+) -> None:
+    entries = stored_entries(demo)
+    with demo.engine.begin() as connection:
+        connection.execute(
+            update(log_leaves).where(log_leaves.c.leaf_index == 41).values(leaf_hash=b"\x66" * 32)
+        )
+
+    finding = export_and_verify(demo, tmp_path / "bundle")
+
+    assert finding is not None
+    assert finding.where.startswith("tile/0/000")  # the demo's one leaf tile, full or partial
+    assert f"leaf 41 (event {event_id(entries[41][1])})" in finding.problem
 
 
 def test_last_row_deleted_with_sql_is_named_as_missing(demo: Services, tmp_path: Path) -> None:
