@@ -36,6 +36,7 @@ from ledger.clock import SeededIds
 from ledger.errors import LedgerError
 from ledger.settings import LedgerSettings
 from ledger.verify import Replay, VerificationResult, verify_bundle
+from ledger.write_path import WriteMode
 from projections import (
     REPORT_FORMATS,
     build_report,
@@ -143,7 +144,12 @@ def demo(
     started = time.perf_counter()
     with (
         reported_errors(),
-        bootstrap(settings, clock=demo_clock(), ids=SeededIds(seed)) as services,
+        bootstrap(
+            settings,
+            clock=demo_clock(),
+            ids=SeededIds(seed),
+            write_mode=WriteMode.BULK_LOAD,
+        ) as services,
     ):
         if services.store.max_notification_id():
             fail(
