@@ -2,8 +2,11 @@
 
 Nothing is built at import time; commands, the server and tests call ``bootstrap()``, which
 creates the store's tables and the signing key when they are missing (only commands that write
-a ledger call it). Commands that only read call ``open_for_reading()``: it refuses a store that
-does not exist, and opens one that does without creating, integrating or signing anything.
+a ledger call it). The write path's mode is chosen there, once (``write_mode``): the server's
+requests get receipts and read their own writes, a bulk loader skips the read models, a
+benchmark measures the append alone. Commands that only read call ``open_for_reading()``: it
+refuses a store that does not exist, and opens one that does without creating, integrating or
+signing anything.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from ledger.checkpoint import load_or_create_signer
 from ledger.clock import Clock, IdFactory, SystemClock, random_ids
 from ledger.database import create_database_engine, create_ledger_tables, metadata
 from ledger.log import LogError, SignedCheckpoint, TransparencyLog
-from ledger.service import Ledger
 from ledger.settings import LedgerSettings, get_settings
 from ledger.store import EventStore
+from ledger.write_path import Ledger, WriteMode
 from projections.runner import ProjectionRunner
 
 
@@ -56,6 +59,7 @@ def bootstrap(
     *,
     clock: Clock | None = None,
     ids: IdFactory | None = None,
+    write_mode: WriteMode = WriteMode.RECEIPTED,
 ) -> Services:
     settings = settings or get_settings()
     engine = create_database_engine(settings)
@@ -80,21 +84,15 @@ def bootstrap(
     )
     views = ProjectionRunner(engine, store)
     views.install()
-    catch_up_views = views.after_append()
-
-    def after_append(notification_id: int) -> None:
-        # The writing process brings the log and the read models up to what it wrote, so that
-        # its answer (receipt, pledge page) already includes the write.
-        log.integrate()
-        catch_up_views(notification_id)
-
     ledger = Ledger(
         store,
         engine,
+        log=log,
         clock=clock,
         ids=ids or random_ids,
         taxonomies=taxonomies,
-        after_append=after_append,
+        mode=write_mode,
+        read_models=views,
     )
     return Services(
         settings=settings, store=store, engine=engine, ledger=ledger, log=log, views=views

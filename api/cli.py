@@ -58,6 +58,7 @@ from ledger.log import ForgedCheckpoint, LogRewritten
 from ledger.note import NoteError, Verifier
 from ledger.settings import LedgerSettings
 from ledger.verify import Finding, VerificationResult, verify_bundle
+from ledger.write_path import WriteMode
 from projections import (
     CityOut,
     NetworkOut,
@@ -260,7 +261,12 @@ def demo(
     started = time.perf_counter()
     with (
         reported_errors(),
-        bootstrap(settings, clock=demo_clock(), ids=SeededIds(seed)) as services,
+        bootstrap(
+            settings,
+            clock=demo_clock(),
+            ids=SeededIds(seed),
+            write_mode=WriteMode.BULK_LOAD,
+        ) as services,
     ):
         refuse_a_store_with_events(services)
         try:

@@ -28,7 +28,8 @@ from api.errors import DemoRefused
 from domain.principal import Principal
 from domain.taxonomies import Taxonomies
 from ledger.clock import SteppingClock
-from ledger.service import Batch
+from ledger.commands import Batch
+from ledger.write_path import WriteMode
 from projections import rebuild
 
 DEMO_START = date(2018, 12, 1)
@@ -125,27 +126,27 @@ class DemoSummary:
 
 
 def _register_network(body: dict[str, Any], batch: Batch, _: dict[int, str]) -> None:
-    batch.register_network(ADMIN, body)
+    batch.execute("register_network", ADMIN, body)
 
 
 def _register_city(body: dict[str, Any], batch: Batch, _: dict[int, str]) -> None:
-    batch.register_city(ADMIN, body)
+    batch.execute("register_city", ADMIN, body)
 
 
 def _join_network(network_id: str, body: dict[str, Any], batch: Batch, _: dict[int, str]) -> None:
-    batch.join_network(ADMIN, network_id, body)
+    batch.execute("join_network", ADMIN, body, target=network_id)
 
 
 def _sign_declaration(
     principal: Principal, body: dict[str, Any], batch: Batch, _: dict[int, str]
 ) -> None:
-    batch.sign_declaration(principal, "marrakech-2018", body)
+    batch.execute("sign_declaration", principal, body, target="marrakech-2018")
 
 
 def _report_progress(
     principal: Principal, n: int, body: dict[str, Any], batch: Batch, ids: dict[int, str]
 ) -> None:
-    batch.report_progress(principal, ids[n], body)
+    batch.execute("report_progress", principal, body, target=ids[n])
 
 
 def _moment(day: date, rng: random.Random) -> datetime:
@@ -289,7 +290,7 @@ class DemoPlan:
         }
 
         def submit(b: Batch, ids: dict[int, str], body: dict[str, Any] = body) -> None:
-            ids[n] = b.submit_pledge(principal, body).pledge_id or ""
+            ids[n] = b.execute("submit_pledge", principal, body).pledge_id or ""
 
         cursor = _moment(submitted_on, rng)
         self._add(cursor, "pledge submitted", submit)
@@ -310,28 +311,30 @@ class DemoPlan:
             self._add(
                 later(5, 40),
                 "changes requested",
-                lambda b, ids: b.validate_pledge(
+                lambda b, ids: b.execute(
+                    "validate_pledge",
                     VALIDATOR,
-                    ids[n],
                     {
                         "decision": "changes_requested",
                         "criteria": ["measurable"],
                         "note": "Please add a measurable target for the second year.",
                     },
+                    target=ids[n],
                 ),
             )
             self._add(
                 later(3, 30),
                 "pledge amended",
-                lambda b, ids: b.amend_pledge(
+                lambda b, ids: b.execute(
+                    "amend_pledge",
                     principal,
-                    ids[n],
                     {
                         "changes": {
                             "description": {"en": f"Demo pledge {n + 1}, revised after review."}
                         },
                         "reason": "Answering the validator's request",
                     },
+                    target=ids[n],
                 ),
             )
             roll = 0.0 if rng.random() < 0.8 else 1.0
@@ -339,10 +342,11 @@ class DemoPlan:
             self._add(
                 later(5, 60),
                 "pledge validated",
-                lambda b, ids: b.validate_pledge(
+                lambda b, ids: b.execute(
+                    "validate_pledge",
                     VALIDATOR,
-                    ids[n],
                     {"decision": "validated", "criteria": ["specific", "measurable", "time_bound"]},
+                    target=ids[n],
                 ),
             )
             if rng.random() < 0.25:
@@ -350,23 +354,25 @@ class DemoPlan:
                 self._add(
                     later(60, 300),
                     "pledge amended",
-                    lambda b, ids: b.amend_pledge(
+                    lambda b, ids: b.execute(
+                        "amend_pledge",
                         principal,
-                        ids[n],
                         {
                             "changes": {"ends_on": new_end.isoformat()},
                             "reason": "Funding cycle moved",
                         },
+                        target=ids[n],
                     ),
                 )
                 if rng.random() < 0.7:
                     self._add(
                         later(5, 45),
                         "pledge validated",
-                        lambda b, ids: b.validate_pledge(
+                        lambda b, ids: b.execute(
+                            "validate_pledge",
                             VALIDATOR,
-                            ids[n],
                             {"decision": "validated", "criteria": ["specific", "time_bound"]},
+                            target=ids[n],
                         ),
                     )
         if rng.random() < 0.05:
@@ -374,8 +380,8 @@ class DemoPlan:
             self._add(
                 later(1, 60),
                 "pledge matched",
-                lambda b, ids: b.match_pledge(
-                    principal, ids[n], {"kind": "funder", "funder": funder}
+                lambda b, ids: b.execute(
+                    "match_pledge", principal, {"kind": "funder", "funder": funder}, target=ids[n]
                 ),
             )
 
@@ -436,13 +442,14 @@ class DemoPlan:
 
             def erratum(b: Batch, ids: dict[int, str]) -> None:
                 first = next(iter(sorted(b.load(f"pledge:{ids[n]}").event_ids)))
-                b.record_erratum(
+                b.execute(
+                    "record_erratum",
                     principal,
-                    ids[n],
                     {
                         "corrects_event_id": first,
                         "note": "Corrects the number of people served (demo).",
                     },
+                    target=ids[n],
                 )
 
             self._add(later(1, 30), "erratum recorded", erratum)
@@ -457,10 +464,11 @@ class DemoPlan:
                 self._add(
                     cursor,
                     "pledge closed",
-                    lambda b, ids: b.close_pledge(
+                    lambda b, ids: b.execute(
+                        "close_pledge",
                         principal,
-                        ids[n],
                         {"outcome": outcome, "note": "Closed at the end of the pledge (demo)."},
+                        target=ids[n],
                     ),
                 )
         elif ending > 0.96:
@@ -469,8 +477,11 @@ class DemoPlan:
                 self._add(
                     cursor,
                     "pledge withdrawn",
-                    lambda b, ids: b.withdraw_pledge(
-                        principal, ids[n], {"reason": "The programme lost its funding (demo)."}
+                    lambda b, ids: b.execute(
+                        "withdraw_pledge",
+                        principal,
+                        {"reason": "The programme lost its funding (demo)."},
+                        target=ids[n],
                     ),
                 )
 
@@ -487,12 +498,18 @@ def load_demo(
 ) -> DemoSummary:
     """Load the demo into an empty store, replaying its commands in time order.
 
-    A bulk load: the log is integrated and a checkpoint signed after every batch, but the read
-    models are built once at the end (a rebuild folds ~10x faster than catching up batch by
+    A bulk load (the ledger's ``WriteMode.BULK_LOAD``): the log is integrated and a checkpoint
+    signed, at the demo's time, after every batch, so bundles carry a history; the read models
+    are built once at the end (a rebuild folds ~10x faster than catching up batch by
     batch), with ``rebuild_workers`` processes.
     """
     if services.store.max_notification_id():
         raise DemoRefused("the demo loads only into an empty store; this one already has events")
+    if services.ledger.mode is not WriteMode.BULK_LOAD:
+        raise DemoRefused(
+            "the demo is a bulk load: bootstrap it with write_mode=WriteMode.BULK_LOAD",
+            field="write_mode",
+        )
     clock = services.ledger.clock
     if not isinstance(clock, SteppingClock):
         raise DemoRefused(
@@ -505,22 +522,15 @@ def load_demo(
     total = len(plan.commands)
     done = 0
     events = 0
-    keep_current = services.ledger.after_append
-    services.ledger.after_append = lambda _: services.log.integrate()
-    try:
-        for start in range(0, total, batch_size):
-            with services.ledger.batch() as batch:
-                for command in plan.commands[start : start + batch_size]:
-                    clock.set(command.at)
-                    command.run(batch, ids)
-                events += len(batch.pending)
-            # A checkpoint per batch, signed at the demo's time: bundles then carry a history.
-            services.log.sign(wait=False, force=True)
-            done = min(total, start + batch_size)
-            if progress is not None:
-                progress(done, total)
-    finally:
-        services.ledger.after_append = keep_current
+    for start in range(0, total, batch_size):
+        with services.ledger.batch() as batch:
+            for command in plan.commands[start : start + batch_size]:
+                clock.set(command.at)
+                command.run(batch, ids)
+            events += batch.event_count
+        done = min(total, start + batch_size)
+        if progress is not None:
+            progress(done, total)
     rebuild(services.engine, services.store, workers=rebuild_workers)
     mark_demo_finished(services.engine, events=events)
     return DemoSummary(

@@ -498,6 +498,18 @@ class TransparencyLog:
                     return checked
             below = int(rows[-1].tree_size)
 
+    def _first_checkpoint_including(self, leaf_index: int) -> SignedCheckpoint | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(log_checkpoints)
+                .where(log_checkpoints.c.tree_size > leaf_index)
+                .order_by(log_checkpoints.c.tree_size)
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        return SignedCheckpoint(int(row.tree_size), bytes(row.root_hash), row.signed_at, row.note)
+
     def checkpoints(self) -> list[SignedCheckpoint]:
         """Every stored checkpoint that verifies, smallest first."""
         return self._checkpoint_rows()[0]
@@ -610,10 +622,11 @@ class TransparencyLog:
         return signed
 
     def receipt(self, event_id: str, *, wait: bool = True) -> Receipt:
-        """The event's leaf, a signed checkpoint that includes it, and the inclusion proof."""
+        """The event's leaf, the first signed checkpoint that includes it, and the inclusion
+        proof: asked again later (an idempotent retry), it is the same receipt."""
         record = self.leaf(event_id)
-        latest = self.latest_checkpoint()
-        if latest is None or latest.size <= record.leaf_index:
+        latest = self._first_checkpoint_including(record.leaf_index)
+        if latest is None:
             latest = self.sign(wait=wait)
         if latest.size <= record.leaf_index:
             raise LogError(f"event {event_id} is not yet covered by a signed checkpoint")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from psycopg import sql
 from api.bootstrap import Services, bootstrap
 from ledger.clock import SeededIds, SteppingClock, timedelta
 from ledger.settings import LedgerSettings
+from ledger.write_path import WriteMode
 
 # Speed is measured in benchmarks/, never asserted here: a property example that runs slowly on a
 # loaded CI machine (a GC pause, a busy core) is not a failure, and neither is slow generation.
@@ -123,3 +125,18 @@ def clock() -> SteppingClock:
 def services(settings: LedgerSettings, clock: SteppingClock) -> Iterator[Services]:
     with bootstrap(settings, clock=clock, ids=SeededIds(7)) as wired:
         yield wired
+
+
+@pytest.fixture
+def services_in(
+    settings: LedgerSettings, clock: SteppingClock
+) -> Iterator[Callable[[WriteMode], Services]]:
+    """Wire the fresh store of ``settings`` for a write mode other than the receipted default."""
+    with ExitStack() as stack:
+
+        def wire(mode: WriteMode) -> Services:
+            return stack.enter_context(
+                bootstrap(settings, clock=clock, ids=SeededIds(7), write_mode=mode)
+            )
+
+        yield wire

@@ -206,7 +206,9 @@ def test_demo_reset_refuses_a_store_the_demo_did_not_load(env: dict[str, str]) -
 def test_demo_reset_refuses_a_demo_store_that_has_events_added_since(env: dict[str, str]) -> None:
     assert runner.invoke(app, ["demo", "--pledges", "5", "--json"], env=env).exit_code == 0
     with bootstrap(settings_of(env)) as services, services.ledger.batch() as batch:
-        batch.register_network(Principal("admin-1", "admin"), {"id": "real", "name": {"en": "R"}})
+        batch.execute(
+            "register_network", Principal("admin-1", "admin"), {"id": "real", "name": {"en": "R"}}
+        )
     before = stored_events(env)
 
     result = runner.invoke(app, ["demo", "--reset"], env=env)

@@ -175,8 +175,10 @@ def test_a_postgresql_schema_that_does_not_exist_is_refused_and_not_created(
 def add_an_unsigned_event(settings: LedgerSettings) -> None:
     """Append one event, integrated into the log but not signed: a live store's usual state."""
     with bootstrap(settings) as services, services.ledger.batch() as batch:
-        batch.register_network(
-            Principal("admin-1", "admin"), {"id": "late-network", "name": {"en": "Late"}}
+        batch.execute(
+            "register_network",
+            Principal("admin-1", "admin"),
+            {"id": "late-network", "name": {"en": "Late"}},
         )
 
 

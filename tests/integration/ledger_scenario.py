@@ -39,19 +39,23 @@ def pledge_body(**overrides: Any) -> dict[str, Any]:
 
 def register_basics(services: Services) -> None:
     with services.ledger.batch() as batch:
-        batch.register_network(ADMIN, {"id": "uclg", "name": {"en": "UCLG"}})
-        batch.register_network(ADMIN, {"id": "metropolis", "name": {"en": "Metropolis"}})
-        batch.register_city(
-            ADMIN, {"id": "ma-marrakech", "name": {"en": "Marrakech"}, "country": "MA"}
+        batch.execute("register_network", ADMIN, {"id": "uclg", "name": {"en": "UCLG"}})
+        batch.execute("register_network", ADMIN, {"id": "metropolis", "name": {"en": "Metropolis"}})
+        batch.execute(
+            "register_city",
+            ADMIN,
+            {"id": "ma-marrakech", "name": {"en": "Marrakech"}, "country": "MA"},
         )
-        batch.register_city(ADMIN, {"id": "sn-dakar", "name": {"en": "Dakar"}, "country": "SN"})
-        batch.join_network(ADMIN, "uclg", {"city_id": "ma-marrakech"})
-        batch.join_network(ADMIN, "metropolis", {"city_id": "sn-dakar"})
+        batch.execute(
+            "register_city", ADMIN, {"id": "sn-dakar", "name": {"en": "Dakar"}, "country": "SN"}
+        )
+        batch.execute("join_network", ADMIN, {"city_id": "ma-marrakech"}, target="uclg")
+        batch.execute("join_network", ADMIN, {"city_id": "sn-dakar"}, target="metropolis")
 
 
 def submit_pledge(services: Services, **overrides: Any) -> str:
     with services.ledger.batch() as batch:
-        result = batch.submit_pledge(UCLG, pledge_body(**overrides))
+        result = batch.execute("submit_pledge", UCLG, pledge_body(**overrides))
     assert result.pledge_id is not None
     return result.pledge_id
 

@@ -68,14 +68,18 @@ def test_lifecycle_through_the_ledger_reaches_the_expected_state(services: Servi
     pledge_id = submit_pledge(services)
     ledger = services.ledger
     with ledger.batch() as batch:
-        batch.validate_pledge(
-            VALIDATOR, pledge_id, {"decision": "validated", "criteria": ["specific"]}
+        batch.execute(
+            "validate_pledge",
+            VALIDATOR,
+            {"decision": "validated", "criteria": ["specific"]},
+            target=pledge_id,
         )
     with ledger.batch() as batch:
-        batch.amend_pledge(
+        batch.execute(
+            "amend_pledge",
             UCLG,
-            pledge_id,
             {"changes": {"ends_on": "2029-06-30"}, "reason": "Funding moved"},
+            target=pledge_id,
             expected_version=2,
         )
     state = ledger.pledge_state(pledge_id)
@@ -89,10 +93,11 @@ def test_stale_expected_version_is_refused_and_stores_nothing(services: Services
     pledge_id = submit_pledge(services)
     before = event_count(services)
     with pytest.raises(ConcurrencyConflict) as caught, services.ledger.batch() as batch:
-        batch.amend_pledge(
+        batch.execute(
+            "amend_pledge",
             UCLG,
-            pledge_id,
             {"changes": {"ends_on": "2029-06-30"}, "reason": "x"},
+            target=pledge_id,
             expected_version=7,
         )
     assert (caught.value.expected, caught.value.actual) == (7, 1)
@@ -102,19 +107,19 @@ def test_stale_expected_version_is_refused_and_stores_nothing(services: Services
 BAD_COMMANDS: list[tuple[str, Callable[[Any, str], object], type[DomainError]]] = [
     (
         "unknown taxonomy code",
-        lambda b, _: b.submit_pledge(UCLG, pledge_body(gcm_objectives=[24])),
+        lambda b, _: b.execute("submit_pledge", UCLG, pledge_body(gcm_objectives=[24])),
         InvalidInput,
     ),
     (
         "city not a member",
-        lambda b, _: b.submit_pledge(UCLG, pledge_body(cities=["sn-dakar"])),
+        lambda b, _: b.execute("submit_pledge", UCLG, pledge_body(cities=["sn-dakar"])),
         NotPermitted,
     ),
     (
         "float indicator value",
-        lambda b, p: b.report_progress(
+        lambda b, p: b.execute(
+            "report_progress",
             UCLG,
-            p,
             {
                 "period": {"start": "2026-01-01", "end": "2026-02-01"},
                 "stage": "in_progress",
@@ -122,38 +127,42 @@ BAD_COMMANDS: list[tuple[str, Callable[[Any, str], object], type[DomainError]]] 
                     {"indicator_id": "people-served", "value": 12.5, "date": "2026-02-01"}
                 ],
             },
+            target=p,
         ),
         InvalidInput,
     ),
     (
         "dates out of order",
-        lambda b, _: b.submit_pledge(UCLG, pledge_body(ends_on="2025-01-01")),
+        lambda b, _: b.execute("submit_pledge", UCLG, pledge_body(ends_on="2025-01-01")),
         InvalidInput,
     ),
     (
         "other network amends",
-        lambda b, p: b.amend_pledge(
-            METROPOLIS, p, {"changes": {"ends_on": "2029-01-01"}, "reason": "x"}
+        lambda b, p: b.execute(
+            "amend_pledge",
+            METROPOLIS,
+            {"changes": {"ends_on": "2029-01-01"}, "reason": "x"},
+            target=p,
         ),
         NotPermitted,
     ),
     (
         "network validates",
-        lambda b, p: b.validate_pledge(
-            UCLG, p, {"decision": "validated", "criteria": ["specific"]}
+        lambda b, p: b.execute(
+            "validate_pledge", UCLG, {"decision": "validated", "criteria": ["specific"]}, target=p
         ),
         NotPermitted,
     ),
     (
         "unknown pledge",
-        lambda b, _: b.withdraw_pledge(
-            UCLG, "7d0c3c3e-0000-4000-8000-000000000000", {"reason": "x"}
+        lambda b, _: b.execute(
+            "withdraw_pledge", UCLG, {"reason": "x"}, target="7d0c3c3e-0000-4000-8000-000000000000"
         ),
         NotFound,
     ),
     (
         "malformed pledge id",
-        lambda b, _: b.withdraw_pledge(UCLG, "not-a-uuid", {"reason": "x"}),
+        lambda b, _: b.execute("withdraw_pledge", UCLG, {"reason": "x"}, target="not-a-uuid"),
         NotFound,
     ),
 ]
@@ -179,8 +188,8 @@ def test_a_batch_is_stored_all_or_nothing(services: Services) -> None:
 
     def good_then_bad() -> None:
         with services.ledger.batch() as batch:
-            batch.submit_pledge(UCLG, pledge_body())
-            batch.submit_pledge(UCLG, pledge_body(gcm_objectives=[]))
+            batch.execute("submit_pledge", UCLG, pledge_body())
+            batch.execute("submit_pledge", UCLG, pledge_body(gcm_objectives=[]))
 
     with pytest.raises(InvalidInput):
         good_then_bad()
@@ -191,12 +200,14 @@ def test_nothing_but_an_erratum_follows_a_withdrawn_pledge(services: Services) -
     register_basics(services)
     pledge_id = submit_pledge(services)
     with services.ledger.batch() as batch:
-        batch.withdraw_pledge(UCLG, pledge_id, {"reason": "No funding"})
+        batch.execute("withdraw_pledge", UCLG, {"reason": "No funding"}, target=pledge_id)
     first = services.store.read_stream(f"pledge:{pledge_id}")[0].event_id
     with pytest.raises(InvalidTransition), services.ledger.batch() as batch:
-        batch.close_pledge(UCLG, pledge_id, {"outcome": "fulfilled"})
+        batch.execute("close_pledge", UCLG, {"outcome": "fulfilled"}, target=pledge_id)
     with services.ledger.batch() as batch:
-        batch.record_erratum(UCLG, pledge_id, {"corrects_event_id": first, "note": "Typo"})
+        batch.execute(
+            "record_erratum", UCLG, {"corrects_event_id": first, "note": "Typo"}, target=pledge_id
+        )
     assert services.store.stream_version(f"pledge:{pledge_id}") == 3
 
 
@@ -205,10 +216,10 @@ def test_retry_with_the_same_idempotency_key_stores_nothing_and_answers_the_firs
 ) -> None:
     register_basics(services)
     with services.ledger.batch() as batch:
-        first = batch.submit_pledge(UCLG, pledge_body(), idempotency_key="req-1")
+        first = batch.execute("submit_pledge", UCLG, pledge_body(), idempotency_key="req-1")
     count = event_count(services)
     with services.ledger.batch() as batch:
-        again = batch.submit_pledge(UCLG, pledge_body(), idempotency_key="req-1")
+        again = batch.execute("submit_pledge", UCLG, pledge_body(), idempotency_key="req-1")
     assert event_count(services) == count
     assert again.replayed
     assert (again.pledge_id, again.events) == (first.pledge_id, first.events)
@@ -217,10 +228,12 @@ def test_retry_with_the_same_idempotency_key_stores_nothing_and_answers_the_firs
 def test_idempotency_key_reused_for_another_request_is_refused(services: Services) -> None:
     register_basics(services)
     with services.ledger.batch() as batch:
-        batch.submit_pledge(UCLG, pledge_body(), idempotency_key="req-1")
+        batch.execute("submit_pledge", UCLG, pledge_body(), idempotency_key="req-1")
     count = event_count(services)
     with pytest.raises(IdempotencyKeyReused), services.ledger.batch() as batch:
-        batch.submit_pledge(UCLG, pledge_body(title={"en": "Another"}), idempotency_key="req-1")
+        batch.execute(
+            "submit_pledge", UCLG, pledge_body(title={"en": "Another"}), idempotency_key="req-1"
+        )
     assert event_count(services) == count
 
 
@@ -231,12 +244,16 @@ def test_retry_after_a_crash_before_the_idempotency_record_is_recognised(
     pledge_id = submit_pledge(services)
     amendment = {"changes": {"ends_on": "2029-06-30"}, "reason": "Funding moved"}
     with services.ledger.batch() as batch:
-        first = batch.amend_pledge(UCLG, pledge_id, amendment, idempotency_key="amend-1")
+        first = batch.execute(
+            "amend_pledge", UCLG, amendment, target=pledge_id, idempotency_key="amend-1"
+        )
     with services.engine.begin() as connection:  # the process died before recording the key
         connection.execute(delete(idempotency_keys))
     count = event_count(services)
     with services.ledger.batch() as batch:
-        again = batch.amend_pledge(UCLG, pledge_id, amendment, idempotency_key="amend-1")
+        again = batch.execute(
+            "amend_pledge", UCLG, amendment, target=pledge_id, idempotency_key="amend-1"
+        )
     assert event_count(services) == count
     assert again.events == first.events
     assert again.replayed
@@ -249,11 +266,19 @@ def test_a_second_process_sees_what_the_first_wrote(
     pledge_id = submit_pledge(services)
     services.ledger.pledge_state(pledge_id)  # warm the first process's cache
     with bootstrap(settings, clock=clock) as other, other.ledger.batch() as batch:
-        batch.validate_pledge(
-            VALIDATOR, pledge_id, {"decision": "validated", "criteria": ["specific"]}
+        batch.execute(
+            "validate_pledge",
+            VALIDATOR,
+            {"decision": "validated", "criteria": ["specific"]},
+            target=pledge_id,
         )
     with services.ledger.batch() as batch:
-        batch.amend_pledge(UCLG, pledge_id, {"changes": {"ends_on": "2029-06-30"}, "reason": "x"})
+        batch.execute(
+            "amend_pledge",
+            UCLG,
+            {"changes": {"ends_on": "2029-06-30"}, "reason": "x"},
+            target=pledge_id,
+        )
     state = services.ledger.pledge_state(pledge_id)
     assert state.status == "awaiting_validation"
     assert state.ever_validated
@@ -262,7 +287,9 @@ def test_a_second_process_sees_what_the_first_wrote(
 
 def test_registry_commands_are_refused_to_non_admins(services: Services) -> None:
     with pytest.raises(NotPermitted), services.ledger.batch() as batch:
-        batch.register_city(UCLG, {"id": "ma-rabat", "name": {"en": "Rabat"}, "country": "MA"})
+        batch.execute(
+            "register_city", UCLG, {"id": "ma-rabat", "name": {"en": "Rabat"}, "country": "MA"}
+        )
     assert event_count(services) == 0
 
 
@@ -283,7 +310,7 @@ def test_an_idempotency_key_outside_1_to_256_characters_is_refused(
     register_basics(services)
     before = event_count(services)
     with pytest.raises(InvalidInput, match="1 to 256"), services.ledger.batch() as batch:
-        batch.submit_pledge(UCLG, pledge_body(), idempotency_key=key)
+        batch.execute("submit_pledge", UCLG, pledge_body(), idempotency_key=key)
     assert event_count(services) == before
 
 

@@ -144,8 +144,10 @@ def test_receipts_of_written_events_verify_against_their_signed_checkpoint(
     for n in range(6):
         with services.ledger.batch() as batch:
             results.append(
-                batch.register_city(
-                    ADMIN, {"id": f"city-{n}", "name": {"en": f"City {n}"}, "country": "MA"}
+                batch.execute(
+                    "register_city",
+                    ADMIN,
+                    {"id": f"city-{n}", "name": {"en": f"City {n}"}, "country": "MA"},
                 )
             )
     verifier = services.log.signer.verifier
@@ -171,8 +173,12 @@ def test_receipts_of_written_events_verify_against_their_signed_checkpoint(
 
 def test_receipt_proof_does_not_verify_another_event(services: Services) -> None:
     with services.ledger.batch() as batch:
-        first = batch.register_city(ADMIN, {"id": "city-a", "name": {"en": "A"}, "country": "MA"})
-        batch.register_city(ADMIN, {"id": "city-b", "name": {"en": "B"}, "country": "SN"})
+        first = batch.execute(
+            "register_city", ADMIN, {"id": "city-a", "name": {"en": "A"}, "country": "MA"}
+        )
+        batch.execute(
+            "register_city", ADMIN, {"id": "city-b", "name": {"en": "B"}, "country": "SN"}
+        )
     receipt = services.log.receipt(first.events[0].event_id)
     other = services.log.leaf(services.log.leaves(1, 2)[0].event_id)
     checkpoint = open_checkpoint(receipt.checkpoint.encode(), services.log.signer.verifier, None)

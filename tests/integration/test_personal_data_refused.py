@@ -22,8 +22,10 @@ def test_a_pledge_whose_description_holds_an_email_address_is_not_stored(
     before = event_count(services)
 
     with pytest.raises(PersonalDataRefused) as refused, services.ledger.batch() as batch:
-        batch.submit_pledge(
-            UCLG, pledge_body(description={"en": "Contact amina.diallo@example.org."})
+        batch.execute(
+            "submit_pledge",
+            UCLG,
+            pledge_body(description={"en": "Contact amina.diallo@example.org."}),
         )
 
     assert refused.value.field == "description.en"
@@ -43,7 +45,7 @@ def test_a_progress_report_whose_narrative_holds_a_phone_number_is_not_stored(
     }
 
     with pytest.raises(PersonalDataRefused) as refused, services.ledger.batch() as batch:
-        batch.report_progress(UCLG, pledge_id, report)
+        batch.execute("report_progress", UCLG, report, target=pledge_id)
 
     assert refused.value.field == "narrative.fr"
     assert event_count(services) == before

@@ -156,64 +156,86 @@ def run_step(services: Services, step: Step, pledges: list[tuple[str, str]], tod
     with services.ledger.batch() as batch:
         if step.action == "submit" or not pledges:
             body = pledge_body(step)
-            result = batch.submit_pledge(key(body["network_id"]), body)
+            result = batch.execute("submit_pledge", key(body["network_id"]), body)
             assert result.pledge_id is not None
             pledges.append((result.pledge_id, body["network_id"]))
             return
         pledge_id, network_id = pledges[step.which % len(pledges)]
         owner = key(network_id)
         if step.action == "validate":
-            batch.validate_pledge(
-                VALIDATOR, pledge_id, {"decision": "validated", "criteria": ["specific"]}
+            batch.execute(
+                "validate_pledge",
+                VALIDATOR,
+                {"decision": "validated", "criteria": ["specific"]},
+                target=pledge_id,
             )
         elif step.action == "request_changes":
-            batch.validate_pledge(
-                VALIDATOR, pledge_id, {"decision": "changes_requested", "note": "Be specific"}
+            batch.execute(
+                "validate_pledge",
+                VALIDATOR,
+                {"decision": "changes_requested", "note": "Be specific"},
+                target=pledge_id,
             )
         elif step.action == "amend_material":
             scope = {"gcm_objectives": [1 + (step.amount % 23)], "gcr_areas": []}
-            batch.amend_pledge(owner, pledge_id, {"changes": scope, "reason": "Scope"})
+            batch.execute(
+                "amend_pledge", owner, {"changes": scope, "reason": "Scope"}, target=pledge_id
+            )
         elif step.action == "amend_text":
             wording = {"description": {"en": f"Revised {step.amount}"}}
-            batch.amend_pledge(owner, pledge_id, {"changes": wording, "reason": "Wording"})
+            batch.execute(
+                "amend_pledge", owner, {"changes": wording, "reason": "Wording"}, target=pledge_id
+            )
         elif step.action == "report":
             observations = [
                 {"indicator_id": "people-served", "value": f"{step.amount}.5", "date": today}
             ]
-            batch.report_progress(
+            batch.execute(
+                "report_progress",
                 owner,
-                pledge_id,
                 {
                     "period": {"start": today - timedelta(days=30), "end": today},
                     "stage": ("planning", "in_progress", "on_hold", "completed")[step.which % 4],
                     "observations": observations,
                 },
+                target=pledge_id,
             )
         elif step.action == "match":
-            batch.match_pledge(owner, pledge_id, {"kind": "funder", "funder": "Urban Fund"})
+            batch.execute(
+                "match_pledge", owner, {"kind": "funder", "funder": "Urban Fund"}, target=pledge_id
+            )
         elif step.action == "withdraw":
-            batch.withdraw_pledge(owner, pledge_id, {"reason": "No funding"})
+            batch.execute("withdraw_pledge", owner, {"reason": "No funding"}, target=pledge_id)
         elif step.action == "close":
             outcome = ("fulfilled", "partially_fulfilled", "not_fulfilled")[step.which % 3]
-            batch.close_pledge(owner, pledge_id, {"outcome": outcome})
+            batch.execute("close_pledge", owner, {"outcome": outcome}, target=pledge_id)
         elif step.action == "erratum":
             first = sorted(batch.load(f"pledge:{pledge_id}").event_ids)[0]
-            batch.record_erratum(owner, pledge_id, {"corrects_event_id": first, "note": "Typo"})
+            batch.execute(
+                "record_erratum",
+                owner,
+                {"corrects_event_id": first, "note": "Typo"},
+                target=pledge_id,
+            )
         elif step.action == "leave":
-            batch.leave_network(ADMIN, network_id, {"city_id": "ma-rabat"})
+            batch.execute("leave_network", ADMIN, {"city_id": "ma-rabat"}, target=network_id)
 
 
 def register(services: Services) -> None:
     with services.ledger.batch() as batch:
         for network_id in NETWORKS:
-            batch.register_network(ADMIN, {"id": network_id, "name": {"en": network_id.upper()}})
+            batch.execute(
+                "register_network", ADMIN, {"id": network_id, "name": {"en": network_id.upper()}}
+            )
         for city_id, country in CITIES.items():
-            batch.register_city(
-                ADMIN, {"id": city_id, "name": {"en": city_id[3:].title()}, "country": country}
+            batch.execute(
+                "register_city",
+                ADMIN,
+                {"id": city_id, "name": {"en": city_id[3:].title()}, "country": country},
             )
         for city_id in ("ma-rabat", "sn-dakar"):
-            batch.join_network(ADMIN, "uclg", {"city_id": city_id})
-        batch.join_network(ADMIN, "metropolis", {"city_id": "ma-tangier"})
+            batch.execute("join_network", ADMIN, {"city_id": city_id}, target="uclg")
+        batch.execute("join_network", ADMIN, {"city_id": "ma-tangier"}, target="metropolis")
 
 
 # --- what the live views show, and what the log says they showed ----------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from api.bootstrap import Services
 from ledger.canonical import canonical_bytes
 from ledger.clock import SteppingClock
 from ledger.database import log_checkpoints
+from ledger.write_path import WriteMode
 from projections import (
     ProjectionRunner,
     build_report,
@@ -37,14 +39,15 @@ MONTHS = 12
 
 def report_progress(services: Services, pledge_id: str, value: str, on: str) -> None:
     with services.ledger.batch() as batch:
-        batch.report_progress(
+        batch.execute(
+            "report_progress",
             UCLG,
-            pledge_id,
             {
                 "period": {"start": "2026-01-01", "end": on},
                 "stage": "in_progress",
                 "observations": [{"indicator_id": "people-served", "value": value, "date": on}],
             },
+            target=pledge_id,
         )
 
 
@@ -58,8 +61,11 @@ def test_a_pledge_page_shows_state_indicators_validation_and_freshness(
     register_basics(services)
     pledge_id = submit_pledge(services)
     with services.ledger.batch() as batch:
-        batch.validate_pledge(
-            VALIDATOR, pledge_id, {"decision": "validated", "criteria": ["specific", "measurable"]}
+        batch.execute(
+            "validate_pledge",
+            VALIDATOR,
+            {"decision": "validated", "criteria": ["specific", "measurable"]},
+            target=pledge_id,
         )
     clock.set(datetime(2026, 7, 10, tzinfo=UTC))
     report_progress(services, pledge_id, "1200", "2026-06-30")
@@ -90,9 +96,9 @@ def test_an_unknown_pledge_has_no_page_and_no_timeline(services: Services) -> No
 
 
 def test_the_timeline_lists_every_event_with_its_leaf_index_once_integrated(
-    services: Services,
+    services_in: Callable[[WriteMode], Services],
 ) -> None:
-    services.ledger.after_append = None
+    services = services_in(WriteMode.APPEND_ONLY)
     register_basics(services)
     pledge_id = submit_pledge(services)
     report_progress(services, pledge_id, "10", "2026-02-28")
@@ -115,7 +121,12 @@ def test_rollups_count_by_network_objective_and_country(services: Services) -> N
     first = submit_pledge(services)
     submit_pledge(services, gcm_objectives=[2])
     with services.ledger.batch() as batch:
-        batch.validate_pledge(VALIDATOR, first, {"decision": "validated", "criteria": ["specific"]})
+        batch.execute(
+            "validate_pledge",
+            VALIDATOR,
+            {"decision": "validated", "criteria": ["specific"]},
+            target=first,
+        )
     catch_up(services)
 
     with read_snapshot(services.engine) as connection:
@@ -140,7 +151,7 @@ def test_silent_pledges_are_listed_per_network_longest_silent_first(
     closed = submit_pledge(services)
     reporting = submit_pledge(services)
     with services.ledger.batch() as batch:
-        batch.close_pledge(UCLG, closed, {"outcome": "fulfilled"})
+        batch.execute("close_pledge", UCLG, {"outcome": "fulfilled"}, target=closed)
     clock.set(datetime(2027, 3, 20, tzinfo=UTC))
     report_progress(services, reporting, "5", "2027-03-01")
     catch_up(services)
@@ -161,10 +172,13 @@ def test_silent_pledges_are_listed_per_network_longest_silent_first(
 def test_the_registry_views_show_members_and_signatures(services: Services) -> None:
     register_basics(services)
     with services.ledger.batch() as batch:
-        batch.sign_declaration(
-            UCLG, "marrakech-2018", {"city_id": "ma-marrakech", "signed_on": "2018-12-10"}
+        batch.execute(
+            "sign_declaration",
+            UCLG,
+            {"city_id": "ma-marrakech", "signed_on": "2018-12-10"},
+            target="marrakech-2018",
         )
-        batch.leave_network(UCLG, "uclg", {"city_id": "ma-marrakech"})
+        batch.execute("leave_network", UCLG, {"city_id": "ma-marrakech"}, target="uclg")
     catch_up(services)
 
     with services.engine.connect() as connection:
@@ -189,8 +203,11 @@ def test_a_pledge_as_of_a_past_day_is_the_page_it_had_then(
         then = pledge(connection, pledge_id, today=date(2026, 3, 1), freshness_months=MONTHS)
     clock.set(datetime(2026, 5, 2, tzinfo=UTC))
     with services.ledger.batch() as batch:
-        batch.validate_pledge(
-            VALIDATOR, pledge_id, {"decision": "validated", "criteria": ["specific"]}
+        batch.execute(
+            "validate_pledge",
+            VALIDATOR,
+            {"decision": "validated", "criteria": ["specific"]},
+            target=pledge_id,
         )
 
     assert pledge_as_of(services.store, pledge_id, date(2026, 3, 1), freshness_months=12) == then
@@ -272,7 +289,12 @@ def test_pledges_are_listed_by_every_filter_a_page_at_a_time(
     second = submit_pledge(services, gcm_objectives=[2], sdg_targets=["10.c"], gcr_areas=[])
     third = submit_pledge(services, gcm_objectives=[15], sdg_targets=[], priority_areas=["housing"])
     with services.ledger.batch() as batch:
-        batch.validate_pledge(VALIDATOR, third, {"decision": "validated", "criteria": ["specific"]})
+        batch.execute(
+            "validate_pledge",
+            VALIDATOR,
+            {"decision": "validated", "criteria": ["specific"]},
+            target=third,
+        )
     clock.set(datetime(2027, 6, 1, tzinfo=UTC))
     report_progress(services, second, "5", "2027-05-31")
     catch_up(services)
@@ -301,10 +323,11 @@ def test_the_list_the_silent_list_and_the_page_show_the_same_amended_pledge(
     register_basics(services)
     pledge_id = submit_pledge(services)
     with services.ledger.batch() as batch:
-        batch.amend_pledge(
+        batch.execute(
+            "amend_pledge",
             UCLG,
-            pledge_id,
             {"changes": {"title": {"fr": "Centre d'accueil"}}, "reason": "translation"},
+            target=pledge_id,
         )
     catch_up(services)
     today = date(2028, 1, 1)

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, select
 from api.bootstrap import Services
 from ledger.envelope import open_envelope
 from ledger.errors import CorruptEvent, StoreUnavailable
+from ledger.write_path import WriteMode
 from projections import ProjectionRunner, rebuild
 from projections.errors import InvalidQuery, RebuildFailed
 from projections.pledges import PledgeProjector, pledge
@@ -46,18 +47,26 @@ def view_rows(engine: Engine) -> dict[str, list[tuple[str, ...]]]:
         }
 
 
+@pytest.fixture
+def services(services_in: Callable[[WriteMode], Services]) -> Services:
+    """Writers that leave the views to the runner under test: a follower's view of them."""
+    return services_in(WriteMode.BULK_LOAD)
+
+
 def some_history(services: Services, pledges: int = 4) -> list[str]:
-    """Events written by a process that does not keep the views current (a follower's view)."""
-    services.ledger.after_append = lambda _: services.log.integrate()
+    """Events written by a process that does not keep the views current."""
     register_basics(services)
     ids = [submit_pledge(services) for _ in range(pledges)]
     with services.ledger.batch() as batch:
-        batch.validate_pledge(
-            VALIDATOR, ids[0], {"decision": "validated", "criteria": ["specific"]}
+        batch.execute(
+            "validate_pledge",
+            VALIDATOR,
+            {"decision": "validated", "criteria": ["specific"]},
+            target=ids[0],
         )
-        batch.report_progress(
+        batch.execute(
+            "report_progress",
             UCLG,
-            ids[1],
             {
                 "period": {"start": "2026-01-01", "end": "2026-02-28"},
                 "stage": "in_progress",
@@ -65,9 +74,15 @@ def some_history(services: Services, pledges: int = 4) -> list[str]:
                     {"indicator_id": "people-served", "value": "120", "date": "2026-02-28"}
                 ],
             },
+            target=ids[1],
         )
-        batch.amend_pledge(UCLG, ids[2], {"changes": {"gcm_objectives": [2]}, "reason": "Scope"})
-        batch.withdraw_pledge(UCLG, ids[3], {"reason": "No funding"})
+        batch.execute(
+            "amend_pledge",
+            UCLG,
+            {"changes": {"gcm_objectives": [2]}, "reason": "Scope"},
+            target=ids[2],
+        )
+        batch.execute("withdraw_pledge", UCLG, {"reason": "No funding"}, target=ids[3])
     return ids
 
 
@@ -172,17 +187,10 @@ def test_the_follower_waits_out_an_unreachable_database(services: Services) -> N
     assert read_position(services.engine).events == event_count(services)
 
 
-def test_after_append_hook_lets_a_request_read_its_own_write(services: Services) -> None:
-    runner = ProjectionRunner(services.engine, services.store)
-    integrate = services.ledger.after_append
-    catch_up = runner.after_append()
-
-    def after_append(notification_id: int) -> None:
-        if integrate is not None:
-            integrate(notification_id)
-        catch_up(notification_id)
-
-    services.ledger.after_append = after_append
+def test_the_receipted_write_mode_lets_a_request_read_its_own_write(
+    services_in: Callable[[WriteMode], Services],
+) -> None:
+    services = services_in(WriteMode.RECEIPTED)
     register_basics(services)
 
     pledge_id = submit_pledge(services)
@@ -229,8 +237,11 @@ def test_events_appended_to_streams_during_the_scan_are_taken_in_once(
             appended.append(submit_pledge(services))
             with services.ledger.batch() as batch:
                 for pledge_id in ids[4:]:
-                    batch.validate_pledge(
-                        VALIDATOR, pledge_id, {"decision": "validated", "criteria": ["specific"]}
+                    batch.execute(
+                        "validate_pledge",
+                        VALIDATOR,
+                        {"decision": "validated", "criteria": ["specific"]},
+                        target=pledge_id,
                     )
 
     rebuild(services.engine, services.store, progress=progress, workers=workers)

@@ -14,17 +14,19 @@ from tests.integration.ledger_scenario import UCLG, VALIDATOR, register_basics, 
 def test_a_write_is_in_the_log_and_the_views_when_the_command_returns(services: Services) -> None:
     register_basics(services)
     pledge_id = submit_pledge(services)
-    with services.ledger.batch() as batch:
-        result = batch.validate_pledge(
-            VALIDATOR, pledge_id, {"decision": "validated", "criteria": ["specific"]}
-        )
+    written = services.ledger.write(
+        "validate_pledge",
+        VALIDATOR,
+        {"decision": "validated", "criteria": ["specific"]},
+        target=pledge_id,
+    )
     with read_snapshot(services.engine) as connection:
         page = pledge(connection, pledge_id, today=date(2026, 3, 1), freshness_months=12)
         timeline = pledge_timeline(services.store, connection, pledge_id)
     assert page is not None
     assert page.status == "validated"
     assert [entry.leaf_index is not None for entry in timeline] == [True, True]
-    receipt = services.log.receipt(result.events[0].event_id)
+    [receipt] = written.receipts
     signed = open_checkpoint(
         receipt.checkpoint.encode(), services.log.signer.verifier, services.settings.log_origin
     )

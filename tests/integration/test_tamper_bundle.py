@@ -30,6 +30,7 @@ from ledger.clock import SeededIds
 from ledger.merkle import root_from_leaf_hashes
 from ledger.note import Signer, generate_signer
 from ledger.verify import ENTRY_LIMIT, NOTE_LIMIT, Finding, VerificationResult, verify_bundle
+from ledger.write_path import WriteMode
 from tests.conftest import sqlite_settings
 
 _RECORDED_AT = re.compile(rb'"recorded_at":"[0-9T:.-]+([0-9])Z"')
@@ -53,7 +54,9 @@ class DemoBundle:
 def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> DemoBundle:
     home = tmp_path_factory.mktemp("demo-bundle")
     settings = sqlite_settings(home)
-    with bootstrap(settings, clock=demo_clock(), ids=SeededIds(3)) as services:
+    with bootstrap(
+        settings, clock=demo_clock(), ids=SeededIds(3), write_mode=WriteMode.BULK_LOAD
+    ) as services:
         # A checkpoint every 60 commands: the bundle carries a history, not just one root.
         load_demo(services, pledges=40, seed=3, today=date(2025, 6, 1), batch_size=60)
         export_bundle(services.log, home / "bundle", vkey=services.log.signer.vkey)

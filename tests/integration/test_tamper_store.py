@@ -24,13 +24,16 @@ from ledger.database import log_leaves
 from ledger.log import LogRewritten
 from ledger.settings import LedgerSettings
 from ledger.verify import Finding, verify_bundle
+from ledger.write_path import WriteMode
 
 _MICROSECOND_DIGIT = re.compile(rb'"recorded_at":"[0-9T:.-]+([0-9])Z"')
 
 
 @pytest.fixture
 def demo(settings: LedgerSettings) -> Iterator[Services]:
-    with bootstrap(settings, clock=demo_clock(), ids=SeededIds(5)) as services:
+    with bootstrap(
+        settings, clock=demo_clock(), ids=SeededIds(5), write_mode=WriteMode.BULK_LOAD
+    ) as services:
         load_demo(services, pledges=30, seed=5, today=date(2025, 6, 1))
         yield services
 

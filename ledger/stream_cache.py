@@ -1,0 +1,150 @@
+"""Folded stream states kept per process, and how they stay current with the store.
+
+A batch loads every stream it decides on through this cache. The cache is only trusted up to a
+store position: before a batch reads, ``sync`` compares that position with the store's and drops
+just the streams other processes wrote since (or everything, if they wrote a lot). After this
+process's own append, ``advance`` moves the position on only if nobody else wrote in between.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from domain import registry
+from domain.events import Payload
+from domain.pledge import evolve_pledge
+from ledger.envelope import Envelope
+from ledger.store import EventStore
+
+Evolver = Callable[[Any, Payload], Any]
+EVOLVERS: dict[str, Evolver] = {
+    "network": registry.evolve_network,
+    "city": registry.evolve_city,
+    "declaration": registry.evolve_declaration,
+    "pledge": evolve_pledge,
+}
+
+# Beyond this many foreign events since the last sync, reading which streams they touched costs
+# more than folding the few streams the next batches need again.
+_DELTA_LIMIT = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSnapshot:
+    """A stream's folded state at a version, and the ids of all its events."""
+
+    stream_id: str
+    version: int
+    state: Any
+    event_ids: frozenset[str]
+
+    def fold(
+        self, envelopes: list[Envelope], payloads: list[Payload] | None = None
+    ) -> StreamSnapshot:
+        """Fold newer events in; ``payloads`` saves decoding events this process just decided."""
+        if not envelopes:
+            return self
+        evolve = EVOLVERS[self.stream_id.split(":", 1)[0]]
+        state = self.state
+        if payloads is None:
+            payloads = [envelope.decode_payload() for envelope in envelopes]
+        for payload in payloads:
+            state = evolve(state, payload)
+        ids = self.event_ids | {e.event_id for e in envelopes}
+        return StreamSnapshot(self.stream_id, envelopes[-1].stream_version, state, ids)
+
+
+class StreamCache:
+    """Bounded LRU of folded stream states, shared by the process's batches, kept in sync."""
+
+    def __init__(self, store: EventStore, max_streams: int = 200_000) -> None:
+        self._store = store
+        self._items: OrderedDict[str, StreamSnapshot] = OrderedDict()
+        self._max = max_streams
+        self._lock = threading.Lock()
+        # Every cached stream holds all its events up to this notification id (None: unknown).
+        self._synced_position: int | None = None
+        self._sync_lock = threading.Lock()
+
+    def load(self, stream_id: str) -> StreamSnapshot:
+        """The stream as stored, from the cache or folded from the store (then cached)."""
+        snapshot = self._get(stream_id)
+        if snapshot is None:
+            empty = StreamSnapshot(stream_id, 0, None, frozenset())
+            snapshot = empty.fold(self._store.read_stream(stream_id))
+            self.put(snapshot)
+        return snapshot
+
+    def _get(self, stream_id: str) -> StreamSnapshot | None:
+        with self._lock:
+            snapshot = self._items.get(stream_id)
+            if snapshot is not None:
+                self._items.move_to_end(stream_id)
+            return snapshot
+
+    def put(self, snapshot: StreamSnapshot) -> None:
+        with self._lock:
+            current = self._items.get(snapshot.stream_id)
+            if current is not None and current.version > snapshot.version:
+                return
+            self._items[snapshot.stream_id] = snapshot
+            self._items.move_to_end(snapshot.stream_id)
+            while len(self._items) > self._max:
+                self._items.popitem(last=False)
+
+    def sync(self) -> int:
+        """Make every cached stream current without reading every stream again.
+
+        If the store has not moved since this process last knew it, the cache is current. If it
+        moved a little (another process wrote), drop just the streams it touched; if it moved a
+        lot, drop the cache. Answers the store's position.
+        """
+        position = self._store.max_notification_id()
+        with self._sync_lock:
+            synced = self._synced_position
+            if synced == position:
+                return position
+            if synced is not None and 0 < position - synced <= _DELTA_LIMIT:
+                delta = self._store.notifications(
+                    after=synced, stop=position, limit=position - synced
+                )
+                self._discard(n.stream_id for n in delta)
+            else:
+                with self._lock:
+                    self._items.clear()
+            self._synced_position = position
+            return position
+
+    def advance(
+        self,
+        snapshots: Iterable[StreamSnapshot],
+        synced_at: int | None,
+        notification_ids: list[int],
+    ) -> None:
+        """After this process appended: cache what it wrote; stay trusted only if nobody else
+        wrote between the batch's first read (``synced_at``) and its append."""
+        for snapshot in snapshots:
+            self.put(snapshot)
+        with self._sync_lock:
+            contiguous = synced_at is not None and notification_ids == list(
+                range(synced_at + 1, synced_at + 1 + len(notification_ids))
+            )
+            if contiguous and self._synced_position == synced_at:
+                self._synced_position = notification_ids[-1]
+            else:
+                self._synced_position = None
+
+    def forget(self, stream_ids: Iterable[str]) -> None:
+        """An append to these streams failed: someone else wrote them, so reread them."""
+        self._discard(stream_ids)
+        with self._sync_lock:
+            self._synced_position = None
+
+    def _discard(self, stream_ids: Iterable[str]) -> None:
+        with self._lock:
+            for stream_id in stream_ids:
+                self._items.pop(stream_id, None)

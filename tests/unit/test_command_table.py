@@ -1,0 +1,21 @@
+"""The command table: one row per command name, each addressing the id its name implies."""
+
+from __future__ import annotations
+
+from typing import get_args
+
+from ledger.commands import COMMANDS, CommandName
+
+
+def test_every_command_name_has_a_row_in_the_table() -> None:
+    assert set(COMMANDS) == set(get_args(CommandName))
+
+
+def test_pledge_commands_other_than_submission_address_a_pledge() -> None:
+    addressed = {name for name, row in COMMANDS.items() if row.target == "pledge_id"}
+    pledge_commands = {name for name in COMMANDS if name.endswith("_pledge")}
+    assert addressed == pledge_commands - {"submit_pledge"} | {
+        "report_progress",
+        "record_erratum",
+    }
+    assert COMMANDS["submit_pledge"].creates_pledge
