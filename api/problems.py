@@ -38,6 +38,7 @@ STATUS_BY_CODE: dict[str, tuple[int, str]] = {
     "ledger_error": (500, "Ledger error"),
     "configuration_error": (500, "The server is misconfigured"),
     "concurrency_conflict": (409, "The stream moved on since the version you sent"),
+    "batch_closed": (500, "A committed batch was used again"),
     "idempotency_key_reused": (422, "This Idempotency-Key was used for another request"),
     "store_unavailable": (503, "The store is unavailable"),
     "corrupt_event": (500, "A stored event is corrupt"),
