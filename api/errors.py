@@ -2,7 +2,10 @@
 and (later) the HTTP API itself, beside the layers' own roots that cross unchanged.
 
     ApiError
-    └── DemoRefused      the demo loads only into an empty store, driven by a stepping clock
+    ├── DemoRefused      the demo loads only into an empty store, driven by a stepping clock
+    ├── UnknownResource  a read names an id (pledge, network, event) the ledger does not hold
+    └── RemoteLogError   ``verify URL``: the server cannot be read as a ledger (unreachable,
+                         not a ledger, an answer over its size limit)
 """
 
 from __future__ import annotations
@@ -26,3 +29,15 @@ class DemoRefused(ApiError):
     """The demo cannot load into this store (not empty, or not driven by a stepping clock)."""
 
     code = "demo_refused"
+
+
+class UnknownResource(ApiError):
+    """A read names an id the ledger does not hold; ``field`` says which id."""
+
+    code = "not_found"
+
+
+class RemoteLogError(ApiError):
+    """A ledger server cannot be read: refused connection, timeout, wrong answer, too large."""
+
+    code = "remote_log_error"
