@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.bootstrap import Services, bootstrap
 from api.demo import demo_clock, load_demo
 from api.errors import ApiError
+from api.remote_log import LedgerServer, is_server_address, mirror_server
 from api.report_formats import REPORT_FORMATS, render_report
 from domain.errors import DomainError
 from ledger.bundle import export_bundle
@@ -271,8 +272,12 @@ def export(
 @app.command()
 def verify(
     source: Annotated[
-        Path | None,
-        typer.Argument(help="An audit bundle directory (default: export the store and check it)."),
+        str | None,
+        typer.Argument(
+            help="An audit bundle directory, or a running server's http://host:port "
+            "(default: export the store and check it).",
+            show_default=False,
+        ),
     ] = None,
     trust_key: Annotated[
         str | None, typer.Option("--trust-key", help="The verifier key (vkey) you trust.")
@@ -287,10 +292,12 @@ def verify(
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
-    """Verify an audit bundle offline; exit 0 only if everything holds.
+    """Verify an audit bundle, a running server or the store; exit 0 only if everything holds.
 
     Without DIR, the store is exported to a scratch folder and checked, and every read model is
-    compared with a rebuild from the log (as ``projections check`` does).
+    compared with a rebuild from the log (as ``projections check`` does). With a server's URL,
+    its public log (key, checkpoint, entries, tiles, roll-ups) is copied into a scratch bundle
+    and checked the same way.
     """
     views: ViewsCheck | None = None
     if source is None:
@@ -307,8 +314,14 @@ def verify(
                 with progress_bar("checking the read models", enabled=not json_output):
                     views = check_views(services.engine, services.store)
             report = run_verification(bundle, trust_key, no_rollups, views, json_output)
+    elif is_server_address(source):
+        with tempfile.TemporaryDirectory(prefix="pledge-ledger-verify-") as scratch:
+            bundle = Path(scratch) / "bundle"
+            with reported_errors(), progress_bar("downloading", enabled=not json_output) as update:
+                mirror_server(LedgerServer(source), bundle, rollups=not no_rollups, progress=update)
+            report = run_verification(bundle, trust_key, no_rollups, None, json_output)
     else:
-        report = run_verification(source, trust_key, no_rollups, None, json_output)
+        report = run_verification(Path(source), trust_key, no_rollups, None, json_output)
     if not report.ok or (views is not None and not views.ok):
         raise typer.Exit(1)
 

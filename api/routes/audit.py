@@ -22,10 +22,12 @@ from api.bootstrap import Services
 from api.caching import IMMUTABLE, LIVE, REVALIDATE
 from api.dependencies import ServicesDep
 from api.errors import ApiError, UnknownResource
+from ledger.canonical import canonical_bytes
 from ledger.checkpoint import open_checkpoint
 from ledger.log import LogError, SignedCheckpoint
 from ledger.merkle import MerkleError
 from ledger.tiles import TILE_FOLDER, TILE_HEIGHT, TILE_WIDTH, parse_tile_path
+from projections import rollups_document
 
 router = APIRouter(tags=["audit"])
 
@@ -186,6 +188,30 @@ def event_receipt(services: ServicesDep, event_id: str) -> ReceiptOut:
         checkpoint=receipt.checkpoint,
         tree_size=receipt.tree_size,
         inclusion_proof=tuple(b64(h) for h in receipt.inclusion_proof),
+    )
+
+
+@router.get(
+    "/api/v1/log/rollups",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}, "description": "rollups.json"}},
+)
+def log_rollups(
+    services: ServicesDep,
+    size: Annotated[int, Query(ge=0, description="the tree size (of a signed checkpoint)")],
+) -> Response:
+    """The published roll-ups at tree size ``size``, canonical JSON: the ``rollups.json`` of
+    a bundle exported at that size, which a verifier replays from the entries."""
+    services.log.root(size)  # refuses a size beyond the log, naming the field
+    services.views.catch_up()
+    document = rollups_document(
+        services.engine,
+        services.store,
+        tree_size=size,
+        freshness_months=services.settings.freshness_months,
+    )
+    return Response(
+        canonical_bytes(document), media_type="application/json", headers={"cache-control": LIVE}
     )
 
 
