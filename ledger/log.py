@@ -351,7 +351,8 @@ class TransparencyLog:
         """
         if not 0 <= start < end:
             raise LogError(f"no entries from {start} to {end}", field="start")
-        self._check_size(end)
+        if end > self._known_size and end > self.tree_size():
+            raise LogError(f"end {end} is beyond the log's {self._known_size} entries", field="end")
         bounds = self.leaves(start, start + 1) + self.leaves(end - 1, end)
         if len(bounds) != 2:
             raise LogError(f"the log has fewer than {end} leaves", field="end")
