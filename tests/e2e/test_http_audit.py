@@ -7,6 +7,7 @@ import base64
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -15,6 +16,7 @@ from sqlalchemy import select, update
 from api.app import create_app
 from api.bootstrap import Services
 from api.problems import PROBLEM_JSON
+from api.routes import audit
 from ledger.bundle import ENTRIES, export_bundle
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.database import log_checkpoints
@@ -273,3 +275,41 @@ def test_a_partial_tile_narrower_than_the_tree_is_a_prefix_of_it(
     signed(client)
     narrow = client.get("/tile/0/000.p/2").content
     assert client.get("/tile/0/000.p/6").content.startswith(narrow)
+
+
+def test_an_entry_too_long_for_an_entry_bundle_is_refused_naming_the_tile(
+    services: Services, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register_basics(services)
+    size = signed(client).size
+    longest = max(len(entry) for entry in entries(client, 0, size))
+    monkeypatch.setattr(audit, "MAX_BUNDLED_ENTRY", longest - 1)
+
+    response = client.get(f"/tile/entries/000.p/{size}")
+
+    assert problem_field(response) == (400, "tile")
+    assert "/api/v1/log/entries" in response.json()["detail"]
+
+
+# --- the published roll-ups ---------------------------------------------------------------------
+
+
+def test_the_published_rollups_stand_at_the_size_asked(
+    services: Services, client: TestClient
+) -> None:
+    register_basics(services)
+    submit_pledge(services)
+    size = signed(client).size
+
+    document = orjson.loads(client.get("/api/v1/log/rollups", params={"size": size}).content)
+
+    assert document["tree_size"] == size
+    assert document["rollups"]["network"][0]["key"] == "uclg"
+
+
+def test_rollups_beyond_the_log_are_refused_naming_the_size(
+    services: Services, client: TestClient
+) -> None:
+    register_basics(services)
+    response = client.get("/api/v1/log/rollups", params={"size": 99})
+    assert problem_field(response) == (400, "size")
