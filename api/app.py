@@ -97,7 +97,7 @@ def create_app(
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
-        allow_methods=["GET", "HEAD"],
+        allow_methods=["GET"],
         allow_headers=["If-None-Match"],
         expose_headers=["ETag", "Link"],
     )

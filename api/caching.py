@@ -48,7 +48,7 @@ async def cache_validators(
 ) -> Response:
     """Give a GET answer its ETag and Cache-Control; answer 304 when the client has it."""
     response = await call_next(request)
-    if request.method not in {"GET", "HEAD"}:
+    if request.method != "GET":
         return response
     if request.url.path in UNCACHED_PATHS or response.status_code != 200:
         if "cache-control" not in response.headers:

@@ -43,6 +43,7 @@ from projections import (
     rollups,
     rollups_as_of,
 )
+from projections.counters import build_rollup
 
 router = APIRouter(prefix="/api/v1", tags=["public reads"])
 
@@ -267,7 +268,8 @@ def network_rollup(
     network_id: Identifier,
     as_of: Annotated[date | None, Query(description="the roll-up at the end of this day")] = None,
 ) -> RollupOut:
-    """Counts and indicator totals of one network's pledges (now, or at the end of ``as_of``)."""
+    """Counts and indicator totals of one network's pledges (now, or at the end of ``as_of``);
+    a registered network without pledges has every count at zero."""
     refuse_future(as_of, services)
     with read_snapshot(services.engine) as connection:
         if network(connection, network_id) is None:
@@ -282,11 +284,10 @@ def network_rollup(
             )
     if as_of is not None:
         found = next(iter(rollups_on(services, "network", as_of, network_id)), None)
-    if found is None:
-        raise UnknownResource(
-            f"network {network_id!r} had no pledge{f' on {as_of}' if as_of else ''}",
-            field="network_id",
-        )
+    if found is None:  # a network without pledges (yet, or on that day): every count is zero
+        day = as_of or today(services)
+        months = services.settings.freshness_months
+        found = build_rollup("network", network_id, {}, 0, 0, (), day, months)
     return found
 
 

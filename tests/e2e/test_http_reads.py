@@ -149,6 +149,10 @@ def test_pages_follow_the_cursor_until_every_pledge_was_seen_once(
     assert seen == submitted
 
 
+def test_a_search_of_only_spaces_is_refused_naming_q(client: TestClient) -> None:
+    assert problem_field(client.get(PLEDGES, params={"q": "   "})) == (400, "q")
+
+
 @pytest.mark.parametrize("cursor", ["not base64!", "AAAA", "Zm9v="])
 def test_a_cursor_the_server_did_not_make_is_refused_naming_it(
     client: TestClient, cursor: str
@@ -170,6 +174,7 @@ def test_a_cursor_the_server_did_not_make_is_refused_naming_it(
         ("stale", "sometimes"),
         ("format", "xlsx"),
         ("q", "x" * 201),
+        ("q", ""),
     ],
 )
 def test_a_bad_list_parameter_is_refused_naming_it(
@@ -300,6 +305,12 @@ def test_a_network_rollup_as_of_counts_only_what_was_recorded_by_then(
     assert then["pledges"] == 1
 
 
+def test_a_network_without_pledges_rolls_up_to_zero(services: Services, client: TestClient) -> None:
+    register_basics(services)
+    body = client.get("/api/v1/networks/uclg/rollup").json()
+    assert (body["key"], body["pledges"], body["open"]) == ("uclg", 0, 0)
+
+
 def test_an_unknown_network_rollup_is_a_404_naming_the_network_id(client: TestClient) -> None:
     response = client.get("/api/v1/networks/nowhere/rollup")
     assert problem_field(response) == (404, "network_id")
@@ -389,4 +400,13 @@ def test_a_large_answer_is_gzipped_for_a_client_that_accepts_it(
 
 def test_the_openapi_document_shows_the_read_models(client: TestClient) -> None:
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
-    assert {"PledgePageOut", "PledgeOut", "TimelineOut", "RollupOut", "RollupsOut"} <= set(schemas)
+    assert {
+        "PledgePageOut",
+        "PledgeOut",
+        "TimelineOut",
+        "RollupOut",
+        "RollupsOut",
+        "InclusionProofOut",
+        "ConsistencyProofOut",
+        "ReceiptOut",
+    } <= set(schemas)
