@@ -12,12 +12,18 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import Response
 
 from api.bootstrap import Services, bootstrap
+from api.caching import cache_validators
 from api.problems import install_problem_handlers, problem
-from api.routes import health
+from api.routes import audit, health, reads
 from ledger.settings import LedgerSettings
+
+# Answers shorter than this are sent as they are: gzip would save less than it costs.
+GZIP_MINIMUM_BYTES = 1024
 
 # The largest request body any endpoint accepts: a pledge with many indicators and three
 # languages stays far below it; anything larger is refused before it is parsed.
@@ -84,5 +90,18 @@ def create_app(
                 )
         return await call_next(request)
 
+    # Added innermost first: the ETag is taken over the body the route made, before gzip; CORS,
+    # outermost, answers preflights and marks every GET as readable from any origin.
+    app.middleware("http")(cache_validators)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET"],
+        allow_headers=["If-None-Match"],
+        expose_headers=["ETag", "Link"],
+    )
     app.include_router(health.router)
+    app.include_router(reads.router)
+    app.include_router(audit.router)
     return app

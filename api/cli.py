@@ -46,6 +46,7 @@ from api.bootstrap import (
 )
 from api.demo import demo_clock, demo_state, load_demo
 from api.errors import ApiError
+from api.remote_log import LedgerServer, is_server_address, mirror_server
 from api.report_formats import REPORT_FORMATS, render_report
 from domain.errors import DomainError
 from domain.values import Language
@@ -523,10 +524,12 @@ WITHOUT_TRUST_KEY = (
 @app.command(epilog=WITHOUT_TRUST_KEY)
 def verify(
     source: Annotated[
-        Path | None,
+        str | None,
         typer.Argument(
-            metavar="DIR",
-            help="An audit bundle directory (default: what the configured store has signed).",
+            metavar="DIR_OR_URL",
+            help="An audit bundle directory, or a running server's http://host:port "
+            "(default: what the configured store has signed).",
+            show_default=False,
         ),
     ] = None,
     trust_key: Annotated[
@@ -557,21 +560,37 @@ def verify(
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
-    """Verify an audit bundle offline, or the configured store without writing to it.
+    """Verify an audit bundle, a running server, or the configured store without writing to it.
 
-    Exit 0 only if everything holds. Without a directory, every stored leaf, subtree and
-    checkpoint row is first checked against the stored events; then what the store has already
-    signed (its latest checkpoint) is verified as a bundle, the events not covered yet are
-    counted, and every read model is compared with a rebuild from the log (as ``projections
-    check`` does). Keep the checkpoint you verified and pass it next time with
-    ``--known-checkpoint``: a log that was truncated or rewritten since then fails.
+    Exit 0 only if everything holds. With a server's URL, its public log (key, checkpoint,
+    entries, tiles, roll-ups) is copied into a scratch bundle and checked as a bundle is.
+    Without an argument, every stored leaf, subtree and checkpoint row is first checked against
+    the stored events; then what the store has already signed (its latest checkpoint) is
+    verified as a bundle, the events not covered yet are counted, and every read model is
+    compared with a rebuild from the log (as ``projections check`` does). Keep the checkpoint
+    you verified and pass it next time with ``--known-checkpoint``: a log that was truncated or
+    rewritten since then fails.
     """
     trusted = trusted_vkey(trust_key) if trust_key is not None else None
     known = read_known_checkpoints(known_checkpoint or [])
+    if source is not None and is_server_address(source):
+        with tempfile.TemporaryDirectory(prefix="pledge-ledger-verify-") as scratch:
+            bundle = Path(scratch) / "bundle"
+            with reported_errors(), progress_bar("downloading", enabled=not json_output) as update:
+                mirror_server(LedgerServer(source), bundle, rollups=not no_rollups, progress=update)
+            report = run_verification(bundle, trusted, no_rollups, known, json_output)
+        if not report.ok:
+            raise typer.Exit(FAILED)
+        return
     if source is not None:
-        if not source.is_dir():
-            fail(f"DIR {source} is not a directory (an audit bundle from `export`)", USAGE_ERROR)
-        report = run_verification(source, trusted, no_rollups, known, json_output)
+        directory = Path(source)
+        if not directory.is_dir():
+            fail(
+                f"DIR_OR_URL {source} is neither a directory (an audit bundle from `export`) "
+                "nor an http(s) URL",
+                USAGE_ERROR,
+            )
+        report = run_verification(directory, trusted, no_rollups, known, json_output)
         if not report.ok:
             raise typer.Exit(FAILED)
         return

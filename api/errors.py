@@ -3,7 +3,10 @@ and (later) the HTTP API itself, beside the layers' own roots that cross unchang
 
     ApiError
     ├── DemoRefused      the demo loads only into an empty store, driven by a stepping clock
-    └── StoreNotFound    a command that only reads was pointed at a store that does not exist
+    ├── StoreNotFound    a command that only reads was pointed at a store that does not exist
+    ├── UnknownResource  a read names an id (pledge, network, event) the ledger does not hold
+    └── RemoteLogError   ``verify URL``: the server cannot be read as a ledger (unreachable,
+                         not a ledger, an answer over its size limit)
 """
 
 from __future__ import annotations
@@ -33,3 +36,15 @@ class StoreNotFound(ApiError):
     """No store (or no signing key) where the settings point: only writing commands create one."""
 
     code = "store_not_found"
+
+
+class UnknownResource(ApiError):
+    """A read names an id the ledger does not hold; ``field`` says which id."""
+
+    code = "not_found"
+
+
+class RemoteLogError(ApiError):
+    """A ledger server cannot be read: refused connection, timeout, wrong answer, too large."""
+
+    code = "remote_log_error"

@@ -73,6 +73,7 @@ STATUS_BY_CODE: dict[str, tuple[int, str]] = {
     "payload_too_large": (413, "Request body too large"),
     "precondition_failed": (412, "The stream moved on since the version you sent"),
     "http_error": (400, "HTTP error"),
+    "remote_log_error": (502, "The ledger server cannot be read"),
 }
 
 LayerError = DomainError | LedgerError | ProjectionError | ApiError

@@ -424,6 +424,53 @@ class TransparencyLog:
                 return
             yield stored.raw
 
+    def entry_range(self, start: int, end: int) -> list[bytes]:
+        """The stored envelopes of leaves ``start`` to ``end - 1``, as ``entries`` reads them.
+
+        Like ``entries``, a plain copy of what the store holds between the two leaves'
+        notifications, so a row deleted or edited after it was logged shows in the copy.
+        """
+        if not 0 <= start < end:
+            raise LogError(f"no entries from {start} to {end}", field="start")
+        if end > self._known_size and end > self.tree_size():
+            raise LogError(f"end {end} is beyond the log's {self._known_size} entries", field="end")
+        bounds = self.leaves(start, start + 1) + self.leaves(end - 1, end)
+        if len(bounds) != 2:
+            raise LogError(f"the log has fewer than {end} leaves", field="end")
+        first, last = bounds[0].notification_id, bounds[1].notification_id
+        return [
+            stored.raw
+            for stored in self.store.notifications(
+                after=first - 1, limit=last - first + 1, stop=last
+            )
+        ]
+
+    def tile_hashes(self, merkle_level: int, first: int, count: int) -> list[bytes]:
+        """The hashes of ``count`` consecutive perfect subtrees of ``merkle_level`` (0: the
+        leaves; else a multiple of 8, the levels the log stores), from index ``first``."""
+        with self.engine.connect() as connection:
+            if merkle_level == 0:
+                rows = connection.execute(
+                    select(log_leaves.c.leaf_index, log_leaves.c.leaf_hash)
+                    .where(
+                        log_leaves.c.leaf_index >= first, log_leaves.c.leaf_index < first + count
+                    )
+                    .order_by(log_leaves.c.leaf_index)
+                ).all()
+            else:
+                low = subtree_key(merkle_level, first)
+                rows = connection.execute(
+                    select(log_subtrees.c.node, log_subtrees.c.hash)
+                    .where(log_subtrees.c.node >= low, log_subtrees.c.node < low + count)
+                    .order_by(log_subtrees.c.node)
+                ).all()
+        if len(rows) != count:
+            raise LogError(
+                f"the log has {len(rows)} of the {count} hashes of level {merkle_level} "
+                f"from index {first}"
+            )
+        return [bytes(row[1]) for row in rows]
+
     # --- checkpoints ------------------------------------------------------------------------------
 
     def _checked_checkpoint(

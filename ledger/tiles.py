@@ -37,6 +37,7 @@ __all__ = [
     "first_mismatching_leaf",
     "parse_tile_path",
     "root_from_tiles",
+    "tile_ids_for_tree",
     "tile_path",
     "tiles_for_tree",
 ]
@@ -147,6 +148,20 @@ def _tile_levels(size: int) -> range:
     while size >> (TILE_HEIGHT * levels):
         levels += 1
     return range(levels)
+
+
+def tile_ids_for_tree(size: int) -> Iterator[TileId]:
+    """Every tile of the tree of ``size`` leaves (what ``tiles_for_tree`` yields, without
+    contents): the full tiles of each level, then its right-edge partial tile if any."""
+    if size < 0:
+        raise MerkleError(f"tree size {size} is negative")
+    for level in _tile_levels(size):
+        full = _full_tiles(size, level)
+        for index in range(full):
+            yield TileId(level, index, TILE_WIDTH)
+        width = _partial_width(size, level)
+        if width:
+            yield TileId(level, full, width)
 
 
 def tiles_for_tree(

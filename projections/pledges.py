@@ -3,6 +3,7 @@ by), the pledge's tags for filtering, and the reporting-freshness queries on top
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -43,6 +44,7 @@ PLEDGE_COLUMNS = (
     "last_reported_on",
     "freshness_anchor",
     "document",
+    "search",
     "pledge_id",
 )
 TAG_COLUMNS = ("dimension", "key", "pledge_id")
@@ -63,8 +65,23 @@ def pledge_row(view: PledgeView) -> tuple[Any, ...]:
         last.isoformat() if last is not None else None,
         view.freshness_anchor.isoformat(),
         orjson.dumps(view_document(view)).decode(),
+        search_text(view),
         state.pledge_id,
     )
+
+
+def normalised(text: str) -> str:
+    """``text`` as the search column holds it: compatibility-normalised and case-folded, so
+    that "ÉCOLE", "école" and "ｅcole" meet whatever the database's own collation does."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def search_text(view: PledgeView) -> str:
+    """What ``q`` searches: the pledge's titles and descriptions in all its languages."""
+    content = view.state.content
+    parts = [content.title[lang] for lang in sorted(content.title)]
+    parts += [content.description[lang] for lang in sorted(content.description)]
+    return normalised("\n".join(parts))
 
 
 def tags(view: PledgeView | None) -> set[Key]:
@@ -230,6 +247,7 @@ def list_pledges(
     priority_area: str | None = None,
     silent_on: date | None = None,
     freshness_months: int | None = None,
+    text: str | None = None,
     after: str | None = None,
     limit: int = 50,
     tables: ViewTables | None = None,
@@ -238,7 +256,8 @@ def list_pledges(
 
     ``sdg`` matches the goal of the target given ("10.7" finds pledges naming any target of
     goal 10); ``silent_on`` keeps only the pledges silent on that day (with
-    ``freshness_months``).
+    ``freshness_months``); ``text`` keeps those whose title or description, in any language,
+    contains it, ignoring case.
     """
     tables = tables or live_tables()
     pledges, pledge_tags = tables.pledges, tables.pledge_tags
@@ -274,6 +293,12 @@ def list_pledges(
             pledges.c.is_open.is_(True),
             pledges.c.freshness_anchor < freshness_cutoff(silent_on, freshness_months),
         )
+    if text is not None:
+        wanted = normalised(text)
+        if not wanted.strip():
+            raise InvalidQuery("the search text is empty", field="q")
+        escaped = wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(pledges.c.search.like(f"%{escaped}%", escape="\\"))
     if after is not None:
         query = query.where(pledges.c.pledge_id > after)
     rows = connection.execute(query.limit(limit + 1)).all()

@@ -106,6 +106,9 @@ def define_view_tables(suffix: str = "", index_tag: str | None = None) -> ViewTa
         Column("last_reported_on", Date),
         Column("freshness_anchor", Date, nullable=False),
         Column("document", Text, nullable=False),
+        # Titles and descriptions in every language, case-folded (projections.pledges.
+        # search_text): what the full-text filter ``q`` matches with LIKE.
+        Column("search", Text, nullable=False),
         key=("pledge_id",),
     )
     Index(

@@ -384,7 +384,7 @@ def test_verifying_a_directory_that_does_not_exist_is_a_usage_error(tmp_path: Pa
     result = run(["verify", str(tmp_path / "nowhere")])
 
     assert result.exit_code == 2
-    assert (
-        result.stderr
-        == f"error: DIR {tmp_path / 'nowhere'} is not a directory (an audit bundle from `export`)\n"
+    assert result.stderr == (
+        f"error: DIR_OR_URL {tmp_path / 'nowhere'} is neither a directory (an audit bundle from "
+        "`export`) nor an http(s) URL\n"
     )

@@ -351,6 +351,13 @@ def test_public_api_is_pinned() -> None:
         "first_mismatching_leaf",
         "parse_tile_path",
         "root_from_tiles",
+        "tile_ids_for_tree",
         "tile_path",
         "tiles_for_tree",
     }
+
+
+@pytest.mark.parametrize("size", [0, 1, 255, 256, 257, 65_536, 65_537, 70_000])
+def test_tile_ids_for_tree_name_the_tiles_tiles_for_tree_yields(size: int) -> None:
+    paths = [path for path, _ in tiles.tiles_for_tree(size, lambda level, index: bytes(32))]
+    assert [tile.path for tile in tiles.tile_ids_for_tree(size)] == paths
