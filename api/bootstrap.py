@@ -173,6 +173,44 @@ def _missing_store(settings: LedgerSettings, what: str) -> StoreNotFound:
     )
 
 
+def _refuse_a_missing_store(settings: LedgerSettings, engine: Engine) -> None:
+    present = set(inspect(engine).get_table_names(schema=settings.database_schema))
+    if not {t.name for t in metadata.sorted_tables} <= present:
+        raise _missing_store(settings, "no pledge-ledger store")
+    key_file = settings.key_file
+    if not key_file.is_file():
+        raise StoreNotFound(
+            f"no signing key at {key_file.resolve()} (the key of the store at "
+            f"{store_location(settings)}): set LEDGER_SIGNING_KEY_FILE to its key file",
+        )
+
+
+def require_existing_store(settings: LedgerSettings) -> None:
+    """Refuse a store (or its key) that does not exist, without creating anything.
+
+    For commands that write to a ledger but must not start a new one (``checkpoint``): only
+    ``demo``, ``serve`` and ``keys issue`` create a store.
+    """
+    if settings.backend == "sqlite" and not Path(settings.sqlite_path).is_file():
+        raise _missing_store(settings, "no store")
+    # The SQLite file exists, so opening it creates nothing (a read-only opening could not
+    # switch an old file to WAL); PostgreSQL is looked at without creating its schema.
+    looking = settings if settings.backend == "sqlite" else settings.for_reading()
+    engine = create_database_engine(looking)
+    try:
+        present = set(inspect(engine).get_table_names(schema=settings.database_schema))
+    finally:
+        engine.dispose()
+    if not present & {t.name for t in metadata.sorted_tables}:
+        raise _missing_store(settings, "no pledge-ledger store")
+    # Some of the ledger's tables are there: bootstrap names any that are laid out otherwise.
+    if not settings.key_file.is_file():
+        raise StoreNotFound(
+            f"no signing key at {settings.key_file.resolve()} (the key of the store at "
+            f"{store_location(settings)}): set LEDGER_SIGNING_KEY_FILE to its key file",
+        )
+
+
 def open_for_reading(settings: LedgerSettings | None = None) -> StoreReader:
     """Open an existing store read-only; refuse one that does not exist.
 
@@ -185,17 +223,9 @@ def open_for_reading(settings: LedgerSettings | None = None) -> StoreReader:
         raise _missing_store(settings, "no store")
     engine = create_database_engine(settings)
     try:
-        present = set(inspect(engine).get_table_names(schema=settings.database_schema))
-        if not {t.name for t in metadata.sorted_tables} <= present:
-            raise _missing_store(settings, "no pledge-ledger store")
-        key_file = settings.key_file
-        if not key_file.is_file():
-            raise StoreNotFound(
-                f"no signing key at {key_file.resolve()} (the key of the store at "
-                f"{store_location(settings)}): set LEDGER_SIGNING_KEY_FILE to its key file",
-            )
+        _refuse_a_missing_store(settings, engine)
         # The key exists: this loads it and never creates one.
-        signer = load_or_create_signer(key_file, settings.log_origin)
+        signer = load_or_create_signer(settings.key_file, settings.log_origin)
         store = EventStore(settings)
     except BaseException:
         engine.dispose()

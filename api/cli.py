@@ -42,6 +42,7 @@ from api.bootstrap import (
     bootstrap,
     count_events,
     open_for_reading,
+    require_existing_store,
     store_location,
 )
 from api.demo import demo_clock, demo_state, load_demo
@@ -437,14 +438,19 @@ def replay_rollups(entries: Iterator[bytes], tree_size: int, freshness_months: i
 
 @app.command()
 def checkpoint(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
-    """Integrate pending events into the log and sign a checkpoint now.
+    """Integrate pending events into the log and sign a checkpoint now (of an existing store).
+
+    With nothing new since the latest checkpoint, that checkpoint is printed again and said so.
 
     Stored checkpoint rows the log did not sign are named on stderr (and never used); a stored
     hash that contradicts the last signed checkpoint stops signing with an alarm naming its row.
     """
     settings = load_settings(database_url)
+    with reported_errors():
+        require_existing_store(settings)  # signing never starts a new ledger
     with reported_errors(), bootstrap(settings) as services:
         try:
+            before = services.log.latest_checkpoint()
             signed = services.log.sign(wait=False, force=True)
         except LogRewritten as error:
             fail(f"ALARM, nothing signed: {error}")
@@ -453,6 +459,7 @@ def checkpoint(database_url: DatabaseUrl = None, json_output: JsonOutput = False
             err_console.print(
                 f"alarm: ignored {rejected}", markup=False, highlight=False, soft_wrap=True
             )
+    new = before is None or signed.size != before.size
     if json_output:
         print_json(
             {
@@ -460,11 +467,26 @@ def checkpoint(database_url: DatabaseUrl = None, json_output: JsonOutput = False
                 "root": signed.root.hex(),
                 "checkpoint": signed.note,
                 "signed_at": signed.signed_at,
+                "new": new,
                 "vkey": vkey,
             }
         )
         return
-    console.print(f"Signed checkpoint of {signed.size} entries ({signed.signed_at}):")
+    if not new:
+        console.print(
+            f"No new entries since the checkpoint of {signed.size} entries signed at "
+            f"{signed.signed_at}; it is still the latest:",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"Signed checkpoint of {signed.size} entries ({signed.signed_at}):",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     sys.stdout.write(signed.note)
     sys.stdout.flush()
 
@@ -805,8 +827,8 @@ def report(
         if network_id is not None:
             require_known(reader.engine, "--network", network_id, known_network_ids)
         built = build_report(
-            reader.engine,
             reader.store,
+            reader.log,
             as_of=day,
             freshness_months=settings.freshness_months,
             network_id=network_id,

@@ -557,6 +557,28 @@ class TransparencyLog:
             return None
         return SignedCheckpoint(int(row.tree_size), bytes(row.root_hash), row.signed_at, row.note)
 
+    def checkpoint_covering(self, size: int) -> SignedCheckpoint | None:
+        """The smallest stored checkpoint that verifies and whose tree holds ``size`` entries."""
+        if size <= 0:
+            return None
+        tree_size = self.tree_size()
+        above = size - 1
+        while True:
+            query = (
+                select(log_checkpoints)
+                .where(log_checkpoints.c.tree_size > above)
+                .order_by(log_checkpoints.c.tree_size)
+                .limit(16)
+            )
+            with self.engine.connect() as connection:
+                rows = list(connection.execute(query))
+            if not rows:
+                return None
+            for checked in self._checked_rows(rows, tree_size):
+                if isinstance(checked, SignedCheckpoint):
+                    return checked
+            above = int(rows[-1].tree_size)
+
     def checkpoints(self) -> list[SignedCheckpoint]:
         """Every stored checkpoint that verifies, smallest first."""
         return self._checkpoint_rows()[0]

@@ -26,8 +26,8 @@ from sqlalchemy import Engine, select
 
 from domain.taxonomies import reference_taxonomies
 from ledger.canonical import canonical_bytes
-from ledger.database import log_checkpoints
 from ledger.envelope import Envelope
+from ledger.log import TransparencyLog
 from ledger.store import EventStore
 from projections.as_of import fold_log, rollups_of, store_envelopes
 from projections.counters import DIMENSIONS, RollupCells
@@ -131,38 +131,31 @@ def report_from_entries(
     )
 
 
-def checkpoint_covering(engine: Engine, tree_size: int) -> CheckpointCitationOut | None:
-    """The smallest signed checkpoint whose tree holds the first ``tree_size`` entries."""
-    if tree_size <= 0:
-        return None
-    with engine.connect() as connection:
-        row = connection.execute(
-            select(log_checkpoints.c.tree_size, log_checkpoints.c.note)
-            .where(log_checkpoints.c.tree_size >= tree_size)
-            .order_by(log_checkpoints.c.tree_size)
-            .limit(1)
-        ).one_or_none()
-    return CheckpointCitationOut(tree_size=row.tree_size, note=row.note) if row else None
-
-
 @without_cycle_collection()
 def build_report(
-    engine: Engine,
     store: EventStore,
+    log: TransparencyLog,
     *,
     as_of: date,
     freshness_months: int,
     network_id: str | None = None,
 ) -> ReportOut:
-    """The accountability report as of ``as_of``, from the log, citing its checkpoint."""
+    """The accountability report as of ``as_of``, from the log, citing its checkpoint.
+
+    The citation is the smallest checkpoint that verifies and holds every entry the report
+    counts (``TransparencyLog.checkpoint_covering``): a forged checkpoint row is never cited.
+    """
     folded = fold_log(store_envelopes(store), as_of, decode=decode_sealed)
+    covering = log.checkpoint_covering(folded.tree_size)
     return report_from_state(
         folded.state,
         tree_size=folded.tree_size,
         as_of=as_of,
         freshness_months=freshness_months,
         network_id=network_id,
-        checkpoint=checkpoint_covering(engine, folded.tree_size),
+        checkpoint=None
+        if covering is None
+        else CheckpointCitationOut(tree_size=covering.size, note=covering.note),
     )
 
 

@@ -102,7 +102,7 @@ def test_a_database_laid_out_by_another_version_is_refused_at_start(
     database = tmp_path / "old.db"
     with sqlite3.connect(database) as connection:
         connection.execute("CREATE TABLE log_subtrees (level INTEGER, idx INTEGER, hash BLOB)")
-    result = runner.invoke(app, ["checkpoint", "--database-url", f"sqlite:///{database}"], env=env)
+    result = runner.invoke(app, ["demo", "--database-url", f"sqlite:///{database}"], env=env)
     assert result.exit_code == 1
     assert "log_subtrees lacks column(s) node" in result.stderr
 
@@ -192,7 +192,10 @@ def test_demo_reset_deletes_a_partial_demo_and_loads_it_again(
 
 
 def test_demo_reset_refuses_a_store_the_demo_did_not_load(env: dict[str, str]) -> None:
-    assert runner.invoke(app, ["checkpoint"], env=env).exit_code == 0
+    with bootstrap(settings_of(env)) as services, services.ledger.batch() as batch:
+        batch.execute(
+            "register_network", Principal("admin-1", "admin"), {"id": "real", "name": {"en": "R"}}
+        )
     database = Path(env["LEDGER_DATABASE_URL"].removeprefix("sqlite:///"))
 
     result = runner.invoke(app, ["demo", "--reset"], env=env)

@@ -108,7 +108,7 @@ def empty_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # --- 1. the working directory does not silently decide the store or the key -------------------
 
 
-@pytest.mark.parametrize("arguments", [*READING_COMMANDS, ["export", "../bundle"]])
+@pytest.mark.parametrize("arguments", [*READING_COMMANDS, ["export", "../bundle"], ["checkpoint"]])
 def test_reading_commands_refuse_a_missing_store_naming_the_url_and_how_to_point_elsewhere(
     empty_folder: Path, arguments: list[str]
 ) -> None:
@@ -121,13 +121,32 @@ def test_reading_commands_refuse_a_missing_store_naming_the_url_and_how_to_point
     assert "LEDGER_DATABASE_URL" in result.stderr
 
 
-@pytest.mark.parametrize("arguments", [*READING_COMMANDS, ["projections", "rebuild"]])
+@pytest.mark.parametrize(
+    "arguments", [*READING_COMMANDS, ["projections", "rebuild"], ["checkpoint"]]
+)
 def test_reading_commands_create_no_store_and_no_key_in_an_empty_folder(
     empty_folder: Path, arguments: list[str]
 ) -> None:
     run(arguments)
 
     assert list(empty_folder.iterdir()) == []
+
+
+def test_checkpoint_with_nothing_new_says_so_and_reprints_the_latest(demo_store: Path) -> None:
+    env = _sqlite_env(demo_store)
+    first = run(["checkpoint", "--json"], env)
+    again = run(["checkpoint"], env)
+    again_json = run(["checkpoint", "--json"], env)
+
+    assert first.exit_code == again.exit_code == again_json.exit_code == 0
+    latest = orjson.loads(first.stdout)
+    assert again.stdout.startswith(
+        f"No new entries since the checkpoint of {latest['tree_size']} entries signed at "
+        f"{latest['signed_at']}; it is still the latest:\n"
+    )
+    assert again.stdout.endswith(latest["checkpoint"])
+    assert orjson.loads(again_json.stdout)["new"] is False
+    assert orjson.loads(again_json.stdout)["checkpoint"] == latest["checkpoint"]
 
 
 def test_the_default_key_lives_beside_the_sqlite_file(demo_store: Path, empty_folder: Path) -> None:

@@ -248,28 +248,30 @@ def test_published_rollups_are_what_a_verifier_recomputes_from_the_entries(
     assert from_views != from_log
 
 
-def test_a_report_cites_the_smallest_checkpoint_holding_its_entries(services: Services) -> None:
+def test_a_report_cites_the_smallest_checkpoint_holding_its_entries(
+    services: Services, clock: SteppingClock
+) -> None:
     register_basics(services)
     submit_pledge(services)
     size = services.store.max_notification_id()
-    with services.engine.begin() as connection:
-        connection.execute(log_checkpoints.delete())
-        for tree_size, note in ((size - 1, "too small"), (size + 5, "covers"), (size + 9, "later")):
-            connection.execute(
-                insert(log_checkpoints).values(
-                    tree_size=tree_size, root_hash=bytes(32), signed_at="t", note=note
-                )
-            )
+    with services.engine.begin() as connection:  # as if the log had not signed at this size
+        connection.execute(log_checkpoints.delete().where(log_checkpoints.c.tree_size >= size))
+    clock.set(datetime(2026, 3, 2, tzinfo=UTC))
+    submit_pledge(services)
+    covering = services.log.latest_checkpoint()
+    assert covering is not None
+    assert covering.size > size
+    submit_pledge(services)
 
     report = build_report(
-        services.engine, services.store, as_of=date(2026, 3, 1), freshness_months=MONTHS
+        services.store, services.log, as_of=date(2026, 3, 1), freshness_months=MONTHS
     )
 
     assert report.source.tree_size == size
     assert report.source.checkpoint is not None
     assert (report.source.checkpoint.tree_size, report.source.checkpoint.note) == (
-        size + 5,
-        "covers",
+        covering.size,
+        covering.note,
     )
     entries = [n.raw for n in services.store.iter_notifications()]
     again = report_from_entries(
@@ -279,6 +281,28 @@ def test_a_report_cites_the_smallest_checkpoint_holding_its_entries(services: Se
         checkpoint=report.source.checkpoint,
     )
     assert again.sha256 == report.sha256
+
+
+def test_a_report_never_cites_a_forged_checkpoint_row(services: Services) -> None:
+    register_basics(services)
+    submit_pledge(services)
+    size = services.store.max_notification_id()
+    signed = services.log.latest_checkpoint()
+    assert signed is not None
+    assert signed.size == size
+    with services.engine.begin() as connection:
+        connection.execute(log_checkpoints.delete().where(log_checkpoints.c.tree_size == size))
+        connection.execute(
+            insert(log_checkpoints).values(
+                tree_size=size, root_hash=bytes(32), signed_at="t", note="forged\n"
+            )
+        )
+
+    report = build_report(
+        services.store, services.log, as_of=date(2026, 3, 1), freshness_months=MONTHS
+    )
+
+    assert report.source.checkpoint is None
 
 
 def test_pledges_are_listed_by_every_filter_a_page_at_a_time(
