@@ -500,8 +500,8 @@ def load_demo(
 
     A bulk load (the ledger's ``WriteMode.BULK_LOAD``): the log is integrated and a checkpoint
     signed, at the demo's time, after every batch, so bundles carry a history; the read models
-    are built once at the end (a rebuild folds ~10x faster than catching up batch by
-    batch), with ``rebuild_workers`` processes.
+    are built once at the end (a rebuild folds far faster than catching up batch by batch:
+    benchmarks/RESULTS.md), with ``rebuild_workers`` processes.
     """
     if services.store.max_notification_id():
         raise DemoRefused("the demo loads only into an empty store; this one already has events")

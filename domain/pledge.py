@@ -114,7 +114,7 @@ def evolve_pledge(state: PledgeState | None, payload: Payload) -> PledgeState:
 
     It runs for every pledge event of every replay and rebuild, so it dispatches on the exact
     payload type and builds each new state with one constructor call (``isinstance`` on pydantic
-    models and ``dataclasses.replace`` cost several microseconds an event).
+    models and ``dataclasses.replace`` measured slower there: see benchmarks/RESULTS.md).
     """
     kind = type(payload)
     if kind is PledgeSubmitted:
@@ -181,7 +181,8 @@ def amended_content(content: PledgeContent, changes: PledgeChanges) -> PledgeCon
 
     Replays fold amendments that a decision already validated (``amend_pledge`` runs
     ``apply_changes`` and ``check_content``); re-validating the whole content on every replay
-    cost 40 µs an amendment. The changed values are already validated field values.
+    was most of an amendment's replay cost (benchmarks/RESULTS.md). The changed values are
+    already validated field values.
     """
     update = {name: getattr(changes, name) for name in changes.changed_fields()}
     return content.model_copy(update=update)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from ledger.merkle import HASH_SIZE
 from ledger.note import (
     InvalidKeyError,
     NoteError,
@@ -47,8 +48,6 @@ __all__ = [
     "sign_checkpoint",
 ]
 
-HASH_SIZE: Final = 32
-"""Bytes in a SHA-256 root hash."""
 
 MAX_TREE_SIZE: Final = 2**63 - 1
 """Largest tree size accepted, so that checkpoints stay readable by Go's tlog (an int64)."""

@@ -22,7 +22,10 @@ The tree::
     │   ├── InvalidKeyError, MalformedNoteError, UnverifiedNoteError, InvalidSignatureError
     │   ├── CheckpointError, OriginMismatchError (ledger.checkpoint)
     │   └── KeyFileError            (ledger.checkpoint)
-    ├── LogError, LogRewritten      the transparency log (ledger.log)
+    ├── LogError                    the transparency log cannot answer (ledger.log)
+    │   ├── LogRewritten            a stored row contradicts what the log signed: nothing is signed
+    │   └── ForgedCheckpoint        a stored checkpoint row does not verify: never used or served
+    ├── BatchClosed                 a committed batch was used again (ledger.commands)
     └── BundleError                 writing an audit bundle (ledger.bundle)
 """
 

@@ -57,6 +57,7 @@ from ledger.database import (
 from ledger.errors import LedgerError
 from ledger.merkle import (
     EMPTY_ROOT,
+    LEAF_PREFIX,
     CompactRange,
     GetSubtree,
     MerkleError,
@@ -72,7 +73,6 @@ from ledger.store import EventStore
 T = TypeVar("T")
 
 _POSITION = "integrator"
-_LEAF_PREFIX = b"\x00"
 _PAGE = 5000
 
 logger = logging.getLogger(__name__)
@@ -233,7 +233,7 @@ class TransparencyLog:
                 leaves = []
                 subtrees = []
                 for stored in page:
-                    leaf = hashlib.sha256(_LEAF_PREFIX + stored.raw).digest()
+                    leaf = hashlib.sha256(LEAF_PREFIX + stored.raw).digest()
                     index = compact.size
                     for level, idx, value in compact.append(leaf)[1:]:
                         subtrees.append({"node": subtree_key(level, idx), "hash": value})
@@ -836,7 +836,7 @@ def _rehashed_leaves(
                     f"{expected}): it was inserted after the log took this leaf",
                     field=_leaf_name(index, row.event_id),
                 )
-            leaf = hashlib.sha256(_LEAF_PREFIX + found.raw).digest()
+            leaf = hashlib.sha256(LEAF_PREFIX + found.raw).digest()
             if leaf != bytes(row.leaf_hash):
                 raise LogRewritten(
                     "the stored event's hash differs from the leaf hash the log holds for it "

@@ -27,6 +27,8 @@ from ledger.errors import LedgerError
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "LEAF_PREFIX",
+    "NODE_PREFIX",
     "CompactRange",
     "GetSubtree",
     "InMemoryTree",
@@ -49,8 +51,10 @@ HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 """The root of the empty tree: SHA-256 of the empty string (RFC 6962 §2.1)."""
 
-_LEAF_PREFIX = b"\x00"
-_NODE_PREFIX = b"\x01"
+LEAF_PREFIX = b"\x00"
+"""RFC 9162 domain separation: a leaf hash is ``SHA-256(LEAF_PREFIX || entry)``."""
+NODE_PREFIX = b"\x01"
+"""RFC 9162 domain separation: a node hash is ``SHA-256(NODE_PREFIX || left || right)``."""
 
 GetSubtree = Callable[[int, int], bytes]
 """``get_subtree(level, index)`` -> hash of the complete perfect subtree at that position."""
@@ -68,7 +72,7 @@ class MerkleError(LedgerError):
 
 def leaf_hash(entry: bytes) -> bytes:
     """Hash a log entry as a leaf: ``SHA-256(0x00 || entry)``."""
-    return hashlib.sha256(_LEAF_PREFIX + entry).digest()
+    return hashlib.sha256(LEAF_PREFIX + entry).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
@@ -77,7 +81,7 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     Lengths are not checked here because this is the hot path; every public entry point checks
     the hashes it receives before they get this far.
     """
-    return hashlib.sha256(_NODE_PREFIX + left + right).digest()
+    return hashlib.sha256(NODE_PREFIX + left + right).digest()
 
 
 # --------------------------------------------------------------------------------------------

@@ -275,7 +275,7 @@ def _driver_rows(
     connection: Connection, statement: str, parameters: list[object], what: str
 ) -> list[tuple[object, ...]]:
     """Run ``statement`` on the driver's own cursor: rows come back as plain tuples, without a
-    result-row object each (about 2 µs an event less in a rebuild)."""
+    result-row object each, which a rebuild reading every event notices (benchmarks/RESULTS.md)."""
     try:
         result = connection.exec_driver_sql(statement, tuple(parameters))
         rows = cast(list[tuple[object, ...]], result.cursor.fetchall())

@@ -40,6 +40,7 @@ from ledger.errors import CorruptEvent
 from ledger.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
+    LEAF_PREFIX,
     MerkleError,
     consistency_proof,
     inclusion_proof,
@@ -58,8 +59,6 @@ from ledger.tiles import (
     parse_tile_path,
     tiles_for_tree,
 )
-
-_LEAF_PREFIX = b"\x00"
 
 KEY_LIMIT = 4 * 1024
 """Bytes of ``key.vkey``: one verifier key (name, hash and 32-byte key) is under 200."""
@@ -369,7 +368,7 @@ def _verify(
                 )
             seen.add(event_id)
             versions[stream_id] = expected
-        leaf_hashes.append(sha256(_LEAF_PREFIX + raw).digest())
+        leaf_hashes.append(sha256(LEAF_PREFIX + raw).digest())
         if progress is not None and not (index + 1) % 10_000:
             progress(index + 1, latest.size)
     count = result.entries = len(leaf_hashes)

@@ -3,8 +3,8 @@
 The public surface, for the API and the command line:
 
 - keeping views current: ``ProjectionRunner(engine, store)`` with ``install()``,
-  ``catch_up(until=None)``, ``after_append()`` (a ``Ledger(after_append=…)`` hook) and
-  ``follow(poll_interval, stop)``; ``rebuild(engine, store, progress=…)``.
+  ``catch_up(until=None)`` (the write path's read-model port, wired in ``api.bootstrap``),
+  ``behind()`` and ``follow(poll_interval, stop)``; ``rebuild(engine, store, progress=…)``.
 - what they answer: read models named ``XxxOut``, all in ``projections.models``.
 - reading them: ``pledge``, ``list_pledges``, ``pledge_timeline``, ``rollup`` / ``rollups`` /
   ``all_rollups``, ``silent_pledges``, ``city``, ``network``, ``signatures`` (open the

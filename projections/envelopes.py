@@ -1,9 +1,9 @@
 """Reading envelopes on the projection path, and the as-of cut-off they are filtered by.
 
 ``ledger.envelope.open_envelope`` proves that bytes are a canonical envelope (it re-encodes them,
-walks every value and checks every field), which costs about 15 µs an event. The projections read
-bytes the ledger itself sealed and stored, and which the transparency log and the verifier check
-independently, so they only parse them (about 2 µs), and decode their payloads with
+walks every value and checks every field), several times the cost of parsing them. The
+projections read bytes the ledger itself sealed and stored, and which the transparency log and
+the verifier check independently, so they only parse them, and decode their payloads with
 ``projections.sealed.decode_sealed``. Anything that is not even a JSON envelope is still refused,
 as ``CorruptEvent``.
 """

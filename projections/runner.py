@@ -244,14 +244,6 @@ class ProjectionRunner:
             if done < self.batch_size:
                 return applied
 
-    def after_append(self) -> Callable[[int], None]:
-        """A hook for ``Ledger(after_append=…)``: catch up to the appended notification."""
-
-        def hook(notification_id: int) -> None:
-            self.catch_up(until=notification_id)
-
-        return hook
-
     def follow(self, poll_interval: float = 1.0, stop: threading.Event | None = None) -> None:
         """Catch up, then poll for new events every ``poll_interval`` seconds until ``stop``.
 

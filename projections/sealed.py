@@ -2,8 +2,8 @@
 
 Every stored envelope was sealed (``ledger.envelope.seal``) from a payload model that had passed
 validation: its payload is the model's JSON dump, and the transparency log and the verifier
-check the bytes independently. Validating such a payload again with pydantic costs 3 to 25 µs
-an event on this path, most of what a rebuild spends. ``decode_sealed`` builds the same model
+check the bytes independently. Validating such a payload again with pydantic was most of what a
+rebuild spent (figures in benchmarks/RESULTS.md). ``decode_sealed`` builds the same model
 instances directly, with a decoder compiled once per payload model from that model's own
 pydantic core schema (so there is no second description of the payloads to keep in step):
 
