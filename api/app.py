@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from api.bootstrap import Services, bootstrap
 from api.caching import cache_validators
-from api.problems import install_problem_handlers, problem
+from api.problems import PROBLEM_RESPONSES, install_problem_handlers, problem
 from api.routes import audit, health, reads
 from ledger.settings import LedgerSettings
 
@@ -59,6 +59,7 @@ def create_app(
         version=package_version(),
         summary="The public, verifiable ledger of city pledges for migrants and refugees.",
         lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
     )
     if services is not None:
         app.state.services = services

@@ -14,6 +14,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import ApiError
@@ -74,6 +75,36 @@ STATUS_BY_CODE: dict[str, tuple[int, str]] = {
     "precondition_failed": (412, "The stream moved on since the version you sent"),
     "http_error": (400, "HTTP error"),
     "remote_log_error": (502, "The ledger server cannot be read"),
+}
+
+
+class ProblemOut(BaseModel):
+    """An RFC 9457 problem details body, as every error of this API answers."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    field: str | None = None
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": ProblemOut.model_json_schema()}},
+    }
+
+
+# Declared on every operation (FastAPI's app-wide ``responses``): any request may be refused
+# with one of these, always as problem+json, so the OpenAPI document says so.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_response("Malformed request or query"),
+    404: _problem_response("Not found"),
+    413: _problem_response("Request body too large"),
+    422: _problem_response("Invalid input"),
+    500: _problem_response("Internal error (an integrity alarm names what failed)"),
+    503: _problem_response("The store is unavailable"),
 }
 
 LayerError = DomainError | LedgerError | ProjectionError | ApiError
