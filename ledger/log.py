@@ -530,46 +530,23 @@ class TransparencyLog:
 
     def latest_checkpoint(self) -> SignedCheckpoint | None:
         """The largest stored checkpoint that verifies (forged rows are skipped and logged)."""
-        tree_size = self.tree_size()
-        below: int | None = None
-        while True:
-            query = select(log_checkpoints).order_by(log_checkpoints.c.tree_size.desc()).limit(16)
-            if below is not None:
-                query = query.where(log_checkpoints.c.tree_size < below)
-            with self.engine.connect() as connection:
-                rows = list(connection.execute(query))
-            if not rows:
-                return None
-            for checked in self._checked_rows(rows, tree_size):
-                if isinstance(checked, SignedCheckpoint):
-                    return checked
-            below = int(rows[-1].tree_size)
-
-    def _first_checkpoint_including(self, leaf_index: int) -> SignedCheckpoint | None:
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(log_checkpoints)
-                .where(log_checkpoints.c.tree_size > leaf_index)
-                .order_by(log_checkpoints.c.tree_size)
-                .limit(1)
-            ).first()
-        if row is None:
-            return None
-        return SignedCheckpoint(int(row.tree_size), bytes(row.root_hash), row.signed_at, row.note)
+        return self._first_verified(descending=True, beyond=None)
 
     def checkpoint_covering(self, size: int) -> SignedCheckpoint | None:
         """The smallest stored checkpoint that verifies and whose tree holds ``size`` entries."""
         if size <= 0:
             return None
+        return self._first_verified(descending=False, beyond=size - 1)
+
+    def _first_verified(self, *, descending: bool, beyond: int | None) -> SignedCheckpoint | None:
+        """Walk the checkpoint rows by size, 16 at a time, from ``beyond`` (exclusive) up or
+        down, and answer the first that verifies: a forged row is passed over, never used."""
         tree_size = self.tree_size()
-        above = size - 1
+        size = log_checkpoints.c.tree_size
         while True:
-            query = (
-                select(log_checkpoints)
-                .where(log_checkpoints.c.tree_size > above)
-                .order_by(log_checkpoints.c.tree_size)
-                .limit(16)
-            )
+            query = select(log_checkpoints).order_by(size.desc() if descending else size).limit(16)
+            if beyond is not None:
+                query = query.where(size < beyond if descending else size > beyond)
             with self.engine.connect() as connection:
                 rows = list(connection.execute(query))
             if not rows:
@@ -577,7 +554,7 @@ class TransparencyLog:
             for checked in self._checked_rows(rows, tree_size):
                 if isinstance(checked, SignedCheckpoint):
                     return checked
-            above = int(rows[-1].tree_size)
+            beyond = int(rows[-1].tree_size)
 
     def checkpoints(self) -> list[SignedCheckpoint]:
         """Every stored checkpoint that verifies, smallest first."""
@@ -694,7 +671,7 @@ class TransparencyLog:
         """The event's leaf, the first signed checkpoint that includes it, and the inclusion
         proof: asked again later (an idempotent retry), it is the same receipt."""
         record = self.leaf(event_id)
-        latest = self._first_checkpoint_including(record.leaf_index)
+        latest = self.checkpoint_covering(record.leaf_index + 1)
         if latest is None:
             latest = self.sign(wait=wait)
         if latest.size <= record.leaf_index:

@@ -393,3 +393,34 @@ def test_checkpoint_row_with_its_root_column_edited_is_rejected(services: Servic
     assert rejected.size == 5
     with services.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(log_checkpoints)).scalar() == 1
+
+
+def test_a_receipt_never_carries_a_forged_checkpoint_row(services: Services) -> None:
+    append(services, 0, 5)
+    services.log.sign(force=True)
+    append(services, 5, 3)
+    signed = services.log.sign(force=True)
+    event_id = event_id_of_leaf(services, 5)
+    with services.engine.begin() as connection:  # a smaller row that would cover leaf 5
+        connection.execute(delete(log_checkpoints).where(log_checkpoints.c.tree_size == 8))
+    insert_checkpoint_row(services, 6, GARBAGE_NOTE)
+    insert_checkpoint_row(services, 8, signed.note, signed.root)  # the genuine row back
+
+    receipt = services.log.receipt(event_id)
+
+    assert receipt.checkpoint == signed.note
+    assert receipt.tree_size == 8
+
+
+def test_the_smallest_covering_checkpoint_is_found_above_many_forged_rows(
+    services: Services,
+) -> None:
+    append(services, 0, 5)
+    services.log.sign(force=True)
+    for size in range(1, 5):
+        insert_checkpoint_row(services, size, GARBAGE_NOTE)
+
+    covering = services.log.checkpoint_covering(1)
+
+    assert covering is not None
+    assert covering.size == 5
