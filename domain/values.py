@@ -16,7 +16,6 @@ import typing
 import unicodedata
 from collections.abc import Mapping
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, PlainSerializer
@@ -146,11 +145,6 @@ OptionalLocalizedText = Annotated[
 ]
 Sha256Hex = Annotated[str, AfterValidator(_sha256)]
 Url = Annotated[str, AfterValidator(_url)]
-
-
-def decimal_value(text: str) -> Decimal:
-    """The exact value of a decimal string (for comparisons and totals, never for storage)."""
-    return Decimal(text)
 
 
 # --- personal data in free text ----------------------------------------------------------------
