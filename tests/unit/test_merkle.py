@@ -672,6 +672,8 @@ def test_public_api_is_pinned() -> None:
     assert set(merkle.__all__) == {
         "EMPTY_ROOT",
         "HASH_SIZE",
+        "LEAF_PREFIX",
+        "NODE_PREFIX",
         "CompactRange",
         "GetSubtree",
         "InMemoryTree",
