@@ -23,7 +23,7 @@ from typer.testing import CliRunner, Result
 
 from api.bootstrap import bootstrap, open_for_reading
 from api.cli import app
-from domain.principal import Principal
+from domain.keys import OPERATOR
 from ledger.database import log_checkpoints
 from ledger.settings import LedgerSettings
 
@@ -177,7 +177,7 @@ def add_an_unsigned_event(settings: LedgerSettings) -> None:
     with bootstrap(settings) as services, services.ledger.batch() as batch:
         batch.execute(
             "register_network",
-            Principal("admin-1", "admin"),
+            OPERATOR,
             {"id": "late-network", "name": {"en": "Late"}},
         )
 
