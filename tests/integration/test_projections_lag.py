@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
+
 from api.bootstrap import Services
+from ledger.write_path import WriteMode
 from projections import ProjectionRunner
 from tests.integration.ledger_scenario import event_count
 from tests.integration.test_projections_runner import some_history
+
+
+@pytest.fixture
+def services(services_in: Callable[[WriteMode], Services]) -> Services:
+    """Writers that leave the views to the runner under test (a receipted write would catch
+    them up itself)."""
+    return services_in(WriteMode.BULK_LOAD)
 
 
 def test_behind_counts_the_events_the_views_have_not_taken_in(services: Services) -> None:
