@@ -13,6 +13,7 @@ and change nothing in it.
 
 from __future__ import annotations
 
+import enum
 import os
 import sys
 import tempfile
@@ -50,7 +51,9 @@ from api.errors import ApiError
 from api.remote_log import LedgerServer, is_server_address, mirror_server
 from api.report_formats import REPORT_FORMATS, render_report
 from domain.errors import DomainError
+from domain.keys import DEFAULT_REVOCATION_REASON, OPERATOR
 from domain.values import Language
+from ledger.api_keys import KeySecrets, issue_key, key_history, revoke_key
 from ledger.bundle import export_bundle
 from ledger.canonical import canonical_bytes
 from ledger.clock import SeededIds
@@ -94,8 +97,8 @@ Settings (environment variables; an option given on the command line wins):
   LEDGER_FRESHNESS_MONTHS a pledge with no report for this long is "silent"
 
 \b
-Only demo and checkpoint create a store or a key; every other command refuses a
-store that does not exist, and verify, export, report, networks and cities
+Only demo, checkpoint and keys issue create a store or a signing key; every
+other command refuses a store that does not exist, and verify, export, report, networks and cities
 change nothing in one that does.
 Exit codes: 0 ok, 1 refused or failed, 2 usage error, 130 interrupted."""
 
@@ -739,6 +742,7 @@ def report_verification(
                 "tiles": report.tiles,
                 "known_checkpoints": report.known_checkpoints,
                 "rollups_checked": report.rollups_checked,
+                "authority_checked": report.authority_checked,
                 "key": report.key,
                 "key_trusted": report.key_trusted,
                 "failure": None if report.failure is None else asdict(report.failure),
@@ -778,7 +782,7 @@ def report_verification(
     console.print(
         f"OK: {report.entries} entries, {len(report.checkpoints)} checkpoint(s) up to size "
         f"{report.tree_size} and {report.tiles} tiles verified with {trust}{rollups}"
-        f"{known_text}{checked_views}.",
+        f"{known_text}{checked_views}; every event was recorded by a key allowed to act then.",
         markup=False,
         soft_wrap=True,
     )
@@ -916,6 +920,134 @@ def cities_command(database_url: DatabaseUrl = None, json_output: JsonOutput = F
     for item in found:
         table.add_row(item.city_id, english_name(item.name), item.country, ", ".join(item.networks))
     console.print(table)
+
+
+keys_app = typer.Typer(
+    help="API keys: issued and revoked on the public log; secrets shown once, kept as hashes.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(keys_app, name="keys")
+
+
+class KeyRole(enum.StrEnum):
+    admin = "admin"
+    validator = "validator"
+    network = "network"
+
+
+# The command line's names for the fields of the key commands, for one-line errors.
+KEY_OPTIONS = {
+    "network_id": "--network",
+    "role": "--role",
+    "label": "--label",
+    "reason": "--reason",
+    "key_id": "KEY_ID",
+}
+
+
+@contextmanager
+def key_errors() -> Iterator[None]:
+    """The layers' refusals of a key command, naming the option at fault rather than the field."""
+    with reported_errors():
+        try:
+            yield
+        except DomainError as error:
+            where = KEY_OPTIONS.get(error.field or "", error.field)
+            fail(f"{where}: {error.message}" if where else error.message)
+
+
+@keys_app.command("issue")
+def keys_issue(
+    role: Annotated[KeyRole, typer.Option("--role", help="What the key may do.")],
+    network_id: Annotated[
+        str | None,
+        typer.Option("--network", help="The network a network key acts for.", show_default=False),
+    ] = None,
+    label: Annotated[
+        str, typer.Option("--label", help="A short public note on the key (it goes on the log).")
+    ] = "",
+    database_url: DatabaseUrl = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Issue an API key: its id, role and network go on the public log; its secret is printed
+    once, here, and kept only as a hash. Creates the store if there is none."""
+    settings = load_settings(database_url)
+    with key_errors(), bootstrap(settings) as services:
+        issued = issue_key(
+            services.ledger,
+            KeySecrets(services.engine, services.ledger.clock),
+            OPERATOR,
+            role=role.value,
+            network_id=network_id,
+            label=label,
+        )
+    if json_output:
+        print_json(
+            {
+                "key_id": issued.key_id,
+                "secret": issued.token,
+                "role": issued.role,
+                "network_id": issued.network_id,
+            }
+        )
+        return
+    scope = f" for network {issued.network_id}" if issued.network_id else ""
+    console.print(
+        f"Issued {issued.role} key {issued.key_id}{scope}. Its secret, shown only this once "
+        "(send it as 'Authorization: Bearer <secret>'):",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    sys.stdout.write(issued.token + "\n")
+    sys.stdout.flush()
+
+
+@keys_app.command("list")
+def keys_list(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
+    """List every key issued on the log: id, role, network, issued and revoked (never secrets)."""
+    settings = load_settings(database_url)
+    with reported_errors(), open_for_reading(settings) as reader:
+        records = key_history(reader.store, reader.engine)
+    if json_output:
+        print_json([asdict(record) for record in records])
+        return
+    table = Table(title=f"{len(records)} key(s)")
+    for column in ("key id", "role", "network", "label", "issued at", "revoked at"):
+        table.add_column(column)
+    for record in records:
+        table.add_row(
+            record.key_id,
+            record.role,
+            record.network_id or "",
+            record.label,
+            record.issued_at,
+            record.revoked_at or "",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="The key to revoke.")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (it goes on the public log).")
+    ] = DEFAULT_REVOCATION_REASON,
+    database_url: DatabaseUrl = None,
+    json_output: JsonOutput = False,
+) -> None:
+    """Revoke a key on the log: every server refuses it from its next request on."""
+    settings = load_settings(database_url)
+    with reported_errors(), open_for_reading(settings):
+        pass  # refuses a store that does not exist, rather than creating an empty one
+    with key_errors(), bootstrap(settings) as services:
+        written = revoke_key(services.ledger, OPERATOR, key_id, reason)
+    (event,) = written.result.events
+    if json_output:
+        print_json({"key_id": key_id, "revoked": True, "event_id": event.event_id})
+        return
+    console.print(f"Revoked key {key_id} (event {event.event_id}).", markup=False)
 
 
 projections_app = typer.Typer(

@@ -4,7 +4,9 @@ Every demo id starts with ``demo-`` and every demo name ends with "(demo)": noth
 real city's pledge. The generator plans each pledge's whole life first (submission, validation,
 amendments, progress reports, silence, matches, errata, withdrawal or closure), then replays all
 commands of all pledges in time order through the real ledger, driving its clock, so the demo
-passes through exactly the rules production data does.
+passes through exactly the rules production data does. Its keys (an admin, a validator and one
+per network) are issued on the log by the local operator and labelled demo keys; they have no
+secrets, since the demo acts through the ledger as those principals.
 
 The store remembers that it holds a demo: a ``demo_loads`` row written before the first event
 and completed after the last one. A row left incomplete is a partially loaded demo (the load
@@ -25,6 +27,7 @@ from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Ta
 
 from api.bootstrap import Services
 from api.errors import DemoRefused
+from domain.keys import OPERATOR
 from domain.principal import Principal
 from domain.taxonomies import Taxonomies
 from ledger.clock import SteppingClock
@@ -36,6 +39,11 @@ DEMO_START = date(2018, 12, 1)
 FIRST_PLEDGE = date(2019, 1, 15)
 ADMIN = Principal("demo-admin", "admin")
 VALIDATOR = Principal("demo-validator", "validator")
+
+
+def network_key(network_id: str) -> Principal:
+    return Principal(f"demo-key-{network_id}", "network", network_id)
+
 
 NETWORKS: tuple[tuple[str, dict[str, str]], ...] = (
     (
@@ -125,6 +133,18 @@ class DemoSummary:
     counts: dict[str, int]
 
 
+def _issue_demo_key(principal: Principal, batch: Batch, _: dict[int, str]) -> None:
+    """Issue a demo principal's key on the log, as the local operator. It gets no secret: the
+    demo acts through the ledger as that principal, and no one can use the key over HTTP."""
+    body = {
+        "key_id": principal.key_id,
+        "role": principal.role,
+        "network_id": principal.network_id,
+        "label": "demo key",
+    }
+    batch.execute("issue_key", OPERATOR, body)
+
+
 def _register_network(body: dict[str, Any], batch: Batch, _: dict[int, str]) -> None:
     batch.execute("register_network", ADMIN, body)
 
@@ -185,12 +205,21 @@ class DemoPlan:
     def _plan_registry(self, city_count: int) -> None:
         rng = self.rng
         start = datetime.combine(DEMO_START, time(9, 0), tzinfo=UTC)
+        for principal in (ADMIN, VALIDATOR):
+            self._add(
+                start - timedelta(minutes=5), "key issued", partial(_issue_demo_key, principal)
+            )
         for n, (network_id, network_name) in enumerate(NETWORKS):
             body = {"id": network_id, "name": network_name}
             self._add(
                 start + timedelta(minutes=n),
                 "network registered",
                 partial(_register_network, body),
+            )
+            self._add(
+                start + timedelta(minutes=n, seconds=30),
+                "key issued",
+                partial(_issue_demo_key, network_key(network_id)),
             )
         used: set[str] = set()
         for n in range(city_count):
@@ -222,7 +251,7 @@ class DemoPlan:
             if rng.random() < 0.6:
                 signed = DEMO_START + timedelta(days=7 + int(rng.random() ** 3 * 2000))
                 network = networks[0]
-                principal = Principal(f"demo-key-{network}", "network", network)
+                principal = network_key(network)
                 sign = {"city_id": city_id, "signed_on": signed.isoformat()}
                 self.signatures += 1
                 self._add(
@@ -234,7 +263,7 @@ class DemoPlan:
     def _plan_pledge(self, n: int) -> None:
         rng = self.rng
         network_id = rng.choice([nid for nid, members in self.members.items() if members])
-        principal = Principal(f"demo-key-{network_id}", "network", network_id)
+        principal = network_key(network_id)
         members = self.members[network_id]
         cities = rng.sample(members, k=min(len(members), rng.choice((1, 1, 1, 2))))
         span_days = max(30, (self.today - FIRST_PLEDGE).days - 30)

@@ -23,6 +23,7 @@ from ledger.errors import LedgerError
 from projections.errors import ProjectionError
 
 PROBLEM_JSON = "application/problem+json"
+BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pledge-ledger"'}
 
 # code -> (status, title). A code missing here falls back to its class's nearest listed base.
 STATUS_BY_CODE: dict[str, tuple[int, str]] = {
@@ -34,12 +35,14 @@ STATUS_BY_CODE: dict[str, tuple[int, str]] = {
     "not_found": (404, "Not found"),
     "already_exists": (409, "Already exists"),
     "not_permitted": (403, "Not permitted"),
+    "inactive_key": (401, "The API key is not active"),
     "invalid_transition": (409, "Not allowed in the pledge's current state"),
     # the ledger's
     "ledger_error": (500, "Ledger error"),
     "configuration_error": (500, "The server is misconfigured"),
     "concurrency_conflict": (409, "The stream moved on since the version you sent"),
-    "batch_closed": (500, "A committed batch was used again"),
+    "key_rejected": (401, "Authentication required"),
+    "batch_closed": (500, "A committed batch was given another command"),
     "idempotency_key_reused": (422, "This Idempotency-Key was used for another request"),
     "store_unavailable": (503, "The store is unavailable"),
     "corrupt_event": (500, "A stored event is corrupt"),
@@ -166,7 +169,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def layer_error(_: Request, error: Exception) -> Response:
         assert isinstance(error, LAYER_ROOTS)
-        return problem_from(error)
+        # A 401 names the scheme the client must authenticate with (RFC 9110, 11.6.1).
+        unauthenticated = status_of(error)[0] == 401
+        return problem_from(error, headers=BEARER_CHALLENGE if unauthenticated else None)
 
     async def validation_error(_: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)

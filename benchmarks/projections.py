@@ -49,6 +49,7 @@ from api.bootstrap import Services, bootstrap
 from api.demo import demo_clock, load_demo
 from benchmarks.machine import machine
 from domain.principal import Principal
+from ledger.api_keys import key_state
 from ledger.clock import SeededIds, random_ids
 from ledger.settings import LedgerSettings
 from ledger.write_path import WriteMode
@@ -64,6 +65,7 @@ from projections import (
 )
 from projections.rebuild import RebuildResult
 from projections.tables import live_tables, read_snapshot
+from tests.integration.ledger_scenario import issue_keys
 
 T = TypeVar("T")
 
@@ -259,6 +261,9 @@ def run(
             runner = ProjectionRunner(services.engine, services.store)
             catch_up_samples = []
             run_id = uuid.uuid4().hex[:8]
+            if key_state(services.ledger, ADMIN.key_id) is None:  # a cached store may have it
+                with services.ledger.batch() as batch:
+                    issue_keys(batch, ADMIN)
             for n in range(min(200, queries)):
                 city = {"id": f"bench-{run_id}-{n}", "name": {"en": "Bench"}, "country": "MA"}
                 with services.ledger.batch() as batch:

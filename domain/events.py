@@ -13,11 +13,12 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from domain.errors import InvalidInput
+from domain.principal import Role
 from domain.values import (
     CountryCode,
     DecimalString,
@@ -229,6 +230,23 @@ class ErratumRecorded(Payload):
     note: Reason
 
 
+# --- API keys -------------------------------------------------------------------------------------
+
+
+class KeyIssued(Payload):
+    """An API key was issued: its id, role and network (never its secret)."""
+
+    key_id: Slug
+    role: Role
+    network_id: Slug | None = None
+    label: Annotated[Text, Field(max_length=100)] = ""
+
+
+class KeyRevoked(Payload):
+    key_id: Slug
+    reason: Reason
+
+
 @dataclass(frozen=True, slots=True)
 class EventSpec:
     event_type: str
@@ -253,6 +271,8 @@ EVENT_SPECS: dict[str, EventSpec] = {
         EventSpec("pledge.withdrawn", PledgeWithdrawn),
         EventSpec("pledge.closed", PledgeClosed),
         EventSpec("pledge.erratum_recorded", ErratumRecorded),
+        EventSpec("apikey.issued", KeyIssued),
+        EventSpec("apikey.revoked", KeyRevoked),
     )
 }
 TYPE_OF_PAYLOAD: dict[type[Payload], str] = {s.payload: s.event_type for s in EVENT_SPECS.values()}

@@ -24,6 +24,7 @@ from typing import Literal, cast
 
 from pydantic import Field, model_validator
 
+from domain.authority import require_authority
 from domain.errors import InvalidInput, InvalidTransition, NotFound, NotPermitted
 from domain.events import (
     Criterion,
@@ -344,12 +345,14 @@ def _check_cities(
             )
 
 
-def _require_owner(state: PledgeState, principal: Principal, action: str) -> None:
-    if not principal.acts_for_network(state.network_id):
-        raise NotPermitted(
-            f"only network {state.network_id}, which submitted pledge {state.pledge_id}, "
-            f"may {action}"
-        )
+def _require_owner(state: PledgeState, principal: Principal, event_type: str, action: str) -> None:
+    require_authority(
+        principal,
+        event_type,
+        action=f"{action} (only network {state.network_id}, which submitted pledge "
+        f"{state.pledge_id}, may)",
+        networks=(state.network_id,),
+    )
 
 
 def _require_open(state: PledgeState, action: str) -> None:
@@ -372,11 +375,12 @@ def submit_pledge(
     principal: Principal,
     taxonomies: Taxonomies,
 ) -> list[NewEvent]:
-    if not principal.acts_for_network(command.network_id):
-        raise NotPermitted(
-            f"{principal.role} key {principal.key_id} may not submit pledges for network "
-            f"{command.network_id}"
-        )
+    require_authority(
+        principal,
+        "pledge.submitted",
+        action=f"submit pledges for network {command.network_id}",
+        networks=(command.network_id,),
+    )
     if network is None:
         raise NotFound(f"network {command.network_id} is not registered", field="network_id")
     content = command.content()
@@ -395,7 +399,7 @@ def amend_pledge(
     principal: Principal,
     taxonomies: Taxonomies,
 ) -> list[NewEvent]:
-    _require_owner(state, principal, "amend it")
+    _require_owner(state, principal, "pledge.amended", "amend it")
     _require_open(state, "an amendment")
     changed = command.changes.changed_fields()
     if not changed:
@@ -417,7 +421,8 @@ def amend_pledge(
 
 @refusing_invalid_input
 def vet_pledge(state: PledgeState, command: ValidatePledge, principal: Principal) -> list[NewEvent]:
-    principal.require_role("validator", action="validate pledges")
+    vetted = "pledge.validated" if command.decision == "validated" else "pledge.changes_requested"
+    require_authority(principal, vetted, action="validate pledges")
     _require_open(state, "a validation")
     if state.status != "awaiting_validation":
         raise InvalidTransition(
@@ -441,7 +446,7 @@ def vet_pledge(state: PledgeState, command: ValidatePledge, principal: Principal
 def report_progress(
     state: PledgeState, command: ReportProgress, principal: Principal, today: date
 ) -> list[NewEvent]:
-    _require_owner(state, principal, "report its progress")
+    _require_owner(state, principal, "pledge.progress_reported", "report its progress")
     _require_open(state, "a progress report")
     period = command.period
     if period.end < period.start:
@@ -505,13 +510,10 @@ def match_pledge(
             )
     elif command.funder is None or command.supporting_pledge_id is not None:
         raise InvalidInput("a funder match names a funder and no pledge", field="funder")
-    allowed = principal.role == "validator" or principal.acts_for_network(state.network_id)
-    if supporting is not None and principal.acts_for_network(supporting.network_id):
-        allowed = True
-    if not allowed:
-        raise NotPermitted(
-            f"{principal.role} key {principal.key_id} may not link pledges of other networks"
-        )
+    owners = (state.network_id,) + ((supporting.network_id,) if supporting is not None else ())
+    require_authority(
+        principal, "pledge.matched", action="link pledges of other networks", networks=owners
+    )
     payload = PledgeMatched(
         kind=command.kind,
         supporting_pledge_id=command.supporting_pledge_id,
@@ -525,7 +527,7 @@ def match_pledge(
 def withdraw_pledge(
     state: PledgeState, command: WithdrawPledge, principal: Principal
 ) -> list[NewEvent]:
-    _require_owner(state, principal, "withdraw it")
+    _require_owner(state, principal, "pledge.withdrawn", "withdraw it")
     _require_open(state, "a withdrawal")
     return [NewEvent(PledgeWithdrawn(reason=command.reason), on_behalf_of=_on_behalf_of(state))]
 
@@ -534,7 +536,7 @@ def withdraw_pledge(
 def close_pledge(
     state: PledgeState, command: ClosePledge, principal: Principal, today: date
 ) -> list[NewEvent]:
-    _require_owner(state, principal, "close it")
+    _require_owner(state, principal, "pledge.closed", "close it")
     _require_open(state, "a closure")
     payload = PledgeClosed(outcome=command.outcome, note=command.note)
     return [NewEvent(payload, on_behalf_of=_on_behalf_of(state), occurred_on=today)]
@@ -548,12 +550,12 @@ def record_erratum(
     principal: Principal,
 ) -> list[NewEvent]:
     """The one event allowed after a pledge has ended: it annotates, never rewrites."""
-    if not (
-        principal.role in ("validator", "admin") or principal.acts_for_network(state.network_id)
-    ):
-        raise NotPermitted(
-            f"{principal.role} key {principal.key_id} may not record errata on this pledge"
-        )
+    require_authority(
+        principal,
+        "pledge.erratum_recorded",
+        action="record errata on this pledge",
+        networks=(state.network_id,),
+    )
     if command.corrects_event_id not in stream_event_ids:
         raise NotFound(
             f"event {command.corrects_event_id} is not part of pledge {state.pledge_id}",

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from domain.errors import AlreadyExists, InvalidInput, NotFound, NotPermitted
+from domain.authority import require_authority
+from domain.errors import AlreadyExists, InvalidInput, NotFound
 from domain.events import (
     CityJoinedNetwork,
     CityLeftNetwork,
@@ -136,7 +137,7 @@ class SignDeclaration(Model):
 def register_network(
     command: RegisterNetwork, existing: NetworkState | None, principal: Principal
 ) -> list[NewEvent]:
-    principal.require_role("admin", action="register networks")
+    require_authority(principal, "network.registered", action="register networks")
     if existing is not None:
         raise AlreadyExists(f"network {command.id} is already registered", field="id")
     return [NewEvent(NetworkRegistered(network_id=command.id, name=command.name))]
@@ -146,17 +147,11 @@ def register_network(
 def register_city(
     command: RegisterCity, existing: CityState | None, principal: Principal
 ) -> list[NewEvent]:
-    principal.require_role("admin", action="register cities")
+    require_authority(principal, "city.registered", action="register cities")
     if existing is not None:
         raise AlreadyExists(f"city {command.id} is already registered", field="id")
     payload = CityRegistered(city_id=command.id, name=command.name, country=command.country)
     return [NewEvent(payload, on_behalf_of=(command.id,))]
-
-
-def _require_network_admin(principal: Principal, network_id: str, action: str) -> None:
-    if principal.role == "admin" or principal.acts_for_network(network_id):
-        return
-    raise NotPermitted(f"{principal.role} key {principal.key_id} may not {action}")
 
 
 @refusing_invalid_input
@@ -167,7 +162,12 @@ def join_network(
     city: CityState | None,
     principal: Principal,
 ) -> list[NewEvent]:
-    _require_network_admin(principal, network_id, f"add members to network {network_id}")
+    require_authority(
+        principal,
+        "network.city_joined",
+        action=f"add members to network {network_id}",
+        networks=(network_id,),
+    )
     if network is None:
         raise NotFound(f"network {network_id} is not registered", field="network_id")
     if city is None:
@@ -184,7 +184,12 @@ def join_network(
 def leave_network(
     network_id: str, command: LeaveNetwork, network: NetworkState | None, principal: Principal
 ) -> list[NewEvent]:
-    _require_network_admin(principal, network_id, f"remove members from network {network_id}")
+    require_authority(
+        principal,
+        "network.city_left",
+        action=f"remove members from network {network_id}",
+        networks=(network_id,),
+    )
     if network is None:
         raise NotFound(f"network {network_id} is not registered", field="network_id")
     if command.city_id not in network.members:
@@ -210,13 +215,17 @@ def sign_declaration(
     known = DECLARATIONS.get(declaration_id)
     if known is None:
         raise NotFound(f"declaration {declaration_id} does not exist", field="declaration_id")
-    if principal.role == "network":
-        if principal_network is None or command.city_id not in principal_network.members:
-            raise NotPermitted(
-                f"network key {principal.key_id} may record signatures only for its member cities"
-            )
-    else:
-        principal.require_role("admin", "network", action="record declaration signatures")
+    member_of = (
+        (principal_network.network_id,)
+        if principal_network is not None and command.city_id in principal_network.members
+        else ()
+    )
+    require_authority(
+        principal,
+        "declaration.signed",
+        action=f"record a declaration signature for city {command.city_id}",
+        networks=member_of,
+    )
     if city is None:
         raise NotFound(f"city {command.city_id} is not registered", field="city_id")
     if declaration is not None and command.city_id in declaration.signatories:

@@ -1,10 +1,11 @@
 """The commands as a table, and the unit of work (``Batch``) that executes them.
 
 Each entry of ``COMMANDS`` says which input model a command takes, which id it addresses beside
-its body (``target``: a network, a declaration or a pledge), which stream it writes and how the
-domain decides it. ``Batch.execute`` is the one path every command takes: parse, find an earlier
-result of an idempotent retry, load the stream, check the expected version, let the domain
-decide, seal the new events into canonical envelopes, and stage them.
+its body (``target``: a network, a declaration, a pledge or a key), which stream it writes and
+how the domain decides it. ``Batch.execute`` is the one path every command takes: check that the
+principal's key is active, parse, find an earlier result of an idempotent retry, load the
+stream, check the expected version, let the domain decide, seal the new events into canonical
+envelopes, and stage them.
 
 A refused command leaves its batch untouched: ``execute`` stages nothing until every check has
 passed, so a caller may run many commands into one batch, collect each refusal on its own (the
@@ -21,8 +22,8 @@ from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
+from domain import keys, registry
 from domain import pledge as pledges
-from domain import registry
 from domain.errors import InvalidInput, NotFound
 from domain.events import NewEvent, invalid_input_from
 from domain.pledge import PledgeState, pledge_stream
@@ -64,8 +65,10 @@ CommandName = Literal[
     "withdraw_pledge",
     "close_pledge",
     "record_erratum",
+    "issue_key",
+    "revoke_key",
 ]
-TargetField = Literal["network_id", "declaration_id", "pledge_id"]
+TargetField = Literal["network_id", "declaration_id", "pledge_id", "key_id"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -172,6 +175,12 @@ def _sign_declaration(d: Decision) -> list[NewEvent]:
     )
 
 
+def _issue_key(d: Decision) -> list[NewEvent]:
+    cmd: keys.IssueKey = d.command
+    network = d.batch.network(cmd.network_id) if cmd.network_id is not None else None
+    return keys.issue_key(cmd, d.snapshot.state, network, d.principal)
+
+
 def _of_pledge(_: Any, pledge_id: str) -> str:
     return pledge_stream(pledge_id)
 
@@ -243,6 +252,15 @@ COMMANDS: dict[CommandName, CommandHandler] = {
         "pledge_id",
         _of_pledge,
         lambda d: pledges.record_erratum(d.pledge, d.command, d.snapshot.event_ids, d.principal),
+    ),
+    "issue_key": CommandHandler(
+        keys.IssueKey, None, lambda cmd, _: keys.key_stream(cmd.key_id), _issue_key
+    ),
+    "revoke_key": CommandHandler(
+        keys.RevokeKey,
+        "key_id",
+        lambda _, key_id: keys.key_stream(key_id),
+        lambda d: keys.revoke_key(d.target, d.command, d.snapshot.state, d.principal),
     ),
 }
 
@@ -361,6 +379,19 @@ class Batch:
             raise NotFound(f"pledge {pledge_id} does not exist", field="pledge_id")
         return state
 
+    def require_active(self, principal: Principal) -> None:
+        """Refuse (``InactiveKey``) a principal that is not the local operator and not an issued,
+        unrevoked key with the same role and network, as this batch sees the key's stream.
+
+        The API passes only principals it authenticated, but the command line, the demo and the
+        import reach the ledger directly: the ledger checks every principal itself.
+        """
+        if principal.key_id == keys.OPERATOR_KEY_ID:
+            keys.check_active(principal, None)
+            return
+        state: keys.KeyState | None = self.load(keys.key_stream(principal.key_id)).state
+        keys.check_active(principal, state)
+
     def today(self) -> date:
         return self._clock.now().date()
 
@@ -380,6 +411,7 @@ class Batch:
         if self._closed:
             raise BatchClosed("this batch was committed; start a new one", field="batch")
         handler = command_handler(name)
+        self.require_active(principal)
         command = parse_command(handler.model, body)
         if idempotency_key is not None:
             check_idempotency_key(idempotency_key)

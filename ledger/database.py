@@ -1,8 +1,8 @@
 """The SQLAlchemy side of the store: engine, schema, and the ledger's own tables.
 
 The event store's tables belong to eventsourcing; these tables sit beside them in the same
-database (SQLite file or PostgreSQL schema): idempotency records, and the transparency log's
-leaves, subtree hashes, position and checkpoints.
+database (SQLite file or PostgreSQL schema): idempotency records, the transparency log's
+leaves, subtree hashes, position and checkpoints, and the hashes of API key secrets.
 """
 
 from __future__ import annotations
@@ -140,6 +140,16 @@ def subtree_key(level: int, index: int) -> int:
 def subtree_position(key: int) -> tuple[int, int]:
     return key >> _LEVEL_SHIFT, key & ((1 << _LEVEL_SHIFT) - 1)
 
+
+# The SHA-256 of each API key's secret. Private: not on the log, never exported; the key's
+# history (issued, revoked) is on the log, as events of its ``apikey:<key_id>`` stream.
+api_key_secrets = Table(
+    "api_key_secrets",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("sha256", LargeBinary(32), nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
 
 log_position = Table(
     "log_position",

@@ -144,6 +144,20 @@ class EventStore:
             raise StoreUnavailable(f"cannot read stream {stream_id}: {error}") from error
         return [open_envelope(s.state) for s in stored]
 
+    def stream_ids(self, connection: Connection, kind: str) -> list[str]:
+        """The ids of the streams of one kind (``apikey``, ``network``…), sorted.
+
+        One statement on the events table through ``connection`` (an engine on the store's
+        database), so that a read-only command can list, for instance, every key ever issued.
+        """
+        table = self.events_table
+        statement = (
+            f"SELECT DISTINCT originator_id FROM {table} "  # noqa: S608
+            f"WHERE originator_id LIKE {self._mark} ORDER BY originator_id"
+        )
+        rows = _driver_rows(connection, statement, [f"{kind}:%"], "the event store")
+        return sorted(str(stream_id) for (stream_id,) in rows)
+
     def stream_version(self, stream_id: str) -> int:
         stored = self.recorder.select_events(stream_id, desc=True, limit=1)
         return stored[0].originator_version if stored else 0

@@ -2,7 +2,9 @@
 
 It recomputes every leaf from the entries, the root at every checkpoint's size (so all
 checkpoints are checked against one history, hence against each other), every signature, every
-hash tile, and (through a replay function supplied by the read side) the published roll-ups.
+hash tile, and (through a replay function supplied by the read side) the published roll-ups; and
+it replays the API keys' history to check that every event was recorded by a key allowed to
+record it at that point of the log (``ledger.authority``).
 It stops at the first thing that fails and names it: the entry (leaf index, event id), the
 checkpoint file, the tile or the roll-up. When the entries disagree with a signed root, the
 hash tiles, once authenticated against that root, tell which entry no longer matches.
@@ -32,6 +34,7 @@ from typing import Any
 
 import orjson
 
+from ledger.authority import AuthorityReplay
 from ledger.bundle import CHECKPOINT, CHECKPOINTS, ENTRIES, KEY, ROLLUPS
 from ledger.canonical import parse_canonical
 from ledger.checkpoint import Checkpoint, open_checkpoint
@@ -103,6 +106,7 @@ class VerificationResult:
     tiles: int = 0
     known_checkpoints: list[int] = field(default_factory=list)
     rollups_checked: bool = False
+    authority_checked: bool = False
     failure: Finding | None = None
 
     @property
@@ -348,6 +352,9 @@ def _verify(
     # A deleted or moved entry also breaks stream versions further on; the signed root names
     # the first position that differs, so such findings wait until the root is checked.
     disorder: _Failed | None = None
+    # Likewise an event recorded without authority: reported once the entries are proven.
+    authority = AuthorityReplay()
+    unauthorised: _Failed | None = None
     for index, raw in enumerate(_iter_lines(directory)):
         try:
             body = parse_canonical(raw)
@@ -368,6 +375,10 @@ def _verify(
                 )
             seen.add(event_id)
             versions[stream_id] = expected
+        if unauthorised is None:
+            problem = authority.check(index, body)
+            if problem is not None:
+                unauthorised = _Failed(_entry(index, body["event_id"]), problem)
         leaf_hashes.append(sha256(LEAF_PREFIX + raw).digest())
         if progress is not None and not (index + 1) % 10_000:
             progress(index + 1, latest.size)
@@ -391,6 +402,9 @@ def _verify(
                 f"latest checkpoint confirms: it is not consistent with the log",
             )
         result.checkpoints.append(size)
+    if unauthorised is not None:
+        raise unauthorised
+    result.authority_checked = True
     for name, note in known_checkpoints:
         result.known_checkpoints.append(
             _check_known_checkpoint(name, note, verifier, latest, levels)

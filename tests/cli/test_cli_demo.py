@@ -16,7 +16,7 @@ from api import cli
 from api.bootstrap import Services, bootstrap
 from api.cli import app
 from api.demo import DemoSummary, load_demo
-from domain.principal import Principal
+from domain.keys import OPERATOR
 from ledger.settings import LedgerSettings
 
 runner = CliRunner()
@@ -193,9 +193,7 @@ def test_demo_reset_deletes_a_partial_demo_and_loads_it_again(
 
 def test_demo_reset_refuses_a_store_the_demo_did_not_load(env: dict[str, str]) -> None:
     with bootstrap(settings_of(env)) as services, services.ledger.batch() as batch:
-        batch.execute(
-            "register_network", Principal("admin-1", "admin"), {"id": "real", "name": {"en": "R"}}
-        )
+        batch.execute("register_network", OPERATOR, {"id": "real", "name": {"en": "R"}})
     database = Path(env["LEDGER_DATABASE_URL"].removeprefix("sqlite:///"))
 
     result = runner.invoke(app, ["demo", "--reset"], env=env)
@@ -209,9 +207,7 @@ def test_demo_reset_refuses_a_store_the_demo_did_not_load(env: dict[str, str]) -
 def test_demo_reset_refuses_a_demo_store_that_has_events_added_since(env: dict[str, str]) -> None:
     assert runner.invoke(app, ["demo", "--pledges", "5", "--json"], env=env).exit_code == 0
     with bootstrap(settings_of(env)) as services, services.ledger.batch() as batch:
-        batch.execute(
-            "register_network", Principal("admin-1", "admin"), {"id": "real", "name": {"en": "R"}}
-        )
+        batch.execute("register_network", OPERATOR, {"id": "real", "name": {"en": "R"}})
     before = stored_events(env)
 
     result = runner.invoke(app, ["demo", "--reset"], env=env)

@@ -23,7 +23,7 @@ from typer.testing import CliRunner, Result
 
 from api.bootstrap import bootstrap, open_for_reading
 from api.cli import app
-from domain.principal import Principal
+from domain.keys import OPERATOR
 from ledger.database import log_checkpoints
 from ledger.settings import LedgerSettings
 from ledger.write_path import WriteMode
@@ -194,11 +194,13 @@ def test_a_postgresql_schema_that_does_not_exist_is_refused_and_not_created(
 
 def add_an_unsigned_event(settings: LedgerSettings) -> None:
     """Append one event, integrated into the log but not signed: a live store's usual state."""
+    # Append only, then integrate: a receipted write would sign it (the tests' checkpoint
+    # interval is 0).
     with bootstrap(settings, write_mode=WriteMode.APPEND_ONLY) as services:
         with services.ledger.batch() as batch:
             batch.execute(
                 "register_network",
-                Principal("admin-1", "admin"),
+                OPERATOR,
                 {"id": "late-network", "name": {"en": "Late"}},
             )
         services.log.integrate()

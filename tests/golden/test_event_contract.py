@@ -140,6 +140,18 @@ SAMPLES: list[tuple[str, ev.NewEvent]] = [
             )
         ),
     ),
+    (
+        "apikey:k-3fa9c1d2",
+        ev.NewEvent(
+            ev.KeyIssued(
+                key_id="k-3fa9c1d2", role="network", network_id="uclg", label="Intake system"
+            )
+        ),
+    ),
+    (
+        "apikey:k-3fa9c1d2",
+        ev.NewEvent(ev.KeyRevoked(key_id="k-3fa9c1d2", reason="The system was retired")),
+    ),
 ]
 
 
@@ -164,6 +176,8 @@ def test_every_event_type_has_a_golden_sample() -> None:
 
 def test_event_type_strings_are_pinned() -> None:
     assert sorted(ev.EVENT_SPECS) == [
+        "apikey.issued",
+        "apikey.revoked",
         "city.registered",
         "declaration.signed",
         "network.city_joined",

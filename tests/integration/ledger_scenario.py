@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from api.bootstrap import Services
+from domain.keys import OPERATOR
 from domain.principal import Principal
+from ledger.commands import Batch
 
 ADMIN = Principal("admin-1", "admin")
 UCLG = Principal("uclg-key", "network", "uclg")
@@ -37,8 +39,22 @@ def pledge_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+def issue_keys(batch: Batch, *principals: Principal) -> None:
+    """Issue the principals' keys on the log, as the local operator (no secrets: tests act
+    through the ledger as those principals)."""
+    for principal in principals:
+        body = {
+            "key_id": principal.key_id,
+            "role": principal.role,
+            "network_id": principal.network_id,
+            "label": "test key",
+        }
+        batch.execute("issue_key", OPERATOR, body)
+
+
 def register_basics(services: Services) -> None:
     with services.ledger.batch() as batch:
+        issue_keys(batch, ADMIN, VALIDATOR)
         batch.execute("register_network", ADMIN, {"id": "uclg", "name": {"en": "UCLG"}})
         batch.execute("register_network", ADMIN, {"id": "metropolis", "name": {"en": "Metropolis"}})
         batch.execute(
@@ -51,6 +67,7 @@ def register_basics(services: Services) -> None:
         )
         batch.execute("join_network", ADMIN, {"city_id": "ma-marrakech"}, target="uclg")
         batch.execute("join_network", ADMIN, {"city_id": "sn-dakar"}, target="metropolis")
+        issue_keys(batch, UCLG, METROPOLIS)
 
 
 def submit_pledge(services: Services, **overrides: Any) -> str:

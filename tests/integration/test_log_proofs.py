@@ -26,6 +26,7 @@ from ledger.log import LogError, SignedCheckpoint
 from ledger.merkle import InMemoryTree, MerkleError, verify_inclusion
 from ledger.verify import verify_bundle
 from tests.conftest import sqlite_settings
+from tests.integration.ledger_scenario import issue_keys
 from tests.integration.synthetic_log import synthetic_envelope
 
 STREAMS = 5
@@ -137,9 +138,18 @@ def test_proofs_beyond_the_tree_are_refused(services: Services) -> None:
 ADMIN = Principal("admin-key", "admin")
 
 
+@pytest.fixture
+def admin_issued(services: Services) -> Services:
+    """The store with ADMIN's key issued on the log (as the operator)."""
+    with services.ledger.batch() as batch:
+        issue_keys(batch, ADMIN)
+    return services
+
+
 def test_receipts_of_written_events_verify_against_their_signed_checkpoint(
-    services: Services,
+    admin_issued: Services,
 ) -> None:
+    services = admin_issued
     results = []
     for n in range(6):
         with services.ledger.batch() as batch:
@@ -171,16 +181,17 @@ def test_receipts_of_written_events_verify_against_their_signed_checkpoint(
         )
 
 
-def test_receipt_proof_does_not_verify_another_event(services: Services) -> None:
+def test_receipt_proof_does_not_verify_another_event(admin_issued: Services) -> None:
+    services = admin_issued
     with services.ledger.batch() as batch:
         first = batch.execute(
             "register_city", ADMIN, {"id": "city-a", "name": {"en": "A"}, "country": "MA"}
         )
-        batch.execute(
+        second = batch.execute(
             "register_city", ADMIN, {"id": "city-b", "name": {"en": "B"}, "country": "SN"}
         )
     receipt = services.log.receipt(first.events[0].event_id)
-    other = services.log.leaf(services.log.leaves(1, 2)[0].event_id)
+    other = services.log.leaf(second.events[0].event_id)
     checkpoint = open_checkpoint(receipt.checkpoint.encode(), services.log.signer.verifier, None)
 
     with pytest.raises(MerkleError, match="root mismatch"):

@@ -35,6 +35,7 @@ from projections.pledge_page import pledge_page as page_of
 from projections.pledges import pledge, silent_pledge, silent_pledges
 from projections.rollups import rollups
 from projections.tables import read_snapshot
+from tests.integration.ledger_scenario import issue_keys
 from tests.integration.test_projections_runner import view_rows
 
 ADMIN = Principal("admin-1", "admin")
@@ -223,6 +224,7 @@ def run_step(services: Services, step: Step, pledges: list[tuple[str, str]], tod
 
 def register(services: Services) -> None:
     with services.ledger.batch() as batch:
+        issue_keys(batch, ADMIN, VALIDATOR)
         for network_id in NETWORKS:
             batch.execute(
                 "register_network", ADMIN, {"id": network_id, "name": {"en": network_id.upper()}}
@@ -236,6 +238,7 @@ def register(services: Services) -> None:
         for city_id in ("ma-rabat", "sn-dakar"):
             batch.execute("join_network", ADMIN, {"city_id": city_id}, target="uclg")
         batch.execute("join_network", ADMIN, {"city_id": "ma-tangier"}, target="metropolis")
+        issue_keys(batch, *(key(network_id) for network_id in NETWORKS))
 
 
 # --- what the live views show, and what the log says they showed ----------------------------------

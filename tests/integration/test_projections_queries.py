@@ -111,7 +111,7 @@ def test_the_timeline_lists_every_event_with_its_leaf_index_once_integrated(
 
     assert [e.type for e in after] == ["pledge.submitted", "pledge.progress_reported"]
     assert [e.leaf_index for e in before] == [None, None]
-    assert [e.leaf_index for e in after] == [6, 7]
+    assert [e.leaf_index for e in after] == [10, 11]
     assert after[1].payload["stage"] == "in_progress"
     assert after[0].envelope.encode() == services.store.read_stream(f"pledge:{pledge_id}")[0].raw
 

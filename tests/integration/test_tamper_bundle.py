@@ -1,6 +1,6 @@
 """Tampering with an exported audit bundle: every change fails verification, and is named.
 
-One small demo (40 pledges, 268 entries, five checkpoints over five years, three hash tiles) is
+One small demo (40 pledges, 274 entries, five checkpoints over five years, three hash tiles) is
 exported once; each test tampers with its own copy and checks that ``verify_bundle`` fails with a
 finding that names exactly the entry (leaf index and event id), checkpoint file or tile.
 """
@@ -71,7 +71,7 @@ def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> DemoBundle:
         )
     )
     # The shape the tests below rely on: several checkpoints, a full tile and partial tiles.
-    assert len(lines) == 268
+    assert len(lines) == 274
     assert len(sizes) >= 3
     assert sizes[-1] == len(lines)
     assert tiles == ("tile/0/000", f"tile/0/001.p/{len(lines) - 256}", "tile/1/000.p/1")

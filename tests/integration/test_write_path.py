@@ -84,6 +84,7 @@ def test_a_command_without_the_id_it_addresses_is_refused_naming_it(services: Se
 
 
 def test_an_id_given_to_a_command_that_addresses_none_is_refused(services: Services) -> None:
+    register_basics(services)
     batch = services.ledger.new_batch()
     body = {"id": "fr-lyon", "name": {"en": "Lyon"}, "country": "FR"}
     with pytest.raises(InvalidInput) as caught:
@@ -102,6 +103,7 @@ def test_a_malformed_network_id_is_refused_naming_it(services: Services) -> None
 
 
 def test_a_malformed_pledge_id_is_not_found(services: Services) -> None:
+    register_basics(services)
     batch = services.ledger.new_batch()
     with pytest.raises(NotFound, match="UUID"):
         batch.execute("withdraw_pledge", UCLG, {"reason": "x"}, target="not-a-uuid")

@@ -18,6 +18,8 @@ from domain.events import (
     CityRegistered,
     DeclarationSigned,
     ErratumRecorded,
+    KeyIssued,
+    KeyRevoked,
     NetworkRegistered,
     NewEvent,
     Payload,
@@ -97,6 +99,10 @@ SAMPLES: dict[str, Payload] = {
     "pledge.erratum_recorded": ErratumRecorded(
         corrects_event_id="2f1d7d0a-0000-4000-8000-000000000001", note="Wrong period end."
     ),
+    "apikey.issued": KeyIssued(
+        key_id="k-3fa9c1d2", role="network", network_id="cities-for-all", label="Intake system"
+    ),
+    "apikey.revoked": KeyRevoked(key_id="k-3fa9c1d2", reason="The system was retired."),
 }
 
 
@@ -117,7 +123,7 @@ def _walk(value: Any) -> list[Any]:
 @pytest.mark.parametrize("event_type", sorted(EVENT_SPECS))
 def test_event_type_is_namespaced_by_its_stream_kind(event_type: str) -> None:
     kind, _, name = event_type.partition(".")
-    assert kind in {"network", "city", "declaration", "pledge"}
+    assert kind in {"network", "city", "declaration", "pledge", "apikey"}
     assert name
 
 
