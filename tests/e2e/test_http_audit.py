@@ -17,13 +17,17 @@ from api.app import create_app
 from api.bootstrap import Services
 from api.problems import PROBLEM_JSON
 from api.routes import audit
+from domain.keys import OPERATOR
 from ledger.bundle import ENTRIES, export_bundle
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.database import log_checkpoints
 from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 from ledger.note import Verifier
 from ledger.tiles import TILE_WIDTH
-from tests.integration.ledger_scenario import ADMIN, register_basics, submit_pledge
+from tests.integration.ledger_scenario import register_basics, submit_pledge
+
+# What ``register_basics`` records: four keys, two networks, two cities, two memberships.
+BASICS = 10
 
 
 @pytest.fixture
@@ -42,7 +46,7 @@ def register_cities(services: Services, count: int) -> None:
         for n in range(count):
             batch.execute(
                 "register_city",
-                ADMIN,
+                OPERATOR,  # no key issued: the entries are only the cities
                 {"id": f"xx-city-{n}", "name": {"en": f"City {n}"}, "country": "FR"},
             )
 
@@ -78,7 +82,7 @@ def test_the_checkpoint_is_the_signed_note_of_the_whole_log(
 
     assert response.headers["content-type"].startswith("text/plain")
     assert response.headers["cache-control"] == "no-cache"
-    assert checkpoint.size == services.log.tree_size() == 6
+    assert checkpoint.size == services.log.tree_size() == BASICS
     assert client.get("/checkpoint").content == response.content
 
 
@@ -89,7 +93,7 @@ def test_a_checkpoint_the_key_does_not_verify_is_never_served(
     client.get("/api/v1/log/checkpoint")
     with services.engine.begin() as connection:
         note = connection.execute(select(log_checkpoints.c.note)).scalars().all()[-1]
-        forged = note.replace("\n6\n", "\n5\n")
+        forged = note.replace(f"\n{BASICS}\n", f"\n{BASICS - 1}\n")
         connection.execute(update(log_checkpoints).values(note=forged))
     assert forged != note
 
@@ -100,7 +104,7 @@ def test_a_checkpoint_the_key_does_not_verify_is_never_served(
     assert response.status_code == 200
     assert response.text != forged
     assert response.text == note
-    assert signed(client).size == 6
+    assert signed(client).size == BASICS
 
 
 # --- entries -------------------------------------------------------------------------------------
@@ -165,7 +169,7 @@ def test_a_consistency_proof_links_two_signed_checkpoints(
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"index": 6, "size": 6}, "index"), ({"index": 0, "size": 99}, "size")],
+    [({"index": BASICS, "size": BASICS}, "index"), ({"index": 0, "size": 99}, "size")],
 )
 def test_an_inclusion_proof_outside_the_tree_is_refused_naming_the_parameter(
     services: Services, client: TestClient, params: dict[str, int], field: str
@@ -266,12 +270,12 @@ def test_an_entry_bundle_holds_each_entry_behind_its_uint16_length(
 
 @pytest.mark.parametrize(
     "path",
-    ["/tile/0/0", "/tile/0/x000/000", "/tile/0/000.p/256", "/tile/0/000.p/7", "/tile/1/000"],
+    ["/tile/0/0", "/tile/0/x000/000", "/tile/0/000.p/256", "/tile/0/000.p/11", "/tile/1/000"],
 )
 def test_a_tile_not_in_the_signed_tree_or_not_canonical_is_a_404_naming_the_tile(
     services: Services, client: TestClient, path: str
 ) -> None:
-    register_basics(services)  # six entries: only tile/0/000.p/6 exists
+    register_basics(services)  # BASICS entries: only tile/0/000.p/10 exists
     assert problem_field(client.get(path)) == (404, "tile")
 
 
@@ -281,7 +285,7 @@ def test_a_partial_tile_narrower_than_the_tree_is_a_prefix_of_it(
     register_basics(services)
     signed(client)
     narrow = client.get("/tile/0/000.p/2").content
-    assert client.get("/tile/0/000.p/6").content.startswith(narrow)
+    assert client.get(f"/tile/0/000.p/{BASICS}").content.startswith(narrow)
 
 
 def test_an_entry_too_long_for_an_entry_bundle_is_refused_naming_the_tile(
