@@ -40,6 +40,7 @@ STATUS_BY_CODE: dict[str, tuple[int, str]] = {
     "concurrency_conflict": (409, "The stream moved on since the version you sent"),
     "idempotency_key_reused": (422, "This Idempotency-Key was used for another request"),
     "store_unavailable": (503, "The store is unavailable"),
+    "writer_unavailable": (503, "The server takes no writes now: retry"),
     "corrupt_event": (500, "A stored event is corrupt"),
     "not_canonical": (500, "A stored event is not canonical"),
     "merkle_error": (400, "Invalid tree size or index"),
