@@ -41,6 +41,7 @@ STATUS_BY_CODE: dict[str, tuple[int, str]] = {
     "idempotency_key_reused": (422, "This Idempotency-Key was used for another request"),
     "store_unavailable": (503, "The store is unavailable"),
     "writer_unavailable": (503, "The server takes no writes now: retry"),
+    "batch_closed": (500, "A committed batch was given another command"),
     "corrupt_event": (500, "A stored event is corrupt"),
     "not_canonical": (500, "A stored event is not canonical"),
     "merkle_error": (400, "Invalid tree size or index"),
