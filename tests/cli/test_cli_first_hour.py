@@ -26,6 +26,7 @@ from api.cli import app
 from domain.principal import Principal
 from ledger.database import log_checkpoints
 from ledger.settings import LedgerSettings
+from ledger.write_path import WriteMode
 
 runner = CliRunner()
 READING_COMMANDS = (
@@ -174,12 +175,14 @@ def test_a_postgresql_schema_that_does_not_exist_is_refused_and_not_created(
 
 def add_an_unsigned_event(settings: LedgerSettings) -> None:
     """Append one event, integrated into the log but not signed: a live store's usual state."""
-    with bootstrap(settings) as services, services.ledger.batch() as batch:
-        batch.execute(
-            "register_network",
-            Principal("admin-1", "admin"),
-            {"id": "late-network", "name": {"en": "Late"}},
-        )
+    with bootstrap(settings, write_mode=WriteMode.APPEND_ONLY) as services:
+        with services.ledger.batch() as batch:
+            batch.execute(
+                "register_network",
+                Principal("admin-1", "admin"),
+                {"id": "late-network", "name": {"en": "Late"}},
+            )
+        services.log.integrate()
 
 
 def test_reading_commands_leave_a_read_only_sqlite_store_unchanged(
