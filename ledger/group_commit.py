@@ -247,11 +247,13 @@ class GroupCommitter:
             head = self._ledger.store.max_notification_id()
             if head <= self._followed:
                 return
-            self._ledger.log.integrate()
-            self._ledger.log.sign(wait=False)
+            size = self._ledger.log.integrate()
+            signed = self._ledger.log.sign(wait=False)
             if self._read_models is not None:
                 self._read_models.catch_up(until=head)
-            self._followed = head
+            if signed.size >= size:
+                self._followed = head
+            # else the checkpoint interval has not passed: the next idle moment signs them.
         except Exception:
             # The next idle moment tries again; the alarm is in the log, not a dead writer.
             logger.exception("the writer could not follow the store")

@@ -115,7 +115,9 @@ def refusal(error: DomainError | LedgerError) -> Response:
     """The problem for a refused write, naming a header where the ledger named its field."""
     status, title = status_of(error)
     field = HEADER_OF_FIELD.get(error.field or "", error.field)
-    return problem(status, error.code, title, error.message, field=field)
+    # 503: the store or the writer is unavailable for now; nothing was stored, so retrying is safe.
+    headers = {"retry-after": "1"} if status == 503 else None
+    return problem(status, error.code, title, error.message, field=field, headers=headers)
 
 
 async def write(

@@ -474,3 +474,17 @@ def test_eight_clients_with_the_same_idempotency_key_store_once_and_get_one_rece
     assert [response.status_code for response in responses] == [201] * 8
     assert len({response.content for response in responses}) == 1
     assert stored(services) == (before[0] + 1, before[1] + 1)
+
+
+def test_a_write_while_the_server_shuts_down_is_a_503_to_retry_and_stores_nothing(
+    services: Services, registered: TestClient
+) -> None:
+    registered.app.state.writer.close()  # type: ignore[attr-defined]
+    before = stored(services)
+
+    response = registered.post("/api/v1/pledges", json=pledge_body(), headers=as_("uclg"))
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "writer_unavailable"
+    assert response.headers["retry-after"] == "1"
+    assert stored(services) == before
