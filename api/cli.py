@@ -6,7 +6,7 @@ an argument or a ``LEDGER_*`` setting: the line names it), 1 for a refused or fa
 (no store where the settings point, an integrity failure, an unreachable database), 130 when
 interrupted.
 
-Only ``demo`` and ``checkpoint`` create a store or a signing key; ``projections rebuild``
+Only ``demo``, ``checkpoint`` and ``serve`` create a store or a signing key; ``projections rebuild``
 refuses a store that does not exist, and the others open the store with ``open_for_reading()``
 and change nothing in it.
 """
@@ -94,7 +94,7 @@ Settings (environment variables; an option given on the command line wins):
   LEDGER_FRESHNESS_MONTHS a pledge with no report for this long is "silent"
 
 \b
-Only demo and checkpoint create a store or a key; every other command refuses a
+Only demo, checkpoint and serve create a store or a key; every other refuses a
 store that does not exist, and verify, export, report, networks and cities
 change nothing in one that does.
 Exit codes: 0 ok, 1 refused or failed, 2 usage error, 130 interrupted."""
