@@ -1,12 +1,15 @@
 """The HTTP application: ``create_app(settings)`` wires the services once, mounts the routers.
 
 Nothing is built at import time. The app bootstraps its services when it starts (FastAPI's
-lifespan) and closes them when it stops, after uvicorn has let requests in flight finish;
-a test may hand in services it built itself.
+lifespan), starts the process's single writer (``ledger.group_commit``) on their ledger, and
+when it stops, after uvicorn has let requests in flight finish, closes the writer (which
+finishes every write it accepted: nothing is left half-written) and then the services. A test
+may hand in services it built itself; the app then starts and stops only its writer.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -19,8 +22,11 @@ from fastapi.responses import Response
 from api.bootstrap import Services, bootstrap
 from api.caching import cache_validators
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers, problem
-from api.routes import audit, health, reads
+from api.routes import audit, health, reads, writes
+from ledger.errors import ConfigurationError
+from ledger.group_commit import GroupCommitter
 from ledger.settings import LedgerSettings
+from ledger.write_path import WriteMode
 
 # Answers shorter than this are sent as they are: gzip would save less than it costs.
 GZIP_MINIMUM_BYTES = 1024
@@ -47,12 +53,26 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
-        app.state.services = services if services is not None else bootstrap(settings)
+        wired: Services = services if services is not None else bootstrap(settings)
+        app.state.services = wired
         try:
-            yield
+            if wired.ledger.mode is not WriteMode.RECEIPTED:
+                raise ConfigurationError(
+                    "the API answers every write with a receipt: wire its ledger in the "
+                    f"receipted write mode, not {wired.ledger.mode.value}",
+                    field="write_mode",
+                )
+            writer = GroupCommitter(wired.ledger, read_models=wired.views).start()
+            app.state.writer = writer
+            try:
+                yield
+            finally:
+                # Off the event loop: the writer finishes what it accepted, which may take a
+                # checkpoint interval.
+                await asyncio.to_thread(writer.close)
         finally:
             if owned:
-                app.state.services.close()
+                wired.close()
 
     app = FastAPI(
         title="Pledge Ledger",
@@ -105,4 +125,5 @@ def create_app(
     app.include_router(health.router)
     app.include_router(reads.router)
     app.include_router(audit.router)
+    app.include_router(writes.router)
     return app

@@ -6,7 +6,7 @@ an argument or a ``LEDGER_*`` setting: the line names it), 1 for a refused or fa
 (no store where the settings point, an integrity failure, an unreachable database), 130 when
 interrupted.
 
-Only ``demo`` and ``checkpoint`` create a store or a signing key; ``projections rebuild``
+Only ``demo``, ``checkpoint`` and ``serve`` create a store or a signing key; ``projections rebuild``
 refuses a store that does not exist, and the others open the store with ``open_for_reading()``
 and change nothing in it.
 """
@@ -28,6 +28,7 @@ from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
+import uvicorn
 from eventsourcing.persistence import PersistenceError
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
@@ -37,6 +38,7 @@ from rich.table import Table
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.app import create_app
 from api.bootstrap import (
     Services,
     StoreReader,
@@ -97,8 +99,9 @@ Settings (environment variables; an option given on the command line wins):
   LEDGER_FRESHNESS_MONTHS a pledge with no report for this long is "silent"
 
 \b
-Only demo, checkpoint and keys issue create a store or a signing key; every
-other command refuses a store that does not exist, and verify, export, report, networks and cities
+Only demo, serve and keys issue create a store or a signing key (checkpoint
+signs an existing store); every other command refuses a store that does not exist, and verify,
+export, report, networks and cities
 change nothing in one that does.
 Exit codes: 0 ok, 1 refused or failed, 2 usage error, 130 interrupted."""
 
@@ -308,6 +311,58 @@ def demo(
         f"Recorded from {summary.first_recorded} to {summary.last_recorded} "
         f"into {settings.database_url} in {seconds:.1f} s."
     )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The TCP port.")] = 8000,
+    demo: Annotated[
+        bool,
+        typer.Option("--demo", help="First load the demo data set if the store is empty."),
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Run the HTTP API (/api/v1, OpenAPI at /openapi.json, docs at /docs) in this process.
+
+    One process with one writer; to serve more, run more processes on one PostgreSQL store.
+    SIGTERM or Ctrl-C stop it gracefully: requests in flight finish and every accepted write
+    is committed, logged and signed before it exits.
+    """
+    settings = load_settings(database_url)
+    with reported_errors():
+        if demo:
+            load_demo_unless_loaded(settings)
+        # Open (and on first start create) the store and key here, so that a store that cannot
+        # be opened is one line and exit 1, not a traceback from the server's start-up.
+        bootstrap(settings).close()
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        server_header=False,
+        # The default would wait forever for a client that keeps its connection open.
+        timeout_graceful_shutdown=30,
+    )
+    # uvicorn stops gracefully on SIGTERM/SIGINT (the app's lifespan closes its writer and its
+    # store), then lets the signal end the process as it would have.
+    uvicorn.Server(config).run()
+
+
+def load_demo_unless_loaded(settings: LedgerSettings) -> None:
+    """``serve --demo``: load the demo into an empty store; serve a loaded one as it is."""
+    with bootstrap(
+        settings, clock=demo_clock(), ids=SeededIds(2018), write_mode=WriteMode.BULK_LOAD
+    ) as services:
+        if services.store.max_notification_id():
+            state = demo_state(services.engine)
+            if state is not None and state.partial:
+                refuse_a_store_with_events(services)
+            note(f"the store at {store_location(settings)} has events: serving them as they are")
+            return
+        with progress_bar("loading demo", enabled=True) as update:
+            load_demo(services, pledges=200, seed=2018, progress=update)
+        finish_after_writes(services)
 
 
 START_OVER = "`pledge-ledger demo --reset` deletes it and loads the demo again"

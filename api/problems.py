@@ -14,7 +14,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import ApiError
@@ -42,9 +42,10 @@ STATUS_BY_CODE: dict[str, tuple[int, str]] = {
     "configuration_error": (500, "The server is misconfigured"),
     "concurrency_conflict": (409, "The stream moved on since the version you sent"),
     "key_rejected": (401, "Authentication required"),
-    "batch_closed": (500, "A committed batch was given another command"),
     "idempotency_key_reused": (422, "This Idempotency-Key was used for another request"),
     "store_unavailable": (503, "The store is unavailable"),
+    "writer_unavailable": (503, "The server takes no writes now: retry"),
+    "batch_closed": (500, "A committed batch was given another command"),
     "corrupt_event": (500, "A stored event is corrupt"),
     "not_canonical": (500, "A stored event is not canonical"),
     "merkle_error": (400, "Invalid tree size or index"),
@@ -82,14 +83,19 @@ STATUS_BY_CODE: dict[str, tuple[int, str]] = {
 
 
 class ProblemOut(BaseModel):
-    """An RFC 9457 problem details body, as every error of this API answers."""
+    """An RFC 9457 problem (``application/problem+json``): every refusal and failure."""
+
+    model_config = ConfigDict(frozen=True)
 
     type: str
+    """A stable URN per error code, ``urn:pledge-ledger:problem:<code>``."""
     title: str
     status: int
     detail: str
+    """One line: what is wrong and, where it helps, what to send instead."""
     code: str
     field: str | None = None
+    """The offending body field (dotted path), query parameter or header, if one is at fault."""
 
 
 def _problem_response(description: str) -> dict[str, Any]:

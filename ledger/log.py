@@ -588,7 +588,8 @@ class TransparencyLog:
         ``wait``: if the last checkpoint is younger than the interval, wait for the next slot
         (a writer waiting for its receipt); ``force`` signs at once (the ``checkpoint`` command).
         The root signed is proven consistent with the latest verified checkpoint from hashes
-        this call recomputed: a stored row that disagrees raises :class:`LogRewritten`.
+        this call recomputed: a stored row that disagrees raises :class:`LogRewritten`. If
+        another process signed a larger tree meanwhile, that checkpoint is the answer.
         """
         with self._signing_lock:
             size = self.integrate()
@@ -632,14 +633,15 @@ class TransparencyLog:
             beyond = connection.execute(
                 select(log_checkpoints).where(log_checkpoints.c.tree_size > size)
             ).all()
-            for row in beyond:
+            for row in sorted(beyond, key=lambda r: int(r.tree_size)):
                 checked = self._checked_checkpoint(
                     int(row.tree_size), bytes(row.root_hash), row.signed_at, row.note, tree_size
                 )
                 if isinstance(checked, SignedCheckpoint):
-                    raise LogError(
-                        f"a checkpoint of size {checked.size} already exists beyond {size}"
-                    )
+                    # Another process signed a larger tree since this one read the latest: it
+                    # includes every leaf of this one, and signing a smaller tree after it
+                    # would make the checkpoint sequence go backwards.
+                    return checked
             note = sign_checkpoint(Checkpoint(self.origin, size, root), self.signer).decode()
             try:
                 with connection.begin_nested():

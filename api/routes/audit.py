@@ -22,6 +22,7 @@ from api.bootstrap import Services
 from api.caching import IMMUTABLE, LIVE, REVALIDATE
 from api.dependencies import ServicesDep
 from api.errors import ApiError, UnknownResource
+from api.wire import ReceiptOut
 from ledger.canonical import canonical_bytes
 from ledger.checkpoint import open_checkpoint
 from ledger.log import LogError, SignedCheckpoint
@@ -56,19 +57,6 @@ class ConsistencyProofOut(WireModel):
     to_size: int = Field(alias="to")
     proof: tuple[str, ...]
     """The RFC 9162 consistency proof, base64 hashes."""
-
-
-class ReceiptOut(WireModel):
-    event_id: str
-    stream_id: str
-    stream_version: int
-    leaf_index: int
-    leaf_hash: str
-    """base64 of SHA-256(0x00 || entry)."""
-    checkpoint: str
-    """The signed checkpoint (note text) whose tree includes the event."""
-    tree_size: int
-    inclusion_proof: tuple[str, ...]
 
 
 def b64(value: bytes) -> str:
@@ -178,17 +166,7 @@ def event_receipt(services: ServicesDep, event_id: str) -> ReceiptOut:
         services.log.leaf(event_id)
     except LogError as error:
         raise UnknownResource(f"no event {event_id!r} in the log", field="event_id") from error
-    receipt = services.log.receipt(event_id, wait=True)
-    return ReceiptOut(
-        event_id=receipt.event_id,
-        stream_id=receipt.stream_id,
-        stream_version=receipt.stream_version,
-        leaf_index=receipt.leaf_index,
-        leaf_hash=b64(receipt.leaf_hash),
-        checkpoint=receipt.checkpoint,
-        tree_size=receipt.tree_size,
-        inclusion_proof=tuple(b64(h) for h in receipt.inclusion_proof),
-    )
+    return ReceiptOut.of(services.log.receipt(event_id, wait=True))
 
 
 @router.get(
