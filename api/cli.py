@@ -94,7 +94,7 @@ Settings (environment variables; an option given on the command line wins):
   LEDGER_SIGNING_KEY_FILE the Ed25519 signer key (default: beside the SQLite file,
                          pledge-ledger.db -> pledge-ledger.key; required for PostgreSQL)
   LEDGER_LOG_ORIGIN      the log's origin line and key name
-  LEDGER_CHECKPOINT_INTERVAL_SECONDS  at most one checkpoint per interval under load
+  LEDGER_CHECKPOINT_INTERVAL_SECONDS  0 (default): a checkpoint per commit; N: at most one per N s
   LEDGER_PRIORITY_AREAS  JSON list of priority-area slugs, e.g. ["housing","health"]
   LEDGER_FRESHNESS_MONTHS a pledge with no report for this long is "silent"
 

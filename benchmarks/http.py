@@ -149,7 +149,9 @@ def _milliseconds(text: str) -> float:
 
 def parse_wrk(output: str) -> Load:
     rate = float(re.search(r"Requests/sec:\s+([0-9.]+)", output).group(1))  # type: ignore[union-attr]
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, flags=re.MULTILINE))
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, flags=re.MULTILINE))
+    if set(percentiles) != {"50", "99"}:
+        raise SystemExit(f"wrk printed no latency distribution:\n{output}")
     statuses: dict[int, int] = {}
     for status, count in re.findall(r"^STATUS (\d+) (\d+)$", output, flags=re.MULTILINE):
         statuses[int(status)] = statuses.get(int(status), 0) + int(count)

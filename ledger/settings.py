@@ -48,7 +48,9 @@ class LedgerSettings(BaseSettings):
         description="the Ed25519 signer key (default: beside the SQLite file, .key for .db)",
     )
     log_origin: str = "pledge-ledger.local/log"
-    checkpoint_interval_seconds: float = Field(default=1.0, ge=0.0)
+    # 0: every commit signs its own checkpoint, which under load is one per group commit (the
+    # group is the batching); a positive interval signs at most once per interval instead.
+    checkpoint_interval_seconds: float = Field(default=0.0, ge=0.0)
     freshness_months: int = Field(default=12, ge=1, le=120)
     priority_areas: tuple[str, ...] = DEFAULT_PRIORITY_AREAS
     postgres_lock_timeout_seconds: int = Field(default=5, ge=1)
