@@ -34,7 +34,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -539,8 +539,13 @@ class TransparencyLog:
         return self._first_verified(descending=False, beyond=size - 1)
 
     def _first_verified(self, *, descending: bool, beyond: int | None) -> SignedCheckpoint | None:
-        """Walk the checkpoint rows by size, 16 at a time, from ``beyond`` (exclusive) up or
-        down, and answer the first that verifies: a forged row is passed over, never used."""
+        return next(self._verified_checkpoints(descending=descending, beyond=beyond), None)
+
+    def _verified_checkpoints(
+        self, *, descending: bool, beyond: int | None
+    ) -> Iterator[SignedCheckpoint]:
+        """The stored checkpoints that verify, by size from ``beyond`` (exclusive) up or down,
+        read 16 rows at a time: a forged row is passed over (and logged), never used."""
         tree_size = self.tree_size()
         size = log_checkpoints.c.tree_size
         while True:
@@ -550,10 +555,10 @@ class TransparencyLog:
             with self.engine.connect() as connection:
                 rows = list(connection.execute(query))
             if not rows:
-                return None
+                return
             for checked in self._checked_rows(rows, tree_size):
                 if isinstance(checked, SignedCheckpoint):
-                    return checked
+                    yield checked
             beyond = int(rows[-1].tree_size)
 
     def checkpoints(self) -> list[SignedCheckpoint]:
@@ -672,23 +677,81 @@ class TransparencyLog:
     def receipt(self, event_id: str, *, wait: bool = True) -> Receipt:
         """The event's leaf, the first signed checkpoint that includes it, and the inclusion
         proof: asked again later (an idempotent retry), it is the same receipt."""
-        record = self.leaf(event_id)
-        latest = self.checkpoint_covering(record.leaf_index + 1)
-        if latest is None:
-            latest = self.sign(wait=wait)
-        if latest.size <= record.leaf_index:
-            raise LogError(f"event {event_id} is not yet covered by a signed checkpoint")
-        proof = self.inclusion_proof(record.leaf_index, latest.size)
-        return Receipt(
-            event_id=record.event_id,
-            stream_id=record.stream_id,
-            stream_version=record.stream_version,
-            leaf_index=record.leaf_index,
-            leaf_hash=record.leaf_hash,
-            checkpoint=latest.note,
-            tree_size=latest.size,
-            inclusion_proof=tuple(proof),
+        (receipt,) = self.receipts([event_id], wait=wait)
+        return receipt
+
+    def receipts(self, event_ids: Sequence[str], *, wait: bool = True) -> list[Receipt]:
+        """``receipt`` for many events at once (a group commit's): one query for their leaves,
+        one walk of the verified checkpoints (signing one if none covers them yet), and one
+        fetch of every subtree hash their proofs need."""
+        if not event_ids:
+            return []
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(log_leaves).where(log_leaves.c.event_id.in_(set(event_ids)))
+            ).all()
+        records = {
+            row.event_id: LeafRecord(
+                int(row.leaf_index),
+                int(row.notification_id),
+                row.event_id,
+                row.stream_id,
+                int(row.stream_version),
+                bytes(row.leaf_hash),
+            )
+            for row in rows
+        }
+        for event_id in event_ids:
+            if event_id not in records:
+                raise LogError(f"event {event_id} is not in the log (yet)", field="event_id")
+        wanted = sorted({records[e].leaf_index for e in event_ids})
+        covering = self._covering(wanted)
+        if covering is None:
+            self.sign(wait=wait)
+            covering = self._covering(wanted)
+            if covering is None:
+                raise LogError(
+                    f"event {event_ids[0]} is not yet covered by a signed checkpoint",
+                    field="event_id",
+                )
+        pairs = [(records[e].leaf_index, covering[records[e].leaf_index].size) for e in event_ids]
+        for _, size in pairs:
+            self._check_size(size)
+        proofs = self._with_subtrees(
+            lambda get: [inclusion_proof(index, size, get) for index, size in pairs]
         )
+        receipts = []
+        for event_id, proof in zip(event_ids, proofs, strict=True):
+            record = records[event_id]
+            checkpoint = covering[record.leaf_index]
+            receipts.append(
+                Receipt(
+                    event_id=record.event_id,
+                    stream_id=record.stream_id,
+                    stream_version=record.stream_version,
+                    leaf_index=record.leaf_index,
+                    leaf_hash=record.leaf_hash,
+                    checkpoint=checkpoint.note,
+                    tree_size=checkpoint.size,
+                    inclusion_proof=tuple(proof),
+                )
+            )
+        return receipts
+
+    def _covering(self, leaf_indices: list[int]) -> dict[int, SignedCheckpoint] | None:
+        """For each leaf (ascending), the smallest verified checkpoint holding it; None when the
+        last one is not covered yet."""
+        found: dict[int, SignedCheckpoint] = {}
+        pending = iter(leaf_indices)
+        leaf = next(pending)
+        for checkpoint in self._verified_checkpoints(descending=False, beyond=leaf_indices[0]):
+            while checkpoint.size > leaf:
+                found[leaf] = checkpoint
+                following = next(pending, None)
+                if following is None:
+                    return found
+                leaf = following
+        return None
 
     def bundle_checkpoints(self) -> list[SignedCheckpoint]:
         """The bounded set a bundle carries: the latest, plus the last one of each UTC day."""

@@ -153,9 +153,9 @@ class Ledger:
             self.log.sign(wait=False, force=True)
             return tuple(Written(result) for result in results)
         self._catch_up_read_models(results, notification_ids)
+        receipts = iter(self.log.receipts([e.event_id for r in results for e in r.events]))
         return tuple(
-            Written(result, tuple(self.log.receipt(e.event_id) for e in result.events))
-            for result in results
+            Written(result, tuple(next(receipts) for _ in result.events)) for result in results
         )
 
     def _append(self, batch: Batch) -> tuple[list[CommandResult], list[int]]:

@@ -181,6 +181,34 @@ def test_receipts_of_written_events_verify_against_their_signed_checkpoint(
         )
 
 
+def test_receipts_of_many_events_at_once_equal_their_receipts_one_by_one(
+    admin_issued: Services,
+) -> None:
+    services = admin_issued
+    event_ids = []
+    for group in range(3):  # three commits, three checkpoints: each event keeps its first one
+        with services.ledger.batch() as batch:
+            for n in range(4):
+                result = batch.execute(
+                    "register_city",
+                    ADMIN,
+                    {"id": f"city-{group}-{n}", "name": {"en": "C"}, "country": "MA"},
+                )
+                event_ids.append(result.events[0].event_id)
+    shuffled = event_ids[5:] + event_ids[:5]
+
+    together = services.log.receipts(shuffled)
+
+    assert together == [services.log.receipt(event_id) for event_id in shuffled]
+    assert len({receipt.tree_size for receipt in together}) == 3
+
+
+def test_receipts_name_an_event_the_log_does_not_hold(admin_issued: Services) -> None:
+    with pytest.raises(LogError) as refused:
+        admin_issued.log.receipts(["00000000-0000-4000-8000-000000000000"])
+    assert refused.value.field == "event_id"
+
+
 def test_receipt_proof_does_not_verify_another_event(admin_issued: Services) -> None:
     services = admin_issued
     with services.ledger.batch() as batch:
