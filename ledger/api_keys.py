@@ -90,9 +90,15 @@ def parse_token(token: str) -> tuple[str, bytes]:
 class KeySecrets:
     """The private table of secret hashes: one SHA-256 per key, never the secret itself."""
 
+    # Stored hashes already read, by key id: a key's hash never changes once stored (revoking a
+    # key is an event on the log, which ``authenticate`` reads every time), so each request need
+    # not read the table again. Bounded; emptied when full.
+    _KNOWN_LIMIT = 10_000
+
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
+        self._known: dict[str, bytes] = {}
 
     def store(self, key_id: str, secret: bytes) -> None:
         row = {
@@ -109,6 +115,7 @@ class KeySecrets:
             raise StoreUnavailable(f"cannot store the key's secret hash: {error}") from error
 
     def forget(self, key_id: str) -> None:
+        self._known.pop(key_id, None)
         try:
             with self._engine.begin() as connection:
                 connection.execute(
@@ -119,12 +126,18 @@ class KeySecrets:
 
     def matches(self, key_id: str, secret: bytes) -> bool:
         """Whether ``secret`` is the secret of ``key_id``, compared in constant time."""
-        query = select(api_key_secrets.c.sha256).where(api_key_secrets.c.key_id == key_id)
-        try:
-            with self._engine.connect() as connection:
-                stored = connection.execute(query).scalar_one_or_none()
-        except SQLAlchemyError as error:
-            raise StoreUnavailable(f"cannot read the key's secret hash: {error}") from error
+        stored = self._known.get(key_id)
+        if stored is None:
+            query = select(api_key_secrets.c.sha256).where(api_key_secrets.c.key_id == key_id)
+            try:
+                with self._engine.connect() as connection:
+                    stored = connection.execute(query).scalar_one_or_none()
+            except SQLAlchemyError as error:
+                raise StoreUnavailable(f"cannot read the key's secret hash: {error}") from error
+            if stored is not None:
+                if len(self._known) >= self._KNOWN_LIMIT:
+                    self._known.clear()
+                self._known[key_id] = bytes(stored)
         presented = hashlib.sha256(secret).digest()
         # An unknown key is compared too, so that its answer takes as long as a wrong secret's.
         expected = bytes(stored) if stored is not None else bytes(32)

@@ -187,3 +187,26 @@ def test_key_history_lists_issue_and_revocation_without_secrets(services: Servic
 def test_a_malformed_token_is_rejected_before_any_lookup(token: str) -> None:
     with pytest.raises(KeyRejected):
         parse_token(token)
+
+
+def test_a_wrong_secret_is_refused_after_the_right_one_was_accepted(services: Services) -> None:
+    secrets = secrets_of(services)
+    issued = issue_key(services.ledger, secrets, OPERATOR, role="validator")
+    key_id, secret = parse_token(issued.token)
+    assert secrets.matches(key_id, secret)  # the stored hash is now known to this process
+
+    assert not secrets.matches(key_id, bytes(len(secret)))
+    assert not secrets.matches("k-0000000000000000", secret)
+
+
+def test_a_revocation_by_another_process_counts_although_the_secret_was_known(
+    services: Services, settings: LedgerSettings
+) -> None:
+    secrets = secrets_of(services)
+    issued = issue_key(services.ledger, secrets, OPERATOR, role="validator")
+    authenticate(services.ledger, secrets, issued.token)
+    with bootstrap(settings) as other:
+        revoke_key(other.ledger, OPERATOR, issued.key_id)
+
+    with pytest.raises(InactiveKey):
+        authenticate(services.ledger, secrets, issued.token)
