@@ -114,7 +114,11 @@ class Authenticator:
                 headers={"Retry-After": str(wait)},
             )
         try:
-            return authenticate(self._services.ledger, self._secrets, _bearer(authorization))
+            # Writes only: the ledger checks the key again, synced with the store, when it
+            # executes the command, so a revocation by another process still fails at once.
+            return authenticate(
+                self._services.ledger, self._secrets, _bearer(authorization), synced=False
+            )
         except (KeyRejected, InactiveKey) as error:
             self.limiter.failed(client)
             raise HTTPException(401, error.message, headers=BEARER_CHALLENGE) from error

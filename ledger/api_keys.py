@@ -184,13 +184,26 @@ def key_state(ledger: Ledger, key_id: str) -> KeyState | None:
     return state
 
 
-def authenticate(ledger: Ledger, key_secrets: KeySecrets, token: str) -> Principal:
+def _cached_key_state(ledger: Ledger, key_id: str) -> KeyState | None:
+    state: KeyState | None = ledger.cache.load(key_stream(key_id)).state
+    return state
+
+
+def authenticate(
+    ledger: Ledger, key_secrets: KeySecrets, token: str, *, synced: bool = True
+) -> Principal:
     """The principal of a presented token: ``KeyRejected`` for a malformed, unknown or wrong one,
-    ``InactiveKey`` (the domain's) for a key that was revoked."""
+    ``InactiveKey`` (the domain's) for a key that was revoked.
+
+    ``synced=False`` reads the key's state from the process's stream cache without first
+    syncing the cache with the store: for a caller whose commands the ledger checks again when it
+    executes them (``Batch.require_active``, after its own sync), as the HTTP writes are. A key
+    revoked by another process is then refused by that check, in the same request.
+    """
     key_id, secret = parse_token(token)
     if not key_secrets.matches(key_id, secret):
         raise KeyRejected("unknown API key, or a wrong secret")
-    state = key_state(ledger, key_id)
+    state = key_state(ledger, key_id) if synced else _cached_key_state(ledger, key_id)
     if state is None:
         raise KeyRejected("unknown API key, or a wrong secret")
     principal = state.principal()

@@ -11,10 +11,11 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth import Authenticator, AuthFailureLimiter, PrincipalDep
-from api.bootstrap import Services
+from api.bootstrap import Services, bootstrap
 from api.problems import PROBLEM_JSON
 from domain.keys import OPERATOR
 from ledger.api_keys import IssuedKey, KeySecrets, issue_key, revoke_key
+from ledger.settings import LedgerSettings
 from tests.integration.ledger_scenario import event_count, register_basics
 
 
@@ -140,3 +141,19 @@ def test_repeated_failures_from_one_address_get_429_with_retry_after(
     assert refused.headers["retry-after"] == "10"
     limiter_clock.now += 10
     assert client.post("/test/networks/x3", headers=bearer(admin)).status_code == 200
+
+
+def test_a_key_revoked_by_another_process_is_refused_on_its_next_write_and_nothing_is_stored(
+    client: TestClient, services: Services, settings: LedgerSettings
+) -> None:
+    admin = issued(services, "admin")
+    assert client.post("/test/networks/first", headers=bearer(admin)).status_code == 200
+    with bootstrap(settings) as other_process:  # its own ledger and stream cache
+        revoke_key(other_process.ledger, OPERATOR, admin.key_id, "Leaked")
+    before = services.store.max_notification_id()
+
+    response = client.post("/test/networks/second", headers=bearer(admin))
+
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
+    assert services.store.max_notification_id() == before
