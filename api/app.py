@@ -18,6 +18,8 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import Response
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.bootstrap import Services, bootstrap
 from api.caching import cache_validators
@@ -41,6 +43,91 @@ def package_version() -> str:
         return version("pledge-ledger")
     except PackageNotFoundError:  # pragma: no cover - only when run from a bare checkout
         return "0+unknown"
+
+
+Dispatch = Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]
+
+
+class BodySizeLimit:
+    """Refuse a request body over ``limit`` bytes before the app parses it (pure ASGI, so it
+    costs nothing on the way of the reads): a declared ``Content-Length`` is checked at once, a
+    chunked body is read up to the limit and replayed, never buffered beyond it."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await self._refuse(400, scope, receive, send)
+            elif int(declared) > self.limit:
+                await self._refuse(413, scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        if scope["method"] not in {"POST", "PUT", "PATCH"}:
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                await self._refuse(413, scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replay = iter(messages)
+
+        async def replayed() -> Message:
+            return next(replay, None) or await receive()
+
+        await self.app(scope, replayed, send)
+
+    async def _refuse(self, status: int, scope: Scope, receive: Receive, send: Send) -> None:
+        if status == 400:
+            answer = problem(400, "malformed_request", "Malformed request", "bad Content-Length")
+        else:
+            answer = problem(
+                413,
+                "payload_too_large",
+                "Request body too large",
+                f"request bodies are at most {self.limit} bytes",
+            )
+        await answer(scope, receive, send)
+
+
+class ForMethods:
+    """Run an HTTP middleware (``dispatch``) for some methods only: the ETag middleware buffers
+    each answer to hash it, which the writes need not pay."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        methods: frozenset[str],
+        dispatch: Callable[
+            [Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]
+        ],
+    ) -> None:
+        self.app = app
+        self.methods = methods
+        self.wrapped = BaseHTTPMiddleware(app, dispatch=dispatch)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in self.methods:
+            await self.wrapped(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def create_app(
@@ -85,35 +172,10 @@ def create_app(
         app.state.services = services
     install_problem_handlers(app)
 
-    @app.middleware("http")
-    async def limit_body_size(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not declared.isdigit():
-                return problem(400, "malformed_request", "Malformed request", "bad Content-Length")
-            if int(declared) > MAX_BODY_BYTES:
-                return problem(
-                    413,
-                    "payload_too_large",
-                    "Request body too large",
-                    f"request bodies are at most {MAX_BODY_BYTES} bytes",
-                )
-        elif request.method in {"POST", "PUT", "PATCH"}:
-            body = await request.body()  # chunked: starlette buffers it; refuse if too large
-            if len(body) > MAX_BODY_BYTES:
-                return problem(
-                    413,
-                    "payload_too_large",
-                    "Request body too large",
-                    f"request bodies are at most {MAX_BODY_BYTES} bytes",
-                )
-        return await call_next(request)
-
+    app.add_middleware(BodySizeLimit, limit=MAX_BODY_BYTES)
     # Added innermost first: the ETag is taken over the body the route made, before gzip; CORS,
     # outermost, answers preflights and marks every GET as readable from any origin.
-    app.middleware("http")(cache_validators)
+    app.add_middleware(ForMethods, methods=frozenset({"GET"}), dispatch=cache_validators)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
     app.add_middleware(
         CORSMiddleware,

@@ -149,9 +149,10 @@ async def get_authenticator(request: Request) -> Authenticator:
 AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 
 
-def authenticated_principal(request: Request, authenticator: AuthenticatorDep) -> Principal:
-    """The principal of the request's bearer key (a sync dependency: it reads the store, so
-    FastAPI runs it in its thread pool)."""
+async def authenticated_principal(request: Request, authenticator: AuthenticatorDep) -> Principal:
+    """The principal of the request's bearer key. It runs on the event loop, not in the thread
+    pool: the secret's hash and the key's state come from memory once read (the ledger checks
+    the key again, synced, when it executes the write), so a store read is the rare first one."""
     client = request.client.host if request.client is not None else "unknown"
     return authenticator.principal(request.headers.get("authorization"), client)
 

@@ -65,3 +65,21 @@ def test_a_client_error_maps_to_4xx_and_an_alarm_to_5xx() -> None:
     assert status_of(NotPermitted("x"))[0] == 403
     assert status_of(ConcurrencyConflict("x", stream_id="s", expected=1, actual=2))[0] == 409
     assert status_of(StoreUnavailable("x"))[0] == 503
+
+
+def test_a_chunked_body_over_the_limit_is_refused(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(64):  # 64 × 16 KiB: four times the limit, in a body with no length
+            yield b" " * 16 * 1024
+
+    response = client.post(
+        "/api/v1/networks", content=chunks(), headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+
+
+def test_a_malformed_content_length_is_a_400(client: TestClient) -> None:
+    response = client.post("/api/v1/networks", content=b"{}", headers={"content-length": "ten"})
+    assert (response.status_code, response.json()["code"]) == (400, "malformed_request")
