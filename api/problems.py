@@ -8,6 +8,7 @@ body: ``type`` (a URN built from the code, stable for scripts), ``title``, ``sta
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -21,6 +22,8 @@ from api.errors import ApiError
 from domain.errors import DomainError
 from ledger.errors import LedgerError
 from projections.errors import ProjectionError
+
+logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pledge-ledger"'}
@@ -78,6 +81,7 @@ STATUS_BY_CODE: dict[str, tuple[int, str]] = {
     "payload_too_large": (413, "Request body too large"),
     "precondition_failed": (412, "The stream moved on since the version you sent"),
     "http_error": (400, "HTTP error"),
+    "internal_error": (500, "Internal error"),
     "remote_log_error": (502, "The ledger server cannot be read"),
 }
 
@@ -184,9 +188,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         errors = list(error.errors())
         field, message = _validation_field(errors)
         kind = str(errors[0].get("type", "")) if errors else ""
-        if kind in {"json_invalid", "model_attributes_type"} or (
-            kind == "missing" and field is None
-        ):
+        if kind == "json_invalid":
+            # pydantic locates bad JSON by character offset, which is no field of the request
+            position = f" (at character {field})" if field is not None else ""
+            return problem(400, "malformed_request", "Malformed request", f"{message}{position}")
+        if kind == "model_attributes_type" or (kind == "missing" and field is None):
             return problem(400, "malformed_request", "Malformed request", message, field=field)
         return problem(422, "invalid_input", "Invalid input", message, field=field)
 
@@ -210,7 +216,16 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=dict(error.headers) if error.headers else None,
         )
 
+    async def unexpected_error(_: Request, error: Exception) -> Response:
+        # A bug or a library error no layer translated: logged with its traceback, answered as a
+        # problem without its details (they may name tables, paths or values).
+        logger.error("unhandled error", exc_info=error)
+        return problem(
+            500, "internal_error", "Internal error", "the server failed; the error was logged"
+        )
+
     for root in LAYER_ROOTS:
         app.add_exception_handler(root, layer_error)
+    app.add_exception_handler(Exception, unexpected_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

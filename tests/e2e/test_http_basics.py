@@ -83,3 +83,21 @@ def test_a_chunked_body_over_the_limit_is_refused(client: TestClient) -> None:
 def test_a_malformed_content_length_is_a_400(client: TestClient) -> None:
     response = client.post("/api/v1/networks", content=b"{}", headers={"content-length": "ten"})
     assert (response.status_code, response.json()["code"]) == (400, "malformed_request")
+
+
+def test_an_error_no_layer_translated_is_a_500_problem_without_its_details(
+    services: Services,
+) -> None:
+    app = create_app(services=services)
+
+    @app.get("/test/broken")
+    def broken() -> None:
+        raise RuntimeError("table secret_table at /srv/private failed")
+
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        response = test_client.get("/test/broken")
+
+    assert response.status_code == 500
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["code"] == "internal_error"
+    assert "secret_table" not in response.text

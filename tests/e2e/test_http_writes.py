@@ -233,11 +233,12 @@ def test_malformed_json_is_a_400_and_stores_nothing(
         registered,
         "/api/v1/pledges",
         status=400,
-        field=...,  # where the JSON breaks off, not a field
+        field=None,  # bad JSON has no field at fault; the detail says where it breaks off
         content=b'{"network_id": "uclg",',
         headers={"content-type": "application/json"},
     )
     assert body["code"] == "malformed_request"
+    assert "at character" in body["detail"]
 
 
 def test_a_body_that_is_not_an_object_is_a_400(services: Services, registered: TestClient) -> None:
