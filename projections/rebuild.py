@@ -123,7 +123,10 @@ def _only_rebuild(engine: Engine, settings: LedgerSettings) -> Iterator[None]:
     own. Forked workers inherit the lock's file descriptor or database connection, and so hold
     it too until they exit: they die with the rebuilding process (``_die_with_parent``).
     """
-    busy = RebuildFailed("another rebuild of these views is running")
+    busy = RebuildFailed(
+        "another rebuild of these views is running (one killed a moment ago may hold it for a "
+        "few seconds more on PostgreSQL: try again)"
+    )
     if settings.backend == "postgresql":
         key = zlib.crc32(f"pledge-ledger rebuild {settings.database_schema or ''}".encode())
         with engine.connect() as connection:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from api.bootstrap import Services
-from projections import rebuild
+from projections import RebuildFailed, RebuildResult, rebuild
 from projections.rebuild import _die_with_parent
 from projections.runner import read_position
 from tests.integration.ledger_scenario import event_count, register_basics, submit_pledge
@@ -61,6 +61,23 @@ def wait_for_exit(pids: list[int], seconds: float = 30.0) -> list[int]:
     return survivors
 
 
+def rebuild_once_the_lock_is_free(services: Services, seconds: float = 30.0) -> RebuildResult:
+    """Rebuild, retrying while the lock is still held, for a bounded time.
+
+    The kernel frees a dead process's file lock at once. PostgreSQL frees a dead client's
+    advisory lock when its backend notices the connection closed, which under load can take a
+    moment. Orphaned workers would hold it for ever: then this gives up and the test fails.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return rebuild(services.engine, services.store, workers=WORKERS)
+        except RebuildFailed:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def test_killing_a_rebuild_kills_its_workers_and_frees_the_rebuild_lock(
     services: Services,
 ) -> None:
@@ -97,7 +114,7 @@ def test_killing_a_rebuild_kills_its_workers_and_frees_the_rebuild_lock(
         os.kill(pid, signal.SIGKILL)
 
     assert survivors == []
-    result = rebuild(services.engine, services.store, workers=WORKERS)
+    result = rebuild_once_the_lock_is_free(services)
     assert result.events == event_count(services)
     assert read_position(services.engine).events == event_count(services)
 
