@@ -24,7 +24,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import orjson
 import typer
@@ -937,6 +937,27 @@ def english_name(name: Mapping[Language, str]) -> str:
     return name.get("en") or next(iter(name.values()), "")
 
 
+Listed = TypeVar("Listed", NetworkOut, CityOut)
+
+
+def print_listing(
+    found: list[Listed],
+    title: str,
+    columns: dict[str, Callable[[Listed], str]],
+    json_output: bool,
+) -> None:
+    """The registry listings: JSON of the read models, or a table of the given columns."""
+    if json_output:
+        print_json([item.model_dump(mode="json") for item in found])
+        return
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for item in found:
+        table.add_row(*(cell(item) for cell in columns.values()))
+    console.print(table)
+
+
 @app.command("networks")
 def networks_command(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
     """List the registered networks: id, name, member cities (from the read models)."""
@@ -946,15 +967,16 @@ def networks_command(database_url: DatabaseUrl = None, json_output: JsonOutput =
         ids = known_network_ids(reader.engine)
         with read_snapshot(reader.engine) as connection:
             found = [n for n in (network(connection, i) for i in ids) if n is not None]
-    if json_output:
-        print_json([n.model_dump(mode="json") for n in found])
-        return
-    table = Table(title=f"{len(found)} network(s)")
-    for column in ("id", "name", "cities"):
-        table.add_column(column)
-    for item in found:
-        table.add_row(item.network_id, english_name(item.name), str(len(item.members)))
-    console.print(table)
+    print_listing(
+        found,
+        f"{len(found)} network(s)",
+        {
+            "id": lambda n: n.network_id,
+            "name": lambda n: english_name(n.name),
+            "cities": lambda n: str(len(n.members)),
+        },
+        json_output,
+    )
 
 
 @app.command("cities")
@@ -966,15 +988,17 @@ def cities_command(database_url: DatabaseUrl = None, json_output: JsonOutput = F
         ids = known_city_ids(reader.engine)
         with read_snapshot(reader.engine) as connection:
             found = [c for c in (city(connection, i) for i in ids) if c is not None]
-    if json_output:
-        print_json([c.model_dump(mode="json") for c in found])
-        return
-    table = Table(title=f"{len(found)} city(ies)")
-    for column in ("id", "name", "country", "networks"):
-        table.add_column(column)
-    for item in found:
-        table.add_row(item.city_id, english_name(item.name), item.country, ", ".join(item.networks))
-    console.print(table)
+    print_listing(
+        found,
+        f"{len(found)} city(ies)",
+        {
+            "id": lambda c: c.city_id,
+            "name": lambda c: english_name(c.name),
+            "country": lambda c: c.country,
+            "networks": lambda c: ", ".join(c.networks),
+        },
+        json_output,
+    )
 
 
 keys_app = typer.Typer(

@@ -401,6 +401,15 @@ def test_networks_prints_a_table_by_default(demo_store: Path) -> None:
     assert "Welcoming Cities Network (demo)" in result.stdout
 
 
+def test_cities_prints_a_table_with_each_city_s_country(demo_store: Path) -> None:
+    listed = orjson.loads(run(["cities", "--json"], _sqlite_env(demo_store)).stdout)
+    result = run(["cities"], _sqlite_env(demo_store))
+
+    assert result.exit_code == 0, result.stderr
+    assert f"{len(listed)} city(ies)" in result.stdout
+    assert listed[0]["city_id"] in result.stdout
+
+
 def test_verifying_a_directory_that_does_not_exist_is_a_usage_error(tmp_path: Path) -> None:
     result = run(["verify", str(tmp_path / "nowhere")])
 
