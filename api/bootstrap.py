@@ -65,7 +65,7 @@ def bootstrap(
     engine = create_database_engine(settings)
     create_ledger_tables(engine)
     store = EventStore(settings)
-    taxonomies = reference_taxonomies().with_priority_areas(settings.priority_areas)
+    taxonomies = reference_taxonomies()
     clock = clock or SystemClock()
     signer = load_or_create_signer(settings.key_file, settings.log_origin)
     log = TransparencyLog(

@@ -63,6 +63,7 @@ from ledger.database import create_database_engine
 from ledger.errors import ConfigurationError, LedgerError
 from ledger.log import ForgedCheckpoint, LogRewritten
 from ledger.note import NoteError, Verifier
+from ledger.reference_seed import register_reference_seed
 from ledger.settings import LedgerSettings
 from ledger.verify import Finding, VerificationResult, verify_bundle
 from ledger.write_path import WriteMode
@@ -95,7 +96,7 @@ Settings (environment variables; an option given on the command line wins):
                          pledge-ledger.db -> pledge-ledger.key; required for PostgreSQL)
   LEDGER_LOG_ORIGIN      the log's origin line and key name
   LEDGER_CHECKPOINT_INTERVAL_SECONDS  0 (default): a checkpoint per commit; N: at most one per N s
-  LEDGER_PRIORITY_AREAS  JSON list of priority-area slugs, e.g. ["housing","health"]
+  LEDGER_PRIORITY_AREAS  priority areas `reference seed` registers, e.g. ["housing","health"]
   LEDGER_FRESHNESS_MONTHS a pledge with no report for this long is "silent"
 
 \b
@@ -1127,6 +1128,43 @@ def keys_revoke(
         print_json({"key_id": key_id, "revoked": True, "event_id": event.event_id})
         return
     console.print(f"Revoked key {key_id} (event {event.event_id}).", markup=False)
+
+
+reference_app = typer.Typer(
+    help="Reference data on the log: priority areas, declarations, calls to action (ADR 0014).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(reference_app, name="reference")
+
+
+@reference_app.command("seed")
+def reference_seed(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
+    """Register, as the local operator, the seed reference data that is not on the log yet: the
+    Marrakech Mayors Declaration (marrakech-2018) and the priority areas of
+    LEDGER_PRIORITY_AREAS (by default a neutral working list). Safe to run again: what an admin
+    registered or retired is left as it is. Run it once on a store written before reference data
+    lived on the log, so that its declaration can be signed and its areas named again."""
+    settings = load_settings(database_url)
+    with reported_errors():
+        require_existing_store(settings)  # seeding never starts a new ledger
+    with reported_errors(), bootstrap(settings) as services:
+        batch = services.ledger.new_batch()
+        streams = register_reference_seed(batch, OPERATOR, settings.priority_areas)
+        written = services.ledger.commit(batch) if streams else ()
+    events = sum(len(w.result.events) for w in written)
+    if json_output:
+        print_json({"registered": list(streams), "events": events})
+        return
+    if not streams:
+        console.print("The seed reference data is already on the log; nothing registered.")
+        return
+    console.print(
+        f"Registered {len(streams)} reference item(s) on the log: {', '.join(streams)}.",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 projections_app = typer.Typer(

@@ -29,9 +29,11 @@ from api.bootstrap import Services
 from api.errors import DemoRefused
 from domain.keys import OPERATOR
 from domain.principal import Principal
+from domain.reference import call_stream
 from domain.taxonomies import Taxonomies
 from ledger.clock import SteppingClock
 from ledger.commands import Batch
+from ledger.reference_seed import register_reference_seed
 from ledger.write_path import WriteMode
 from projections import rebuild
 
@@ -145,6 +147,32 @@ def _issue_demo_key(principal: Principal, batch: Batch, _: dict[int, str]) -> No
     batch.execute("issue_key", OPERATOR, body)
 
 
+DEMO_CALL = {
+    "id": "demo-call-imrf-2022",
+    "title": {
+        "en": "Call to action for the IMRF 2022 (demo)",
+        "fr": "Appel à l'action pour le FEMI 2022 (démo)",
+    },
+    "opens_on": "2019-01-01",
+    "closes_on": "2022-05-20",
+}
+"""A demo call to action; one pledge in three submitted while it is open answers it."""
+
+
+def register_reference_data(
+    batch: Batch, principal: Principal, priority_areas: tuple[str, ...]
+) -> None:
+    """Register the reference data the demo uses, by events: the seed (the Marrakech Mayors
+    Declaration, the priority areas) and the demo's call to action."""
+    register_reference_seed(batch, principal, priority_areas)
+    if batch.load(call_stream(str(DEMO_CALL["id"]))).version == 0:
+        batch.execute("register_call", principal, DEMO_CALL)
+
+
+def _call_open(day: date) -> bool:
+    return str(DEMO_CALL["opens_on"]) <= day.isoformat() <= str(DEMO_CALL["closes_on"])
+
+
 def _register_network(body: dict[str, Any], batch: Batch, _: dict[int, str]) -> None:
     batch.execute("register_network", ADMIN, body)
 
@@ -180,10 +208,18 @@ def _city_name(rng: random.Random) -> str:
 class DemoPlan:
     """All commands of the demo, in the order they happen."""
 
-    def __init__(self, pledges: int, seed: int, today: date, taxonomies: Taxonomies) -> None:
+    def __init__(
+        self,
+        pledges: int,
+        seed: int,
+        today: date,
+        taxonomies: Taxonomies,
+        priority_areas: tuple[str, ...],
+    ) -> None:
         self.rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
         self.today = today
         self.taxonomies = taxonomies
+        self.priority_areas = priority_areas
         self.commands: list[PlannedCommand] = []
         self.sequence = 0
         self.counts: dict[str, int] = {}
@@ -209,6 +245,11 @@ class DemoPlan:
             self._add(
                 start - timedelta(minutes=5), "key issued", partial(_issue_demo_key, principal)
             )
+        self._add(
+            start - timedelta(minutes=2),
+            "reference data registered",
+            lambda batch, _: register_reference_data(batch, ADMIN, self.priority_areas),
+        )
         for n, (network_id, network_name) in enumerate(NETWORKS):
             body = {"id": network_id, "name": network_name}
             self._add(
@@ -275,7 +316,7 @@ class DemoPlan:
         gcr = sorted(rng.sample(sorted(self.taxonomies.gcr_areas), k=rng.choice((0, 0, 1))))
         # Capped by the configured list, which may hold a single area; the draw stays the same.
         wanted = rng.choice((0, 1, 1, 2))
-        areas = self.taxonomies.priority_areas
+        areas = self.priority_areas
         priority = sorted(rng.sample(areas, k=min(wanted, len(areas))))
         target = rng.choice((500, 1000, 2500, 5000, 12000))
         indicators: list[dict[str, Any]] = [
@@ -313,6 +354,7 @@ class DemoPlan:
                 ["10.7", "11.1", "4.5", "8.8", "16.9", "5.1"], k=rng.randint(0, 2)
             ),
             "priority_areas": priority,
+            "calls": [DEMO_CALL["id"]] if n % 3 == 0 and _call_open(submitted_on) else [],
             "starts_on": starts_on.isoformat(),
             "ends_on": ends_on.isoformat(),
             "indicators": indicators,
@@ -545,7 +587,9 @@ def load_demo(
             "the demo drives the ledger's clock: bootstrap it with a SteppingClock", field="clock"
         )
     today = today or datetime.now(UTC).date()
-    plan = DemoPlan(pledges, seed, today, services.ledger.taxonomies)
+    plan = DemoPlan(
+        pledges, seed, today, services.ledger.taxonomies, services.settings.priority_areas
+    )
     mark_demo_started(services.engine, pledges=pledges, seed=seed)
     ids: dict[int, str] = {}
     total = len(plan.commands)

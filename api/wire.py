@@ -12,7 +12,7 @@ import base64
 
 from pydantic import BaseModel, ConfigDict
 
-from domain import pledge, registry
+from domain import pledge, reference, registry
 from ledger.commands import CommandName, command_handler
 from ledger.log import Receipt
 from ledger.write_path import Written
@@ -64,6 +64,22 @@ class ClosureIn(pledge.ClosePledge):
 
 class ErratumIn(pledge.RecordErratum):
     """Corrects an earlier event of the pledge (which stays on the log) with a note."""
+
+
+class PriorityAreaIn(reference.RegisterPriorityArea):
+    """A priority area to register: its slug id and its title in en/fr/es."""
+
+
+class RetirementIn(reference.RetirePriorityArea):
+    """Retires a priority area: pledges that name it keep it, new tags may not."""
+
+
+class DeclarationIn(reference.RegisterDeclaration):
+    """A declaration cities may sign: its slug id, title and adoption date."""
+
+
+class CallIn(reference.RegisterCall):
+    """A call to action: pledges may answer it from opens_on to closes_on."""
 
 
 class WireOut(BaseModel):

@@ -15,7 +15,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    StrictInt,
+    ValidationError,
+    model_serializer,
+)
 
 from domain.errors import InvalidInput
 from domain.principal import Role
@@ -128,7 +137,52 @@ class DeclarationSigned(Payload):
     signed_on: IsoDate
 
 
+# --- reference data (ADR 0014) --------------------------------------------------------------------
+
+
+class DeclarationRegistered(Payload):
+    """A declaration cities may sign (the Marrakech Mayors Declaration was the first)."""
+
+    declaration_id: Slug
+    title: LocalizedTitle
+    adopted_on: IsoDate
+
+
+class PriorityAreaRegistered(Payload):
+    area_id: Slug
+    title: LocalizedTitle
+
+
+class PriorityAreaRetired(Payload):
+    """No new pledge or tag change may name the area; pledges that already do keep it."""
+
+    area_id: Slug
+    reason: Reason
+
+
+class CallRegistered(Payload):
+    """A call to action: pledges may answer it from ``opens_on`` to ``closes_on`` inclusive."""
+
+    call_id: Slug
+    title: LocalizedTitle
+    opens_on: IsoDate
+    closes_on: IsoDate
+
+
 # --- pledge lifecycle ---------------------------------------------------------------------------
+
+# Fields added to a pledge after events were first recorded (ADR 0014). They are left out of a
+# payload's JSON while they hold their default, so that the canonical bytes of every pledge event
+# recorded before them (and of every pledge that does not use them) stay exactly as they were.
+ADDED_PLEDGE_FIELDS: tuple[str, ...] = ("gcm_principles", "nua_paragraphs", "calls")
+
+
+def _without_added_defaults(data: Any) -> Any:
+    if isinstance(data, dict):
+        for name in ADDED_PLEDGE_FIELDS:
+            if name in data and not data[name]:
+                del data[name]
+    return data
 
 
 class PledgeFields(Model):
@@ -148,6 +202,15 @@ class PledgeFields(Model):
     starts_on: IsoDate
     ends_on: IsoDate
     indicators: tuple[Indicator, ...] = Field(default=(), max_length=50)
+    gcm_principles: tuple[str, ...] = Field(default=(), max_length=10)
+    nua_paragraphs: tuple[StrictInt, ...] = Field(default=(), max_length=175)
+    calls: tuple[Slug, ...] = Field(default=(), max_length=20)
+
+    @model_serializer(mode="wrap")
+    def _serialize(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        return _without_added_defaults(handler(self))  # type: ignore[no-any-return]
 
 
 class PledgeContent(PledgeFields):
@@ -178,6 +241,21 @@ class PledgeChanges(Model):
     starts_on: IsoDate | None = None
     ends_on: IsoDate | None = None
     indicators: tuple[Indicator, ...] | None = Field(default=None, max_length=50)
+    gcm_principles: tuple[str, ...] | None = Field(default=None, max_length=10)
+    nua_paragraphs: tuple[StrictInt, ...] | None = Field(default=None, max_length=175)
+    calls: tuple[Slug, ...] | None = Field(default=None, max_length=20)
+
+    @model_serializer(mode="wrap")
+    def _serialize(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        # An unchanged added field (None) is left out, as in PledgeFields; a change to () is kept.
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in ADDED_PLEDGE_FIELDS:
+                if name in data and data[name] is None:
+                    del data[name]
+        return data  # type: ignore[no-any-return]
 
     def changed_fields(self) -> tuple[str, ...]:
         return tuple(name for name in type(self).model_fields if getattr(self, name) is not None)
@@ -262,6 +340,10 @@ EVENT_SPECS: dict[str, EventSpec] = {
         EventSpec("network.city_left", CityLeftNetwork),
         EventSpec("city.registered", CityRegistered),
         EventSpec("declaration.signed", DeclarationSigned),
+        EventSpec("declaration.registered", DeclarationRegistered),
+        EventSpec("area.registered", PriorityAreaRegistered),
+        EventSpec("area.retired", PriorityAreaRetired),
+        EventSpec("call.registered", CallRegistered),
         EventSpec("pledge.submitted", PledgeSubmitted),
         EventSpec("pledge.amended", PledgeAmended),
         EventSpec("pledge.validated", PledgeValidated),

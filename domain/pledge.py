@@ -16,11 +16,11 @@ States::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from pydantic import Field, model_validator
 
@@ -54,6 +54,7 @@ from domain.events import (
     refusing_invalid_input,
 )
 from domain.principal import Principal
+from domain.reference import ReferenceTags
 from domain.registry import CityState, NetworkState
 from domain.taxonomies import Taxonomies
 from domain.values import (
@@ -309,21 +310,11 @@ def check_indicators(indicators: tuple[Indicator, ...]) -> None:
             previous = target.date
 
 
-def check_content(content: PledgeContent, taxonomies: Taxonomies) -> None:
-    """The rules every version of a pledge's content obeys, whoever wrote it."""
+def check_content(content: PledgeContent) -> None:
+    """The rules every version of a pledge's content obeys, whoever wrote it (tags aside)."""
     _unique(content.cities, "cities")
-    _unique(content.gcm_objectives, "gcm_objectives")
-    _unique(content.gcr_areas, "gcr_areas")
-    _unique(content.sdg_targets, "sdg_targets")
-    _unique(content.priority_areas, "priority_areas")
-    for objective in content.gcm_objectives:
-        taxonomies.check_gcm_objective(objective)
-    for area in content.gcr_areas:
-        taxonomies.check_gcr_area(area)
-    for target in content.sdg_targets:
-        taxonomies.check_sdg_target(target)
-    for area in content.priority_areas:
-        taxonomies.check_priority_area(area)
+    for name in TAG_FIELDS:
+        _unique(getattr(content, name), name)
     if not content.gcm_objectives and not content.gcr_areas:
         raise InvalidInput(
             "a pledge implements at least one GCM objective or GCR area", field="gcm_objectives"
@@ -331,6 +322,52 @@ def check_content(content: PledgeContent, taxonomies: Taxonomies) -> None:
     if content.ends_on < content.starts_on:
         raise InvalidInput("ends_on is before starts_on", field="ends_on")
     check_indicators(content.indicators)
+
+
+# The fields whose values are codes of reference data; only the codes a command adds are checked.
+TAG_FIELDS: tuple[str, ...] = (
+    "gcm_objectives",
+    "gcr_areas",
+    "sdg_targets",
+    "priority_areas",
+    "gcm_principles",
+    "nua_paragraphs",
+    "calls",
+)
+
+
+def added_tags(before: PledgeContent | None, after: PledgeContent) -> dict[str, tuple[Any, ...]]:
+    """The codes ``after`` names that ``before`` did not, by field (all of them for a new pledge).
+
+    A tag a pledge already carries was checked when it was added, against the reference data
+    of that day; it is never checked again, so a later change of the lists never makes an old
+    pledge unamendable (ADR 0014).
+    """
+    added: dict[str, tuple[Any, ...]] = {}
+    for name in TAG_FIELDS:
+        old = set(getattr(before, name)) if before is not None else set()
+        new = tuple(code for code in getattr(after, name) if code not in old)
+        if new:
+            added[name] = new
+    return added
+
+
+def check_tags(
+    added: Mapping[str, tuple[Any, ...]], taxonomies: Taxonomies, reference: ReferenceTags
+) -> None:
+    """Check the added codes: shipped taxonomies, and the log's reference data as of today."""
+    checks: dict[str, Callable[[Any], None]] = {
+        "gcm_objectives": taxonomies.check_gcm_objective,
+        "gcr_areas": taxonomies.check_gcr_area,
+        "sdg_targets": taxonomies.check_sdg_target,
+        "gcm_principles": taxonomies.check_gcm_principle,
+        "nua_paragraphs": taxonomies.check_nua_paragraph,
+        "priority_areas": reference.check_priority_area,
+        "calls": reference.check_call,
+    }
+    for name in TAG_FIELDS:
+        for code in added.get(name, ()):
+            checks[name](code)
 
 
 def _check_cities(
@@ -374,6 +411,7 @@ def submit_pledge(
     cities: Mapping[str, CityState | None],
     principal: Principal,
     taxonomies: Taxonomies,
+    reference: ReferenceTags,
 ) -> list[NewEvent]:
     require_authority(
         principal,
@@ -384,7 +422,8 @@ def submit_pledge(
     if network is None:
         raise NotFound(f"network {command.network_id} is not registered", field="network_id")
     content = command.content()
-    check_content(content, taxonomies)
+    check_content(content)
+    check_tags(added_tags(None, content), taxonomies, reference)
     _check_cities(content.cities, network, cities)
     payload = PledgeSubmitted(pledge_id=pledge_id, network_id=command.network_id, content=content)
     return [NewEvent(payload, on_behalf_of=content.cities)]
@@ -398,6 +437,7 @@ def amend_pledge(
     cities: Mapping[str, CityState | None],
     principal: Principal,
     taxonomies: Taxonomies,
+    reference: ReferenceTags,
 ) -> list[NewEvent]:
     _require_owner(state, principal, "pledge.amended", "amend it")
     _require_open(state, "an amendment")
@@ -408,7 +448,8 @@ def amend_pledge(
         if getattr(command.changes, name) == getattr(state.content, name):
             raise InvalidInput(f"{name} already has this value", field=f"changes.{name}")
     content = apply_changes(state.content, command.changes)
-    check_content(content, taxonomies)
+    check_content(content)
+    check_tags(added_tags(state.content, content), taxonomies, reference)
     added = [c for c in content.cities if c not in state.content.cities]
     if added:
         if network is None:

@@ -16,6 +16,7 @@ from domain.events import (
     CityJoinedNetwork,
     CityLeftNetwork,
     CityRegistered,
+    DeclarationRegistered,
     DeclarationSigned,
     Model,
     NetworkRegistered,
@@ -25,22 +26,6 @@ from domain.events import (
 )
 from domain.principal import Principal
 from domain.values import CountryCode, IsoDate, Language, LocalizedTitle, Slug
-
-
-@dataclass(frozen=True, slots=True)
-class Declaration:
-    declaration_id: str
-    title: str
-    adopted_on: date
-
-
-DECLARATIONS: dict[str, Declaration] = {
-    "marrakech-2018": Declaration(
-        "marrakech-2018",
-        "Marrakech Mayors Declaration: Cities working together for migrants and refugees",
-        date(2018, 12, 8),
-    ),
-}
 
 
 def network_stream(network_id: str) -> str:
@@ -74,8 +59,21 @@ class CityState:
 
 @dataclass(frozen=True, slots=True)
 class DeclarationState:
+    """A declaration's stream: its registration (ADR 0014) and its signatures.
+
+    Stores written before declarations were registered on the log hold signatures with no
+    registration: ``adopted_on`` is then None until an admin registers the declaration.
+    """
+
     declaration_id: str
     signatories: frozenset[str]
+    title: dict[Language, str] | None = None
+    adopted_on: date | None = None
+    first_signed_on: date | None = None
+
+    @property
+    def registered(self) -> bool:
+        return self.adopted_on is not None
 
 
 def evolve_network(state: NetworkState | None, payload: Payload) -> NetworkState:
@@ -98,8 +96,24 @@ def evolve_city(state: CityState | None, payload: Payload) -> CityState:
 
 def evolve_declaration(state: DeclarationState | None, payload: Payload) -> DeclarationState:
     if isinstance(payload, DeclarationSigned):
-        signatories = state.signatories if state else frozenset()
-        return DeclarationState(payload.declaration_id, signatories | {payload.city_id})
+        if state is None:
+            return DeclarationState(
+                payload.declaration_id,
+                frozenset({payload.city_id}),
+                first_signed_on=payload.signed_on,
+            )
+        first = state.first_signed_on
+        return replace(
+            state,
+            signatories=state.signatories | {payload.city_id},
+            first_signed_on=payload.signed_on if first is None else min(first, payload.signed_on),
+        )
+    if isinstance(payload, DeclarationRegistered):
+        if state is None:
+            return DeclarationState(
+                payload.declaration_id, frozenset(), dict(payload.title), payload.adopted_on
+            )
+        return replace(state, title=dict(payload.title), adopted_on=payload.adopted_on)
     raise InvalidInput(f"{type(payload).__name__} does not belong to a declaration", field="type")
 
 
@@ -212,9 +226,14 @@ def sign_declaration(
 
     ``principal_network`` is the state of the acting network (None for other roles).
     """
-    known = DECLARATIONS.get(declaration_id)
-    if known is None:
-        raise NotFound(f"declaration {declaration_id} does not exist", field="declaration_id")
+    if declaration is None or declaration.adopted_on is None:
+        raise NotFound(
+            f"declaration {declaration_id} is not registered (an admin registers it: "
+            "POST /api/v1/reference/declarations, or `pledge-ledger reference seed` for "
+            "marrakech-2018)",
+            field="declaration_id",
+        )
+    adopted_on = declaration.adopted_on
     member_of = (
         (principal_network.network_id,)
         if principal_network is not None and command.city_id in principal_network.members
@@ -228,13 +247,13 @@ def sign_declaration(
     )
     if city is None:
         raise NotFound(f"city {command.city_id} is not registered", field="city_id")
-    if declaration is not None and command.city_id in declaration.signatories:
+    if command.city_id in declaration.signatories:
         raise AlreadyExists(
             f"city {command.city_id} has already signed {declaration_id}", field="city_id"
         )
-    if command.signed_on < known.adopted_on:
+    if command.signed_on < adopted_on:
         raise InvalidInput(
-            f"{declaration_id} was adopted on {known.adopted_on.isoformat()}", field="signed_on"
+            f"{declaration_id} was adopted on {adopted_on.isoformat()}", field="signed_on"
         )
     if command.signed_on > today:
         raise InvalidInput("a signature cannot be dated in the future", field="signed_on")

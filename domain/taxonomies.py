@@ -1,34 +1,23 @@
-"""Reference taxonomies: GCM objectives, GCR areas, SDGs, and the configurable priority areas.
+"""Reference taxonomies shipped with the package: GCM objectives and guiding principles, GCR areas,
+SDGs and their targets, New Urban Agenda paragraphs.
 
-The GCM/GCR/SDG titles are public facts shipped inside the package (``domain/data``), so that the
-domain never needs a file outside itself. Priority areas are configuration: the roadmap announces
-seven priority areas to be agreed with the signatory cities, and their final names are not public,
-so the default list below is a neutral working list that deployments replace through settings.
+These are public facts (the compacts, the 2030 Agenda, the New Urban Agenda), shipped inside the
+package (``domain/data/taxonomies.json``, a copy of ``shared/reference/taxonomies.json`` plus the
+SDG target ids and the NUA paragraph range) so that the domain never needs a file outside itself.
+Reference data that an institution decides (priority areas, declarations, calls to action) is not
+here: it is registered by events on the log (``domain.reference``, ADR 0014).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from domain.errors import UnknownTaxonomyCode
-
-DEFAULT_PRIORITY_AREAS: tuple[str, ...] = (
-    "access-to-services",
-    "inclusion-and-social-cohesion",
-    "decent-work-and-skills",
-    "housing",
-    "education",
-    "health",
-    "anti-discrimination",
-)
-
-_SDG_TARGET = re.compile(r"^(?P<goal>[1-9]|1[0-7])(?:\.(?P<target>[1-9][0-9]?|[a-z]))?\Z")
-_PRIORITY_AREA = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\Z")
+from domain.values import LANGUAGES, Language
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,24 +26,25 @@ class TaxonomyEntry:
     title: str
     short: str
     kind: str
+    # Labels by language where the reference data has them (always "en"): the short label, or
+    # the title for entries that have no short label.
+    labels: tuple[tuple[Language, str], ...] = ()
+
+    def label(self, language: Language) -> str:
+        """The entry's label in ``language``, else in English."""
+        return dict(self.labels).get(language) or self.short
 
 
 @dataclass(frozen=True, slots=True)
 class Taxonomies:
-    """The reference data a pledge's tags are checked against."""
+    """The shipped reference data a pledge's tags are checked against."""
 
     gcm_objectives: dict[int, TaxonomyEntry]
     gcr_areas: dict[str, TaxonomyEntry]
     sdgs: dict[int, TaxonomyEntry]
-    priority_areas: tuple[str, ...]
-
-    def with_priority_areas(self, areas: tuple[str, ...]) -> Taxonomies:
-        for area in areas:
-            if not _PRIORITY_AREA.match(area):
-                raise UnknownTaxonomyCode(
-                    f"priority area {area!r} must be a lowercase slug", field="priority_areas"
-                )
-        return Taxonomies(self.gcm_objectives, self.gcr_areas, self.sdgs, tuple(areas))
+    sdg_targets: frozenset[str]
+    gcm_principles: dict[str, TaxonomyEntry]
+    nua_paragraphs: range
 
     def check_gcm_objective(self, objective: int) -> None:
         if objective not in self.gcm_objectives:
@@ -67,42 +57,62 @@ class Taxonomies:
             raise UnknownTaxonomyCode(f"unknown GCR area {area!r}", field="gcr_areas")
 
     def check_sdg_target(self, target: str) -> None:
-        """An SDG goal ("10") or a target of a goal ("10.7", "10.c").
-
-        The reference data lists the 17 goals; targets are checked for their goal and their form.
-        """
-        match = _SDG_TARGET.match(target)
-        if match is None or int(match["goal"]) not in self.sdgs:
+        """An SDG goal ("10") or one of the 169 targets of the 2030 Agenda ("10.7", "10.c")."""
+        known = target in self.sdg_targets or (target.isdigit() and int(target) in self.sdgs)
+        if not known or target != target.strip() or target.startswith("0"):
             raise UnknownTaxonomyCode(
-                f"unknown SDG goal or target {target!r} (e.g. '10' or '10.7')",
+                f"unknown SDG goal or target {target!r} (a goal such as '10' or one of its "
+                "targets such as '10.7' or '10.c')",
                 field="sdg_targets",
             )
 
-    def check_priority_area(self, area: str) -> None:
-        if area not in self.priority_areas:
+    def check_gcm_principle(self, principle: str) -> None:
+        if principle not in self.gcm_principles:
             raise UnknownTaxonomyCode(
-                f"unknown priority area {area!r}; configured: {', '.join(self.priority_areas)}",
-                field="priority_areas",
+                f"unknown GCM guiding principle {principle!r}; the ten are: "
+                f"{', '.join(self.gcm_principles)}",
+                field="gcm_principles",
+            )
+
+    def check_nua_paragraph(self, paragraph: int) -> None:
+        if paragraph not in self.nua_paragraphs:
+            first, last = self.nua_paragraphs[0], self.nua_paragraphs[-1]
+            raise UnknownTaxonomyCode(
+                f"New Urban Agenda paragraph {paragraph} does not exist ({first} to {last})",
+                field="nua_paragraphs",
             )
 
 
 def _entry(raw: dict[str, Any], kind: str) -> TaxonomyEntry:
+    title = str(raw["title"])
+    short = str(raw.get("short", title))
+    labels: dict[Language, str] = {"en": short}
+    for language in LANGUAGES[1:]:
+        text = raw.get(f"short_{language}") or raw.get(f"title_{language}")
+        if text:
+            labels[language] = str(text)
     return TaxonomyEntry(
         code=str(raw["id"]),
-        title=str(raw["title"]),
-        short=str(raw.get("short", raw["title"])),
+        title=title,
+        short=short,
         kind=str(raw.get("kind", kind)),
+        labels=tuple(labels.items()),
     )
 
 
 @cache
 def reference_taxonomies() -> Taxonomies:
-    """The shipped reference data with the default priority areas (read once, then cached)."""
+    """The shipped reference data (read once, then cached)."""
     text = resources.files("domain.data").joinpath("taxonomies.json").read_text("utf-8")
     raw = json.loads(text)
+    nua = raw["nua_paragraphs"]
     return Taxonomies(
         gcm_objectives={int(o["id"]): _entry(o, "gcm_objective") for o in raw["gcm_objectives"]},
         gcr_areas={str(a["id"]): _entry(a, "gcr_area") for a in raw["gcr_areas"]},
         sdgs={int(s["id"]): _entry(s, "sdg") for s in raw["sdgs"]},
-        priority_areas=DEFAULT_PRIORITY_AREAS,
+        sdg_targets=frozenset(str(t) for t in raw["sdg_targets"]),
+        gcm_principles={
+            str(p["id"]): _entry(p, "gcm_guiding_principle") for p in raw["gcm_guiding_principles"]
+        },
+        nua_paragraphs=range(int(nua["first"]), int(nua["last"]) + 1),
     )

@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
-from domain import keys, registry
+from domain import keys, reference, registry
 from domain import pledge as pledges
 from domain.errors import InvalidInput, NotFound
 from domain.events import NewEvent, invalid_input_from
@@ -67,8 +67,12 @@ CommandName = Literal[
     "record_erratum",
     "issue_key",
     "revoke_key",
+    "register_priority_area",
+    "retire_priority_area",
+    "register_declaration",
+    "register_call",
 ]
-TargetField = Literal["network_id", "declaration_id", "pledge_id", "key_id"]
+TargetField = Literal["network_id", "declaration_id", "pledge_id", "key_id", "area_id"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -135,13 +139,19 @@ def _submit_pledge(d: Decision) -> list[NewEvent]:
         d.batch.cities(cmd.cities),
         d.principal,
         d.batch.taxonomies,
+        d.batch.reference_tags(cmd.priority_areas, cmd.calls),
     )
 
 
 def _amend_pledge(d: Decision) -> list[NewEvent]:
     cmd: pledges.AmendPledge = d.command
     state = d.pledge
-    added = tuple(c for c in (cmd.changes.cities or ()) if c not in state.content.cities)
+    changes = cmd.changes
+    added = tuple(c for c in (changes.cities or ()) if c not in state.content.cities)
+    # Only the tags the amendment adds are looked up, and checked, as the log stands today.
+    old = state.content
+    areas = tuple(a for a in (changes.priority_areas or ()) if a not in old.priority_areas)
+    calls = tuple(c for c in (changes.calls or ()) if c not in old.calls)
     return pledges.amend_pledge(
         state,
         cmd,
@@ -149,6 +159,7 @@ def _amend_pledge(d: Decision) -> list[NewEvent]:
         d.batch.cities(added),
         d.principal,
         d.batch.taxonomies,
+        d.batch.reference_tags(areas, calls),
     )
 
 
@@ -179,6 +190,11 @@ def _issue_key(d: Decision) -> list[NewEvent]:
     cmd: keys.IssueKey = d.command
     network = d.batch.network(cmd.network_id) if cmd.network_id is not None else None
     return keys.issue_key(cmd, d.snapshot.state, network, d.principal)
+
+
+def _register_declaration(d: Decision) -> list[NewEvent]:
+    state: registry.DeclarationState | None = d.snapshot.state
+    return reference.register_declaration(d.command, state, d.principal)
 
 
 def _of_pledge(_: Any, pledge_id: str) -> str:
@@ -261,6 +277,32 @@ COMMANDS: dict[CommandName, CommandHandler] = {
         "key_id",
         lambda _, key_id: keys.key_stream(key_id),
         lambda d: keys.revoke_key(d.target, d.command, d.snapshot.state, d.principal),
+    ),
+    "register_priority_area": CommandHandler(
+        reference.RegisterPriorityArea,
+        None,
+        lambda cmd, _: reference.priority_area_stream(cmd.id),
+        lambda d: reference.register_priority_area(d.command, d.snapshot.state, d.principal),
+    ),
+    "retire_priority_area": CommandHandler(
+        reference.RetirePriorityArea,
+        "area_id",
+        lambda _, area_id: reference.priority_area_stream(area_id),
+        lambda d: reference.retire_priority_area(
+            d.target, d.command, d.snapshot.state, d.principal
+        ),
+    ),
+    "register_declaration": CommandHandler(
+        reference.RegisterDeclaration,
+        None,
+        lambda cmd, _: declaration_stream(cmd.id),
+        _register_declaration,
+    ),
+    "register_call": CommandHandler(
+        reference.RegisterCall,
+        None,
+        lambda cmd, _: reference.call_stream(cmd.id),
+        lambda d: reference.register_call(d.command, d.snapshot.state, d.principal),
     ),
 }
 
@@ -394,6 +436,26 @@ class Batch:
 
     def today(self) -> date:
         return self._clock.now().date()
+
+    def reference_tags(
+        self, priority_areas: tuple[str, ...], calls: tuple[str, ...]
+    ) -> reference.ReferenceTags:
+        """The log's priority areas and calls a pledge command names, as this batch sees them."""
+        return reference.ReferenceTags(
+            today=self.today(),
+            priority_areas={
+                a: self._state_or_none(reference.priority_area_stream, a) for a in priority_areas
+            },
+            calls={c: self._state_or_none(reference.call_stream, c) for c in calls},
+        )
+
+    def _state_or_none(self, stream: Callable[[str], str], item_id: str) -> Any:
+        # A code that is not a slug cannot name a stream: it names nothing registered.
+        try:
+            check_slug(item_id)
+        except ValueError:
+            return None
+        return self.load(stream(item_id)).state
 
     # --- the one path of every command ------------------------------------------------------------
 

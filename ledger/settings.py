@@ -24,8 +24,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from domain.errors import DomainError
-from domain.taxonomies import DEFAULT_PRIORITY_AREAS, reference_taxonomies
+from domain.reference import DEFAULT_PRIORITY_AREAS
+from domain.values import check_slug
 from ledger.errors import ConfigurationError
 
 Backend = Literal["sqlite", "postgresql"]
@@ -52,6 +52,8 @@ class LedgerSettings(BaseSettings):
     # group is the batching); a positive interval signs at most once per interval instead.
     checkpoint_interval_seconds: float = Field(default=0.0, ge=0.0)
     freshness_months: int = Field(default=12, ge=1, le=120)
+    # Only a seed (ADR 0014): `reference seed` and the demo register these areas on the log when
+    # they have never been registered; the log, not this setting, is what pledges are checked by.
     priority_areas: tuple[str, ...] = DEFAULT_PRIORITY_AREAS
     postgres_lock_timeout_seconds: int = Field(default=5, ge=1)
     postgres_pool_size: int = Field(default=5, ge=1)
@@ -82,10 +84,11 @@ class LedgerSettings(BaseSettings):
         repeated = sorted({area for area in value if value.count(area) > 1})
         if repeated:
             raise ValueError(f"{', '.join(repeated)} listed more than once")
-        try:
-            reference_taxonomies().with_priority_areas(value)
-        except DomainError as error:
-            raise ValueError(error.message) from None
+        for area in value:
+            try:
+                check_slug(area)
+            except ValueError as error:
+                raise ValueError(f"priority area {area!r} {error}") from None
         return value
 
     @field_validator("log_origin")

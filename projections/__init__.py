@@ -31,18 +31,20 @@ from projections.models import (
     PledgeOut,
     PledgeSummaryOut,
     ReadingOut,
+    ReferenceItemOut,
     ReportOut,
     ReportSourceOut,
     RollupOut,
     SignatureOut,
     SilentPledgeOut,
+    TaxonomyEntryOut,
     TimelineEntryOut,
     ValidationOut,
 )
 from projections.pledges import list_pledges, pledge, silent_pledges
 from projections.projector import Projector
 from projections.rebuild import RebuildProgress, RebuildResult, rebuild
-from projections.registry import city, network, signatures
+from projections.registry import city, network, reference_items, signatures
 from projections.reports import (
     build_report,
     recompute_rollups_document,
@@ -75,11 +77,13 @@ __all__ = [
     "RebuildFailed",
     "RebuildProgress",
     "RebuildResult",
+    "ReferenceItemOut",
     "ReportOut",
     "ReportSourceOut",
     "RollupOut",
     "SignatureOut",
     "SilentPledgeOut",
+    "TaxonomyEntryOut",
     "TimelineEntryOut",
     "ValidationOut",
     "all_rollups",
@@ -93,6 +97,7 @@ __all__ = [
     "read_snapshot",
     "rebuild",
     "recompute_rollups_document",
+    "reference_items",
     "report_from_entries",
     "rollup",
     "rollup_as_of",

@@ -25,7 +25,14 @@ from projections.models import PledgeOut, RollupOut
 from projections.pledge_fold import PledgeView
 from projections.pledge_page import pledge_page
 from projections.sealed import decode_sealed
-from projections.state import CityRow, Decode, ViewState, without_cycle_collection
+from projections.state import (
+    CityRow,
+    Decode,
+    ReferenceKey,
+    ReferenceRow,
+    ViewState,
+    without_cycle_collection,
+)
 
 
 class _StoreLoader:
@@ -45,6 +52,9 @@ class _StoreLoader:
 
     def pledges(self, pledge_ids: Collection[str]) -> dict[str, PledgeView]:
         return {}
+
+    def reference_item(self, key: ReferenceKey) -> ReferenceRow | None:
+        return None  # only pledge streams are folded here
 
 
 def pledge_view_as_of(store: EventStore, pledge_id: str, day: date) -> PledgeView | None:

@@ -93,6 +93,9 @@ class PledgeOut(OutModel):
     gcr_areas: tuple[str, ...]
     sdg_targets: tuple[str, ...]
     priority_areas: tuple[str, ...]
+    gcm_principles: tuple[str, ...] = ()
+    nua_paragraphs: tuple[int, ...] = ()
+    calls: tuple[str, ...] = ()
     starts_on: date
     ends_on: date
     status: Status
@@ -194,6 +197,29 @@ class SignatureOut(OutModel):
     city_id: str
     signed_on: date
     recorded_at: str
+
+
+class ReferenceItemOut(OutModel):
+    """A priority area, declaration or call to action registered on the log (ADR 0014)."""
+
+    id: str
+    title: dict[Language, str]
+    registered_at: str
+    adopted_on: date | None = None
+    opens_on: date | None = None
+    closes_on: date | None = None
+    retired: bool = False
+    retired_at: str | None = None
+    retired_reason: str | None = None
+
+
+class TaxonomyEntryOut(OutModel):
+    """An entry of a shipped taxonomy, with its labels in en/fr/es where the reference has them."""
+
+    code: str
+    title: str
+    kind: str
+    labels: dict[Language, str]
 
 
 # --- roll-ups -------------------------------------------------------------------------------------

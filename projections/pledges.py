@@ -29,8 +29,19 @@ from projections.tables import (
 )
 
 TAG_DIMENSIONS = frozenset({"city", "country", "gcm_objective", "gcr_area", "sdg", "priority_area"})
-"""Dimensions a pledge list is filtered by through the tags table (network and status are
-columns of the pledges table)."""
+"""Roll-up dimensions a pledge list is filtered by through the tags table (network and status
+are columns of the pledges table)."""
+
+FILTER_ONLY_DIMENSIONS = ("gcm_principle", "call")
+"""Tags a pledge list is filtered by that have no roll-ups (ADR 0014)."""
+
+
+def filter_only_tags(view: PledgeView) -> tuple[Key, ...]:
+    content = view.state.content
+    return (
+        *[("gcm_principle", principle) for principle in content.gcm_principles],
+        *[("call", call) for call in content.calls],
+    )
 
 
 PLEDGE_COLUMNS = (
@@ -87,7 +98,9 @@ def search_text(view: PledgeView) -> str:
 def tags(view: PledgeView | None) -> set[Key]:
     if view is None:
         return set()
-    return {key for key in memberships(view) if key[0] in TAG_DIMENSIONS}
+    return {key for key in memberships(view) if key[0] in TAG_DIMENSIONS} | set(
+        filter_only_tags(view)
+    )
 
 
 def _tag_rows(pledge_id: str, keys: Iterable[Key]) -> list[tuple[str, str, str]]:
@@ -245,6 +258,8 @@ def list_pledges(
     gcr_area: str | None = None,
     sdg: str | None = None,
     priority_area: str | None = None,
+    gcm_principle: str | None = None,
+    call: str | None = None,
     silent_on: date | None = None,
     freshness_months: int | None = None,
     text: str | None = None,
@@ -273,6 +288,8 @@ def list_pledges(
         "gcr_area": gcr_area,
         "sdg": None if sdg is None else sdg_goal(sdg),
         "priority_area": priority_area,
+        "gcm_principle": gcm_principle,
+        "call": call,
     }
     for dimension, key in tagged.items():
         if key is not None:

@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from sqlalchemy import Connection, select
 
-from projections.models import CityOut, NetworkOut, SignatureOut
+from projections.errors import InvalidQuery
+from projections.models import CityOut, NetworkOut, ReferenceItemOut, SignatureOut
 from projections.projector import ProjectionBatch
-from projections.state import CityRow, Membership, NetworkRow, Signature, ViewState
+from projections.state import (
+    CityRow,
+    Membership,
+    NetworkRow,
+    ReferenceKey,
+    ReferenceRow,
+    Signature,
+    ViewState,
+)
 from projections.tables import ViewTables, delete_rows, insert_rows, live_tables
 
 CITY_COLUMNS = ("city_id", "name", "country", "registered_at")
 NETWORK_COLUMNS = ("network_id", "name", "registered_at")
 MEMBER_COLUMNS = ("network_id", "city_id", "joined_at")
 SIGNATURE_COLUMNS = ("declaration_id", "city_id", "signed_on", "recorded_at")
+REFERENCE_COLUMNS = (
+    "kind",
+    "item_id",
+    "title",
+    "starts_on",
+    "ends_on",
+    "registered_at",
+    "retired_at",
+    "retired_reason",
+)
+REFERENCE_KINDS = ("priority_area", "declaration", "call")
 
 
 def _city_row(city: CityRow) -> tuple[str, ...]:
@@ -34,6 +56,19 @@ def _signature_row(signature: Signature) -> tuple[str, ...]:
         signature.city_id,
         signature.signed_on.isoformat(),
         signature.recorded_at,
+    )
+
+
+def _reference_row(item: ReferenceRow) -> tuple[object, ...]:
+    return (
+        item.kind,
+        item.item_id,
+        orjson.dumps(item.title).decode(),
+        item.starts_on,
+        item.ends_on,
+        item.registered_at,
+        item.retired_at,
+        item.retired_reason,
     )
 
 
@@ -67,6 +102,14 @@ class RegistryProjector:
             SIGNATURE_COLUMNS,
             [_signature_row(state.signatures[k]) for k in sorted(changes.signatures)],
         )
+        changed = sorted(changes.reference)
+        delete_rows(connection, tables.reference_items, changed, key=("kind", "item_id"))
+        insert_rows(
+            connection,
+            tables.reference_items,
+            REFERENCE_COLUMNS,
+            [_reference_row(state.reference[k]) for k in changed],
+        )
 
     def load(self, connection: Connection, tables: ViewTables, state: ViewState) -> None:
         insert_rows(
@@ -89,6 +132,12 @@ class RegistryProjector:
             tables.signatures,
             SIGNATURE_COLUMNS,
             [_signature_row(s) for s in state.signatures.values()],
+        )
+        insert_rows(
+            connection,
+            tables.reference_items,
+            REFERENCE_COLUMNS,
+            [_reference_row(item) for item in state.reference.values()],
         )
 
 
@@ -156,3 +205,53 @@ def signatures(
         )
         for r in rows
     ]
+
+
+def _reference_from(row: Any) -> ReferenceRow:
+    return ReferenceRow(
+        row.kind,
+        row.item_id,
+        orjson.loads(row.title),
+        row.starts_on,
+        row.ends_on,
+        row.registered_at,
+        row.retired_at,
+        row.retired_reason,
+    )
+
+
+def stored_reference_item(
+    connection: Connection, tables: ViewTables, key: ReferenceKey
+) -> ReferenceRow | None:
+    table = tables.reference_items
+    row = connection.execute(
+        select(table).where(table.c.kind == key[0], table.c.item_id == key[1])
+    ).one_or_none()
+    return None if row is None else _reference_from(row)
+
+
+def reference_items(
+    connection: Connection, kind: str, *, tables: ViewTables | None = None
+) -> list[ReferenceItemOut]:
+    """Every ``kind`` item registered on the log (retired ones too, marked), by id."""
+    if kind not in REFERENCE_KINDS:
+        raise InvalidQuery(
+            f"no reference data {kind!r}; kinds: {', '.join(REFERENCE_KINDS)}", field="kind"
+        )
+    table = (tables or live_tables()).reference_items
+    rows = connection.execute(select(table).where(table.c.kind == kind).order_by(table.c.item_id))
+    return [reference_out(_reference_from(row)) for row in rows]
+
+
+def reference_out(item: ReferenceRow) -> ReferenceItemOut:
+    return ReferenceItemOut(
+        id=item.item_id,
+        title=item.title,
+        adopted_on=item.starts_on if item.kind == "declaration" else None,
+        opens_on=item.starts_on if item.kind == "call" else None,
+        closes_on=item.ends_on if item.kind == "call" else None,
+        retired=item.retired_at is not None,
+        retired_at=item.retired_at,
+        retired_reason=item.retired_reason,
+        registered_at=item.registered_at,
+    )

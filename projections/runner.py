@@ -31,10 +31,10 @@ from projections.envelopes import read_envelope
 from projections.pledge_fold import PledgeView, view_from_document
 from projections.pledges import PledgeProjector
 from projections.projector import Notified, ProjectionBatch, Projector
-from projections.registry import RegistryProjector
+from projections.registry import RegistryProjector, stored_reference_item
 from projections.rollups import RollupProjector
 from projections.sealed import decode_sealed
-from projections.state import CityRow, ViewState
+from projections.state import CityRow, ReferenceKey, ReferenceRow, ViewState
 from projections.tables import (
     ViewTables,
     create_view_tables,
@@ -69,6 +69,9 @@ class StoredViews:
         if row is None:
             return None
         return CityRow(row.city_id, orjson.loads(row.name), row.country, row.registered_at)
+
+    def reference_item(self, key: ReferenceKey) -> ReferenceRow | None:
+        return stored_reference_item(self.connection, self.tables, key)
 
     def pledges(self, pledge_ids: Collection[str]) -> dict[str, PledgeView]:
         pledges = self.tables.pledges

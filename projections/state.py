@@ -12,17 +12,21 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Protocol
 
 from domain.events import (
+    CallRegistered,
     CityJoinedNetwork,
     CityLeftNetwork,
     CityRegistered,
+    DeclarationRegistered,
     DeclarationSigned,
     NetworkRegistered,
     Payload,
+    PriorityAreaRegistered,
+    PriorityAreaRetired,
 )
 from domain.values import Language
 from ledger.envelope import Envelope
@@ -66,12 +70,32 @@ class Signature:
     recorded_at: str
 
 
+ReferenceKey = tuple[str, str]
+"""(kind, id): kind is ``priority_area``, ``declaration`` or ``call``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceRow:
+    """A reference item registered on the log (ADR 0014)."""
+
+    kind: str
+    item_id: str
+    title: dict[Language, str]
+    starts_on: date | None
+    ends_on: date | None
+    registered_at: str
+    retired_at: str | None = None
+    retired_reason: str | None = None
+
+
 class StateLoader(Protocol):
     """Where a windowed ``ViewState`` finds the views it does not hold."""
 
     def city(self, city_id: str) -> CityRow | None: ...
 
     def pledges(self, pledge_ids: Collection[str]) -> dict[str, PledgeView]: ...
+
+    def reference_item(self, key: ReferenceKey) -> ReferenceRow | None: ...
 
 
 @dataclass
@@ -82,6 +106,7 @@ class Changes:
     networks: set[str] = field(default_factory=set)
     members: dict[tuple[str, str], Membership | None] = field(default_factory=dict)
     signatures: set[tuple[str, str]] = field(default_factory=set)
+    reference: set[ReferenceKey] = field(default_factory=set)
     pledges: dict[str, PledgeView | None] = field(default_factory=dict)
 
 
@@ -122,6 +147,7 @@ class ViewState:
         self.networks: dict[str, NetworkRow] = {}
         self.members: dict[tuple[str, str], Membership] = {}
         self.signatures: dict[tuple[str, str], Signature] = {}
+        self.reference: dict[ReferenceKey, ReferenceRow] = {}
         self.pledges: dict[str, PledgeView] = {}
         self.changes = Changes()
         self._looked_up: set[str] = set()
@@ -182,6 +208,52 @@ class ViewState:
                 payload.declaration_id, payload.city_id, payload.signed_on, envelope.recorded_at
             )
             self.changes.signatures.add(key)
+        elif isinstance(payload, PriorityAreaRegistered):
+            self._set_reference(
+                ReferenceRow(
+                    "priority_area",
+                    payload.area_id,
+                    dict(payload.title),
+                    None,
+                    None,
+                    envelope.recorded_at,
+                )
+            )
+        elif isinstance(payload, PriorityAreaRetired):
+            key = ("priority_area", payload.area_id)
+            area = self.reference.get(key)
+            if area is None and self.loader is not None:
+                area = self.loader.reference_item(key)
+            if area is not None:
+                self._set_reference(replace(area, retired_at=envelope.recorded_at,
+                                            retired_reason=payload.reason))  # fmt: skip
+        elif isinstance(payload, DeclarationRegistered):
+            self._set_reference(
+                ReferenceRow(
+                    "declaration",
+                    payload.declaration_id,
+                    dict(payload.title),
+                    payload.adopted_on,
+                    None,
+                    envelope.recorded_at,
+                )
+            )
+        elif isinstance(payload, CallRegistered):
+            self._set_reference(
+                ReferenceRow(
+                    "call",
+                    payload.call_id,
+                    dict(payload.title),
+                    payload.opens_on,
+                    payload.closes_on,
+                    envelope.recorded_at,
+                )
+            )
+
+    def _set_reference(self, row: ReferenceRow) -> None:
+        key = (row.kind, row.item_id)
+        self.reference[key] = row
+        self.changes.reference.add(key)
 
     def apply_all(self, envelopes: Iterable[Envelope]) -> None:
         for envelope in envelopes:

@@ -62,6 +62,7 @@ class ViewTables:
     networks: Table
     members: Table
     signatures: Table
+    reference_items: Table
     rollup_counters: Table
     rollup_freshness: Table
     rollup_indicators: Table
@@ -155,6 +156,20 @@ def define_view_tables(suffix: str = "", index_tag: str | None = None) -> ViewTa
         Column("recorded_at", String(32), nullable=False),
         key=("declaration_id", "city_id"),
     )
+    # Reference data registered on the log (ADR 0014): kind is priority_area, declaration or
+    # call; starts_on / ends_on are a declaration's adoption day, a call's opening and closing.
+    reference_items = table(
+        "reference_items",
+        Column("kind", String(16), nullable=False),
+        Column("item_id", String(64), nullable=False),
+        Column("title", Text, nullable=False),
+        Column("starts_on", Date),
+        Column("ends_on", Date),
+        Column("registered_at", String(32), nullable=False),
+        Column("retired_at", String(32)),
+        Column("retired_reason", Text),
+        key=("kind", "item_id"),
+    )
     rollup_counters = table(
         "rollup_counters",
         *key_columns(),
@@ -195,6 +210,7 @@ def define_view_tables(suffix: str = "", index_tag: str | None = None) -> ViewTa
         networks=networks,
         members=members,
         signatures=signatures,
+        reference_items=reference_items,
         rollup_counters=rollup_counters,
         rollup_freshness=rollup_freshness,
         rollup_indicators=rollup_indicators,

@@ -179,6 +179,8 @@ def pledges_list(
     gcr_area: Annotated[str | None, Query(min_length=1, max_length=80)] = None,
     sdg: Annotated[str | None, Query(pattern=r"^(1[0-7]|[1-9])(\.[0-9a-z]{1,2})?$")] = None,
     priority_area: Annotated[str | None, Query(min_length=1, max_length=80)] = None,
+    gcm_principle: Annotated[str | None, Query(min_length=1, max_length=80)] = None,
+    call: Annotated[str | None, Query(min_length=1, max_length=80)] = None,
     stale: Annotated[
         bool, Query(description="true: only the open pledges silent past the window")
     ] = False,
@@ -210,6 +212,8 @@ def pledges_list(
             gcr_area=gcr_area,
             sdg=sdg,
             priority_area=priority_area,
+            gcm_principle=gcm_principle,
+            call=call,
             silent_on=today(services) if stale else None,
             freshness_months=months,
             text=q,

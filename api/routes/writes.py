@@ -25,15 +25,19 @@ from api.errors import ApiError
 from api.problems import PROBLEM_JSON, ProblemOut, problem, status_of
 from api.wire import (
     AmendmentIn,
+    CallIn,
     CityIn,
     ClosureIn,
+    DeclarationIn,
     ErratumIn,
     MatchIn,
     MemberIn,
     NetworkIn,
     PledgeIn,
     PledgeWriteOut,
+    PriorityAreaIn,
     ProgressIn,
+    RetirementIn,
     SignatureIn,
     ValidationIn,
     WithdrawalIn,
@@ -238,6 +242,68 @@ async def sign_declaration(
         idempotency_key=idempotency_key,
         if_match=if_match,
     )
+    return created(written, WriteOut)
+
+
+@_post("/reference/priority-areas", WriteOut, "Register a priority area (admin)")
+async def register_priority_area(
+    body: PriorityAreaIn,
+    principal: PrincipalDep,
+    writer: WriterDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    written = await write(
+        writer, "register_priority_area", principal, body, idempotency_key=idempotency_key
+    )
+    return created(written, WriteOut)
+
+
+@_post(
+    "/reference/priority-areas/{area_id}/retirement",
+    WriteOut,
+    "Retire a priority area: new pledges and tag changes may no longer name it (admin)",
+)
+async def retire_priority_area(
+    area_id: str,
+    body: RetirementIn,
+    principal: PrincipalDep,
+    writer: WriterDep,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> Response:
+    written = await write(
+        writer,
+        "retire_priority_area",
+        principal,
+        body,
+        target=area_id,
+        idempotency_key=idempotency_key,
+        if_match=if_match,
+    )
+    return created(written, WriteOut)
+
+
+@_post("/reference/declarations", WriteOut, "Register a declaration cities may sign (admin)")
+async def register_declaration(
+    body: DeclarationIn,
+    principal: PrincipalDep,
+    writer: WriterDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    written = await write(
+        writer, "register_declaration", principal, body, idempotency_key=idempotency_key
+    )
+    return created(written, WriteOut)
+
+
+@_post("/reference/calls", WriteOut, "Register a call to action pledges may answer (admin)")
+async def register_call(
+    body: CallIn,
+    principal: PrincipalDep,
+    writer: WriterDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    written = await write(writer, "register_call", principal, body, idempotency_key=idempotency_key)
     return created(written, WriteOut)
 
 

@@ -21,6 +21,7 @@ from tests.integration.ledger_scenario import (
     UCLG,
     VALIDATOR,
     register_basics,
+    register_reference,
     submit_pledge,
 )
 
@@ -94,6 +95,7 @@ def test_a_priority_area_filter_keeps_the_pledges_naming_that_area(
     services: Services, client: TestClient
 ) -> None:
     register_basics(services)
+    register_reference(services)
     housing = submit_pledge(services, priority_areas=["housing"])
     submit_pledge(services)
     assert listed(client, priority_area="housing") == [housing]

@@ -28,6 +28,10 @@ WRITES = {
     "/api/v1/pledges/{pledge_id}/withdrawal": ("WithdrawalIn", "PledgeWriteOut"),
     "/api/v1/pledges/{pledge_id}/closure": ("ClosureIn", "PledgeWriteOut"),
     "/api/v1/pledges/{pledge_id}/errata": ("ErratumIn", "PledgeWriteOut"),
+    "/api/v1/reference/priority-areas": ("PriorityAreaIn", "WriteOut"),
+    "/api/v1/reference/priority-areas/{area_id}/retirement": ("RetirementIn", "WriteOut"),
+    "/api/v1/reference/declarations": ("DeclarationIn", "WriteOut"),
+    "/api/v1/reference/calls": ("CallIn", "WriteOut"),
 }
 
 

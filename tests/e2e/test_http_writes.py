@@ -77,6 +77,18 @@ def test_every_write_endpoint_answers_201_with_a_receipt_that_verifies(
     services: Services, registered: TestClient
 ) -> None:
     client = registered
+    verified(
+        services,
+        client.post(
+            "/api/v1/reference/declarations",
+            json={
+                "id": "marrakech-2018",
+                "title": {"en": "Marrakech Mayors Declaration"},
+                "adopted_on": "2018-12-08",
+            },
+            headers=as_("admin"),
+        ),
+    )
     signature = client.post(
         "/api/v1/declarations/marrakech-2018/signatures",
         json={"city_id": "ma-marrakech", "signed_on": "2018-12-08"},

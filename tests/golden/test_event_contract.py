@@ -152,6 +152,70 @@ SAMPLES: list[tuple[str, ev.NewEvent]] = [
         "apikey:k-3fa9c1d2",
         ev.NewEvent(ev.KeyRevoked(key_id="k-3fa9c1d2", reason="The system was retired")),
     ),
+    # Reference data on the log (ADR 0014), and the pledge fields added with it.
+    (
+        "declaration:marrakech-2018",
+        ev.NewEvent(
+            ev.DeclarationRegistered(
+                declaration_id="marrakech-2018",
+                title={"en": "Marrakech Mayors Declaration", "fr": "Déclaration de Marrakech"},
+                adopted_on=date(2018, 12, 8),
+            ),
+            (),
+            date(2018, 12, 8),
+        ),
+    ),
+    (
+        "area:housing",
+        ev.NewEvent(
+            ev.PriorityAreaRegistered(
+                area_id="housing", title={"en": "Housing", "fr": "Logement", "es": "Vivienda"}
+            )
+        ),
+    ),
+    (
+        "area:housing",
+        ev.NewEvent(ev.PriorityAreaRetired(area_id="housing", reason="Merged into services")),
+    ),
+    (
+        "call:imrf-2026",
+        ev.NewEvent(
+            ev.CallRegistered(
+                call_id="imrf-2026",
+                title={"en": "Call to action for the IMRF 2026"},
+                opens_on=date(2025, 6, 1),
+                closes_on=date(2026, 4, 30),
+            )
+        ),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.PledgeSubmitted(
+                pledge_id=PLEDGE,
+                network_id="uclg",
+                content=CONTENT.model_copy(
+                    update={
+                        "gcm_principles": ("people-centred", "whole-of-society"),
+                        "nua_paragraphs": (28, 99),
+                        "calls": ("imrf-2026",),
+                    }
+                ),
+            ),
+            ("ma-marrakech",),
+        ),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.PledgeAmended(
+                changes=ev.PledgeChanges(gcm_principles=("people-centred",), calls=()),
+                reason="Answers no call any more",
+                material=False,
+            ),
+            ("ma-marrakech",),
+        ),
+    ),
 ]
 
 
@@ -178,7 +242,11 @@ def test_event_type_strings_are_pinned() -> None:
     assert sorted(ev.EVENT_SPECS) == [
         "apikey.issued",
         "apikey.revoked",
+        "area.registered",
+        "area.retired",
+        "call.registered",
         "city.registered",
+        "declaration.registered",
         "declaration.signed",
         "network.city_joined",
         "network.city_left",

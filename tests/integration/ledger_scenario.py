@@ -8,6 +8,7 @@ from api.bootstrap import Services
 from domain.keys import OPERATOR
 from domain.principal import Principal
 from ledger.commands import Batch
+from ledger.reference_seed import register_reference_seed
 
 ADMIN = Principal("admin-1", "admin")
 UCLG = Principal("uclg-key", "network", "uclg")
@@ -50,6 +51,12 @@ def issue_keys(batch: Batch, *principals: Principal) -> None:
             "label": "test key",
         }
         batch.execute("issue_key", OPERATOR, body)
+
+
+def register_reference(services: Services, areas: tuple[str, ...] = ("housing", "health")) -> None:
+    """Register the seed's declaration (marrakech-2018) and ``areas`` on the log (ADR 0014)."""
+    with services.ledger.batch() as batch:
+        register_reference_seed(batch, ADMIN, areas)
 
 
 def register_basics(services: Services) -> None:

@@ -32,7 +32,13 @@ from projections import (
 )
 from projections.pledges import list_pledges
 from projections.tables import read_snapshot
-from tests.integration.ledger_scenario import UCLG, VALIDATOR, register_basics, submit_pledge
+from tests.integration.ledger_scenario import (
+    UCLG,
+    VALIDATOR,
+    register_basics,
+    register_reference,
+    submit_pledge,
+)
 
 MONTHS = 12
 
@@ -171,6 +177,7 @@ def test_silent_pledges_are_listed_per_network_longest_silent_first(
 
 def test_the_registry_views_show_members_and_signatures(services: Services) -> None:
     register_basics(services)
+    register_reference(services)
     with services.ledger.batch() as batch:
         batch.execute(
             "sign_declaration",
@@ -309,6 +316,7 @@ def test_pledges_are_listed_by_every_filter_a_page_at_a_time(
     services: Services, clock: SteppingClock
 ) -> None:
     register_basics(services)
+    register_reference(services)
     first = submit_pledge(services, sdg_targets=["10.7"])
     second = submit_pledge(services, gcm_objectives=[2], sdg_targets=["10.c"], gcr_areas=[])
     third = submit_pledge(services, gcm_objectives=[15], sdg_targets=[], priority_areas=["housing"])

@@ -30,6 +30,12 @@ from domain.pledge import (
     withdraw_pledge,
 )
 from domain.principal import Principal
+from domain.reference import (
+    DEFAULT_PRIORITY_AREAS,
+    CallState,
+    PriorityAreaState,
+    ReferenceTags,
+)
 from domain.registry import CityState, NetworkState
 from domain.taxonomies import Taxonomies, reference_taxonomies
 
@@ -133,6 +139,36 @@ def qualitative_indicator(**overrides: Any) -> dict[str, Any]:
     }
 
 
+# --- reference data on the log, as a decision sees it ---------------------------------------------
+
+OPEN_CALL = "imrf-2026-call"
+CLOSED_CALL = "grf-2023-call"
+RETIRED_AREA = "climate-mobility"
+
+
+def reference_tags(
+    *,
+    today: date = TODAY,
+    areas: Iterable[str] = DEFAULT_PRIORITY_AREAS,
+    retired: Iterable[str] = (RETIRED_AREA,),
+    calls: Mapping[str, CallState | None] | None = None,
+) -> ReferenceTags:
+    """The log's reference data: the seed areas registered, one retired area, an open and a
+    closed call (around ``TODAY``)."""
+    registered: dict[str, PriorityAreaState | None] = {
+        a: PriorityAreaState(a, {"en": a}) for a in areas
+    }
+    registered.update({a: PriorityAreaState(a, {"en": a}, retired=True) for a in retired})
+    if calls is None:
+        calls = {
+            OPEN_CALL: CallState(OPEN_CALL, {"en": "IMRF"}, date(2026, 1, 1), date(2026, 5, 1)),
+            CLOSED_CALL: CallState(
+                CLOSED_CALL, {"en": "GRF"}, date(2023, 1, 1), date(2023, 12, 15)
+            ),
+        }
+    return ReferenceTags(today=today, priority_areas=registered, calls=calls)
+
+
 def submit_data(**overrides: Any) -> dict[str, Any]:
     """Raw input for a valid SubmitPledge; keyword arguments replace whole fields."""
     data: dict[str, Any] = {
@@ -164,6 +200,7 @@ def submit(
     cities: Mapping[str, CityState | None] | None = None,
     principal: Principal | None = None,
     taxonomies: Taxonomies | None = None,
+    reference: ReferenceTags | None = None,
 ) -> list[NewEvent]:
     """Run ``submit_pledge`` with valid defaults for every argument not given."""
     command = command or submit_command()
@@ -174,6 +211,7 @@ def submit(
         cities if cities is not None else registered_cities(),
         principal or network_key(command.network_id),
         taxonomies or reference_taxonomies(),
+        reference or reference_tags(),
     )
 
 
@@ -200,7 +238,9 @@ def amend_command(reason: str = "the council asked for it", **changes: Any) -> A
     return AmendPledge.model_validate({"changes": changes, "reason": reason})
 
 
-def amended(state: PledgeState, **changes: Any) -> PledgeState:
+def amended(
+    state: PledgeState, *, reference: ReferenceTags | None = None, **changes: Any
+) -> PledgeState:
     command = amend_command(**changes)
     events = amend_pledge(
         state,
@@ -209,6 +249,7 @@ def amended(state: PledgeState, **changes: Any) -> PledgeState:
         registered_cities(),
         network_key(state.network_id),
         reference_taxonomies(),
+        reference or reference_tags(),
     )
     return fold(state, events)
 

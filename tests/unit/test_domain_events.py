@@ -13,9 +13,11 @@ from domain.errors import InvalidInput
 from domain.events import (
     EVENT_SPECS,
     TYPE_OF_PAYLOAD,
+    CallRegistered,
     CityJoinedNetwork,
     CityLeftNetwork,
     CityRegistered,
+    DeclarationRegistered,
     DeclarationSigned,
     ErratumRecorded,
     KeyIssued,
@@ -31,6 +33,8 @@ from domain.events import (
     PledgeSubmitted,
     PledgeValidated,
     PledgeWithdrawn,
+    PriorityAreaRegistered,
+    PriorityAreaRetired,
     ProgressReported,
     invalid_input_from,
     parse_payload,
@@ -103,6 +107,19 @@ SAMPLES: dict[str, Payload] = {
         key_id="k-3fa9c1d2", role="network", network_id="cities-for-all", label="Intake system"
     ),
     "apikey.revoked": KeyRevoked(key_id="k-3fa9c1d2", reason="The system was retired."),
+    "declaration.registered": DeclarationRegistered(
+        declaration_id="marrakech-2018",
+        title={"en": "Marrakech Mayors Declaration"},
+        adopted_on=date(2018, 12, 8),
+    ),
+    "area.registered": PriorityAreaRegistered(area_id="housing", title={"en": "Housing"}),
+    "area.retired": PriorityAreaRetired(area_id="housing", reason="Merged into another area."),
+    "call.registered": CallRegistered(
+        call_id="imrf-2026",
+        title={"en": "IMRF 2026"},
+        opens_on=date(2025, 6, 1),
+        closes_on=date(2026, 4, 30),
+    ),
 }
 
 
@@ -123,7 +140,7 @@ def _walk(value: Any) -> list[Any]:
 @pytest.mark.parametrize("event_type", sorted(EVENT_SPECS))
 def test_event_type_is_namespaced_by_its_stream_kind(event_type: str) -> None:
     kind, _, name = event_type.partition(".")
-    assert kind in {"network", "city", "declaration", "pledge", "apikey"}
+    assert kind in {"network", "city", "declaration", "pledge", "apikey", "area", "call"}
     assert name
 
 
@@ -310,3 +327,32 @@ def test_invalid_input_from_reports_the_first_error_only() -> None:
     error = invalid_input_from(_validation_error(PledgeClosed, {"outcome": "lost", "note": 5}))
     assert error.field == "outcome"
     assert str(error).startswith("outcome: ")
+
+
+# --- fields added to pledges after events were recorded (ADR 0014) -------------------------------
+
+
+def test_added_pledge_fields_left_at_their_default_are_not_serialised() -> None:
+    content = submit_command().content()
+    data = content.model_dump(mode="json")
+    assert not {"gcm_principles", "nua_paragraphs", "calls"} & set(data)
+
+
+def test_added_pledge_fields_are_serialised_once_set() -> None:
+    content = submit_command(gcm_principles=["people-centred"], calls=["imrf-2026"]).content()
+    data = content.model_dump(mode="json")
+    assert data["gcm_principles"] == ["people-centred"]
+    assert data["calls"] == ["imrf-2026"]
+    assert "nua_paragraphs" not in data
+
+
+def test_an_amendment_that_leaves_the_added_fields_alone_does_not_name_them() -> None:
+    data = PledgeChanges(description={"en": "Clearer."}).model_dump(mode="json")
+    assert not {"gcm_principles", "nua_paragraphs", "calls"} & set(data)
+    assert data["title"] is None  # the fields recorded before keep their explicit nulls
+
+
+def test_an_amendment_that_empties_an_added_field_says_so() -> None:
+    data = PledgeChanges(calls=()).model_dump(mode="json")
+    assert data["calls"] == []
+    assert PledgeChanges.model_validate(data).changed_fields() == ("calls",)

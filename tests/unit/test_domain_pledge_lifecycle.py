@@ -61,6 +61,7 @@ from domain.taxonomies import reference_taxonomies
 from tests.unit.domain_builders import (
     MEMBER_CITY,
     NETWORK_ID,
+    OPEN_CALL,
     OTHER_NETWORK_ID,
     OTHER_PLEDGE_ID,
     OUTSIDER_CITY,
@@ -81,6 +82,7 @@ from tests.unit.domain_builders import (
     network_state,
     other_network_key,
     progress_command,
+    reference_tags,
     registered_cities,
     reported,
     submitted,
@@ -104,8 +106,14 @@ CHANGES: dict[str, Any] = {
     "starts_on": "2025-02-01",
     "ends_on": "2028-12-31",
     "indicators": [unit_indicator()],
+    "gcm_principles": ["people-centred"],
+    "nua_paragraphs": [28],
+    "calls": [OPEN_CALL],
 }
-NON_MATERIAL_FIELDS = frozenset({"description", "priority_areas"})
+# Tags of approach and context (ADR 0014): they do not change what was promised.
+NON_MATERIAL_FIELDS = frozenset(
+    {"description", "priority_areas", "gcm_principles", "nua_paragraphs", "calls"}
+)
 
 
 def amend(
@@ -122,6 +130,7 @@ def amend(
         registered_cities(),
         principal or network_key(),
         reference_taxonomies(),
+        reference_tags(),
     )
 
 
@@ -349,6 +358,7 @@ def test_amendment_adding_a_city_when_the_network_is_unknown_is_refused() -> Non
             registered_cities(),
             network_key(),
             reference_taxonomies(),
+            reference_tags(),
         )
     assert caught.value.field == "network_id"
 

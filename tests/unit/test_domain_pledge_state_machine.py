@@ -44,6 +44,7 @@ from tests.unit.domain_builders import (
     fold,
     network_key,
     progress_command,
+    reference_tags,
     submit,
     submitted,
     validator,
@@ -81,6 +82,7 @@ def decide(action: str, state: PledgeState, step: int) -> list[NewEvent]:
             CITIES,
             owner,
             taxonomies,
+            reference_tags(),
         ),
         "amend_non_material": lambda: amend_pledge(
             state,
@@ -91,6 +93,7 @@ def decide(action: str, state: PledgeState, step: int) -> list[NewEvent]:
             CITIES,
             owner,
             taxonomies,
+            reference_tags(),
         ),
         "validate": lambda: vet_pledge(
             state, ValidatePledge(decision="validated", criteria=("specific",)), validator()

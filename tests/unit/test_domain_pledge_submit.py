@@ -14,11 +14,14 @@ from domain.pledge import SubmitPledge, pledge_stream, submit_pledge
 from domain.principal import Principal
 from domain.taxonomies import reference_taxonomies
 from tests.unit.domain_builders import (
+    CLOSED_CALL,
     MEMBER_CITY,
     NETWORK_ID,
+    OPEN_CALL,
     OTHER_NETWORK_ID,
     OUTSIDER_CITY,
     PLEDGE_ID,
+    RETIRED_AREA,
     SECOND_MEMBER_CITY,
     UNREGISTERED_CITY,
     admin,
@@ -26,6 +29,7 @@ from tests.unit.domain_builders import (
     other_network_key,
     percentage_indicator,
     qualitative_indicator,
+    reference_tags,
     registered_cities,
     submit,
     submit_command,
@@ -34,6 +38,15 @@ from tests.unit.domain_builders import (
     unit_indicator,
     validator,
 )
+
+
+def refused_by_reference(**overrides: Any) -> InvalidInput | NotFound:
+    """The refusal of a valid command whose tags the log's reference data does not allow."""
+    with pytest.raises((InvalidInput, NotFound)) as caught:
+        submit(submit_command(**overrides))
+    error = caught.value
+    assert isinstance(error, InvalidInput | NotFound)
+    return error
 
 
 def refused(**overrides: Any) -> InvalidInput:
@@ -108,6 +121,7 @@ def test_submission_for_an_unregistered_network_is_refused() -> None:
             registered_cities(),
             other_network_key(),
             reference_taxonomies(),
+            reference_tags(),
         )
     assert caught.value.field == "network_id"
 
@@ -193,16 +207,81 @@ def test_unknown_sdg_target_is_refused(target: str) -> None:
     assert error.field == "sdg_targets"
 
 
-def test_unconfigured_priority_area_is_refused() -> None:
-    error = refused(priority_areas=["climate-mobility"])
-    assert isinstance(error, UnknownTaxonomyCode)
+def test_unregistered_priority_area_is_refused() -> None:
+    error = refused_by_reference(priority_areas=["urban-farming"])
+    assert isinstance(error, NotFound)
     assert error.field == "priority_areas"
 
 
-def test_priority_area_configured_by_the_deployment_is_accepted() -> None:
-    configured = reference_taxonomies().with_priority_areas(("climate-mobility",))
-    command = submit_command(priority_areas=["climate-mobility"])
-    assert submit(command, taxonomies=configured)
+def test_priority_area_retired_before_the_submission_is_refused() -> None:
+    error = refused_by_reference(priority_areas=["housing", RETIRED_AREA])
+    assert isinstance(error, InvalidInput)
+    assert "retired" in error.message
+    assert error.field == "priority_areas"
+
+
+def test_priority_area_registered_on_the_log_is_accepted() -> None:
+    command = submit_command(priority_areas=["urban-farming"])
+    assert submit(command, reference=reference_tags(areas=["urban-farming"]))
+
+
+def test_answer_to_an_open_call_is_accepted() -> None:
+    [event] = submit(submit_command(calls=[OPEN_CALL]))
+    assert isinstance(event.payload, PledgeSubmitted)
+    assert event.payload.content.calls == (OPEN_CALL,)
+
+
+@pytest.mark.parametrize(
+    "today", [date(2025, 12, 31), date(2026, 5, 2)], ids=["before opening", "after closing"]
+)
+def test_answer_to_a_call_outside_its_dates_is_refused(today: date) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        submit(submit_command(calls=[OPEN_CALL]), reference=reference_tags(today=today))
+    assert caught.value.field == "calls"
+
+
+def test_answer_on_a_call_s_opening_and_closing_days_is_accepted() -> None:
+    for today in (date(2026, 1, 1), date(2026, 5, 1)):
+        assert submit(submit_command(calls=[OPEN_CALL]), reference=reference_tags(today=today))
+
+
+def test_answer_to_a_closed_call_is_refused() -> None:
+    error = refused_by_reference(calls=[CLOSED_CALL])
+    assert error.field == "calls"
+
+
+def test_answer_to_an_unregistered_call_is_refused() -> None:
+    error = refused_by_reference(calls=["no-such-call"])
+    assert isinstance(error, NotFound)
+    assert error.field == "calls"
+
+
+def test_unknown_gcm_guiding_principle_is_refused() -> None:
+    error = refused(gcm_principles=["people-centred", "fast-and-loose"])
+    assert isinstance(error, UnknownTaxonomyCode)
+    assert error.field == "gcm_principles"
+
+
+def test_gcm_guiding_principles_and_nua_paragraphs_are_recorded() -> None:
+    command = submit_command(gcm_principles=["people-centred", "gender-responsive"],
+                             nua_paragraphs=[28, 99])  # fmt: skip
+    [event] = submit(command)
+    assert isinstance(event.payload, PledgeSubmitted)
+    assert event.payload.content.gcm_principles == ("people-centred", "gender-responsive")
+    assert event.payload.content.nua_paragraphs == (28, 99)
+
+
+def test_unknown_new_urban_agenda_paragraph_is_refused() -> None:
+    error = refused(nua_paragraphs=[176])
+    assert isinstance(error, UnknownTaxonomyCode)
+    assert error.field == "nua_paragraphs"
+
+
+def test_sdg_target_that_does_not_exist_is_refused_and_a_real_one_accepted() -> None:
+    error = refused(sdg_targets=["10.99"])
+    assert isinstance(error, UnknownTaxonomyCode)
+    assert error.field == "sdg_targets"
+    assert submit(submit_command(sdg_targets=["10.7"]))
 
 
 @pytest.mark.parametrize(
@@ -212,6 +291,9 @@ def test_priority_area_configured_by_the_deployment_is_accepted() -> None:
         ("gcr_areas", ["gcr-objective-1", "gcr-objective-1"]),
         ("sdg_targets", ["10.7", "10.7"]),
         ("priority_areas", ["housing", "health", "housing"]),
+        ("gcm_principles", ["people-centred", "people-centred"]),
+        ("nua_paragraphs", [28, 28]),
+        ("calls", [OPEN_CALL, OPEN_CALL]),
     ],
 )
 def test_duplicate_tags_are_refused(field: str, values: list[object]) -> None:

@@ -19,8 +19,8 @@ from domain.events import (
     invalid_input_from,
 )
 from domain.principal import Principal
+from domain.reference import SEED_DECLARATIONS
 from domain.registry import (
-    DECLARATIONS,
     DeclarationState,
     JoinNetwork,
     LeaveNetwork,
@@ -62,8 +62,17 @@ def test_stream_ids_are_namespaced_by_kind() -> None:
     assert declaration_stream(MARRAKECH) == "declaration:marrakech-2018"
 
 
+REGISTERED = DeclarationState(MARRAKECH, frozenset(), {"en": "Marrakech"}, ADOPTED_ON)
+"""The Marrakech declaration as its stream holds it once registered on the log (ADR 0014)."""
+
+
+def signed_by(*cities: str) -> DeclarationState:
+    return DeclarationState(MARRAKECH, frozenset(cities), {"en": "Marrakech"}, ADOPTED_ON)
+
+
 def test_marrakech_declaration_was_adopted_on_8_december_2018() -> None:
-    assert DECLARATIONS[MARRAKECH].adopted_on == ADOPTED_ON
+    [seed] = [d for d in SEED_DECLARATIONS if d.id == MARRAKECH]
+    assert seed.adopted_on == ADOPTED_ON
 
 
 # --- registering networks -------------------------------------------------------------------------
@@ -293,7 +302,9 @@ def test_signatures_accumulate_in_the_declaration_state() -> None:
         state,
         DeclarationSigned(declaration_id=MARRAKECH, city_id="lima", signed_on=date(2019, 1, 1)),
     )
-    assert state == DeclarationState(MARRAKECH, frozenset({"rabat", "lima"}))
+    assert state == DeclarationState(
+        MARRAKECH, frozenset({"rabat", "lima"}), first_signed_on=ADOPTED_ON
+    )
 
 
 @pytest.mark.parametrize(
@@ -318,7 +329,7 @@ def sign(
     declaration_id: str = MARRAKECH,
     city_id: str = MEMBER_CITY,
     signed_on: date = date(2019, 3, 1),
-    declaration: DeclarationState | None = None,
+    declaration: DeclarationState | None = REGISTERED,
     registered: bool = True,
     principal: Principal | None = None,
 ) -> list[DeclarationSigned]:
@@ -342,7 +353,7 @@ def test_admin_records_a_signature_for_a_registered_city() -> None:
     events = sign_declaration(
         MARRAKECH,
         SignDeclaration(city_id=OUTSIDER_CITY, signed_on=date(2019, 3, 1)),
-        None,
+        REGISTERED,
         city_state(OUTSIDER_CITY),
         None,
         admin(),
@@ -372,7 +383,7 @@ def test_a_network_whose_state_is_unknown_may_not_record_signatures() -> None:
         sign_declaration(
             MARRAKECH,
             SignDeclaration(city_id=MEMBER_CITY, signed_on=date(2019, 3, 1)),
-            None,
+            REGISTERED,
             city_state(),
             None,
             network_key(),
@@ -387,7 +398,7 @@ def test_a_validator_may_not_record_signatures() -> None:
 
 def test_an_unknown_declaration_is_refused() -> None:
     with pytest.raises(NotFound) as caught:
-        sign(declaration_id="paris-2015")
+        sign(declaration_id="paris-2015", declaration=None)
     assert caught.value.field == "declaration_id"
 
 
@@ -421,14 +432,12 @@ def test_signing_today_is_accepted() -> None:
 
 def test_signing_twice_is_refused() -> None:
     with pytest.raises(AlreadyExists) as caught:
-        sign(declaration=DeclarationState(MARRAKECH, frozenset({MEMBER_CITY})))
+        sign(declaration=signed_by(MEMBER_CITY))
     assert caught.value.field == "city_id"
 
 
 def test_another_city_may_sign_after_the_first() -> None:
-    [payload] = sign(
-        city_id=OUTSIDER_CITY, declaration=DeclarationState(MARRAKECH, frozenset({MEMBER_CITY}))
-    )
+    [payload] = sign(city_id=OUTSIDER_CITY, declaration=signed_by(MEMBER_CITY))
     assert payload.city_id == OUTSIDER_CITY
 
 

@@ -1,11 +1,16 @@
-"""Reference taxonomies: GCM objectives, GCR areas, SDGs and configurable priority areas."""
+"""Shipped taxonomies: GCM objectives and guiding principles, GCR areas, SDGs and their targets,
+New Urban Agenda paragraphs."""
 
 from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
 
 import pytest
 
 from domain.errors import InvalidInput, UnknownTaxonomyCode
-from domain.taxonomies import DEFAULT_PRIORITY_AREAS, Taxonomies, reference_taxonomies
+from domain.taxonomies import Taxonomies, reference_taxonomies
 
 
 @pytest.fixture
@@ -34,11 +39,6 @@ def test_reference_entries_carry_code_title_and_kind(reference: Taxonomies) -> N
 
 def test_reference_data_is_read_once() -> None:
     assert reference_taxonomies() is reference_taxonomies()
-
-
-def test_reference_data_starts_with_the_default_priority_areas(reference: Taxonomies) -> None:
-    assert reference.priority_areas == DEFAULT_PRIORITY_AREAS
-    assert len(DEFAULT_PRIORITY_AREAS) == 7
 
 
 def test_unknown_taxonomy_code_is_an_invalid_input() -> None:
@@ -102,49 +102,98 @@ def test_malformed_sdg_target_is_refused(reference: Taxonomies, target: str) -> 
     assert caught.value.field == "sdg_targets"
 
 
-# --- priority areas -------------------------------------------------------------------------------
+# --- SDG targets: the real list -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("area", DEFAULT_PRIORITY_AREAS)
-def test_default_priority_areas_are_accepted(reference: Taxonomies, area: str) -> None:
-    reference.check_priority_area(area)
+def test_reference_data_lists_the_169_sdg_targets(reference: Taxonomies) -> None:
+    assert len(reference.sdg_targets) == 169
+    assert {"1.1", "10.7", "10.c", "16.b", "17.19"} <= reference.sdg_targets
 
 
-def test_unconfigured_priority_area_is_refused(reference: Taxonomies) -> None:
-    with pytest.raises(UnknownTaxonomyCode) as caught:
-        reference.check_priority_area("climate-mobility")
-    assert caught.value.field == "priority_areas"
-
-
-def test_configured_priority_areas_replace_the_default_list(reference: Taxonomies) -> None:
-    configured = reference.with_priority_areas(("climate-mobility", "housing"))
-    configured.check_priority_area("climate-mobility")
-    with pytest.raises(UnknownTaxonomyCode):
-        configured.check_priority_area("health")
-
-
-def test_configuring_priority_areas_leaves_the_reference_data_unchanged(
-    reference: Taxonomies,
-) -> None:
-    reference.with_priority_areas(("climate-mobility",))
-    assert reference.priority_areas == DEFAULT_PRIORITY_AREAS
-    assert reference_taxonomies().priority_areas == DEFAULT_PRIORITY_AREAS
-
-
-def test_configuring_priority_areas_keeps_the_reference_codes(reference: Taxonomies) -> None:
-    configured = reference.with_priority_areas(("climate-mobility",))
-    assert configured.gcm_objectives == reference.gcm_objectives
-    assert configured.gcr_areas == reference.gcr_areas
-    assert configured.sdgs == reference.sdgs
-
-
-@pytest.mark.parametrize("area", ["Housing", "decent work", "", "-housing", "logement_social"])
-def test_configured_priority_area_must_be_a_lowercase_slug(
-    reference: Taxonomies, area: str
+@pytest.mark.parametrize("target", ["10.99", "10.8", "10.d", "17.20", "7.c", "1.6"])
+def test_sdg_target_of_the_right_form_that_does_not_exist_is_refused(
+    reference: Taxonomies, target: str
 ) -> None:
     with pytest.raises(UnknownTaxonomyCode) as caught:
-        reference.with_priority_areas(("housing", area))
-    assert caught.value.field == "priority_areas"
+        reference.check_sdg_target(target)
+    assert caught.value.field == "sdg_targets"
+
+
+@pytest.mark.parametrize("target", ["10.7", "10.c", "17.19", "1.b", "10"])
+def test_sdg_targets_and_goals_that_exist_are_accepted(reference: Taxonomies, target: str) -> None:
+    reference.check_sdg_target(target)
+
+
+# --- GCM guiding principles ---------------------------------------------------------------------
+
+
+def test_reference_data_lists_the_ten_gcm_guiding_principles(reference: Taxonomies) -> None:
+    assert len(reference.gcm_principles) == 10
+    assert {"people-centred", "whole-of-society"} <= set(reference.gcm_principles)
+
+
+def test_unknown_gcm_guiding_principle_is_refused(reference: Taxonomies) -> None:
+    with pytest.raises(UnknownTaxonomyCode) as caught:
+        reference.check_gcm_principle("global-geographical-scope")
+    assert caught.value.field == "gcm_principles"
+
+
+def test_gcm_guiding_principles_carry_labels_in_three_languages(reference: Taxonomies) -> None:
+    entry = reference.gcm_principles["people-centred"]
+    assert entry.label("fr") == "Priorité à la dimension humaine"
+    assert entry.label("es") == "Centrada en las personas"
+    assert entry.label("en") == "People-centred"
+
+
+def test_gcm_objectives_carry_french_and_spanish_short_labels(reference: Taxonomies) -> None:
+    assert reference.gcm_objectives[1].label("fr") == "Données"
+    assert reference.gcm_objectives[1].label("es") == "Datos"
+
+
+# --- New Urban Agenda paragraphs ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("paragraph", [1, 28, 175])
+def test_new_urban_agenda_paragraphs_1_to_175_are_known(
+    reference: Taxonomies, paragraph: int
+) -> None:
+    reference.check_nua_paragraph(paragraph)
+
+
+@pytest.mark.parametrize("paragraph", [0, 176, -3])
+def test_new_urban_agenda_paragraph_outside_1_to_175_is_refused(
+    reference: Taxonomies, paragraph: int
+) -> None:
+    with pytest.raises(UnknownTaxonomyCode) as caught:
+        reference.check_nua_paragraph(paragraph)
+    assert caught.value.field == "nua_paragraphs"
+
+
+# --- the shipped copy of shared/reference ------------------------------------------------------
+
+
+def test_gcr_programme_of_action_sections_up_to_iii_b_3_5_are_known(reference: Taxonomies) -> None:
+    for area in (
+        "gcr-poa-III.B.1.6",
+        "gcr-poa-III.B.2.1",
+        "gcr-poa-III.B.2.10",
+        "gcr-poa-III.B.3.5",
+    ):
+        reference.check_gcr_area(area)
+
+
+SHARED_REFERENCE = Path(__file__).parents[2] / ".." / "shared" / "reference" / "taxonomies.json"
+
+
+@pytest.mark.skipif(not SHARED_REFERENCE.is_file(), reason="no ../shared/reference beside the tree")
+def test_shipped_taxonomies_are_a_copy_of_the_shared_reference() -> None:
+    shared = json.loads(SHARED_REFERENCE.read_text("utf-8"))
+    shipped = json.loads(
+        resources.files("domain.data").joinpath("taxonomies.json").read_text("utf-8")
+    )
+    for key in ("gcm_objectives", "gcr_areas", "sdgs", "gcm_guiding_principles"):
+        assert shipped[key] == shared[key], key
+    assert shared["sources"] == shipped["sources"][: len(shared["sources"])]
 
 
 def test_sdg_target_with_a_trailing_newline_is_refused(reference: Taxonomies) -> None:
