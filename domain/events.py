@@ -15,16 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializationInfo,
-    SerializerFunctionWrapHandler,
-    StrictInt,
-    ValidationError,
-    model_serializer,
-)
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from domain.errors import InvalidInput
 from domain.principal import Role
@@ -172,17 +163,18 @@ class CallRegistered(Payload):
 # --- pledge lifecycle ---------------------------------------------------------------------------
 
 # Fields added to a pledge after events were first recorded (ADR 0014). They are left out of a
-# payload's JSON while they hold their default, so that the canonical bytes of every pledge event
-# recorded before them (and of every pledge that does not use them) stay exactly as they were.
+# payload's JSON while they hold their default (``exclude_if``), so that the canonical bytes of
+# every pledge event recorded before them (and of every pledge that does not use them) stay
+# exactly as they were.
 ADDED_PLEDGE_FIELDS: tuple[str, ...] = ("gcm_principles", "nua_paragraphs", "calls")
 
 
-def _without_added_defaults(data: Any) -> Any:
-    if isinstance(data, dict):
-        for name in ADDED_PLEDGE_FIELDS:
-            if name in data and not data[name]:
-                del data[name]
-    return data
+def _is_empty(value: tuple[Any, ...]) -> bool:
+    return not value
+
+
+def _is_none(value: object) -> bool:
+    return value is None
 
 
 class PledgeFields(Model):
@@ -202,15 +194,9 @@ class PledgeFields(Model):
     starts_on: IsoDate
     ends_on: IsoDate
     indicators: tuple[Indicator, ...] = Field(default=(), max_length=50)
-    gcm_principles: tuple[str, ...] = Field(default=(), max_length=10)
-    nua_paragraphs: tuple[StrictInt, ...] = Field(default=(), max_length=175)
-    calls: tuple[Slug, ...] = Field(default=(), max_length=20)
-
-    @model_serializer(mode="wrap")
-    def _serialize(
-        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
-    ) -> dict[str, Any]:
-        return _without_added_defaults(handler(self))  # type: ignore[no-any-return]
+    gcm_principles: tuple[str, ...] = Field(default=(), max_length=10, exclude_if=_is_empty)
+    nua_paragraphs: tuple[StrictInt, ...] = Field(default=(), max_length=175, exclude_if=_is_empty)
+    calls: tuple[Slug, ...] = Field(default=(), max_length=20, exclude_if=_is_empty)
 
 
 class PledgeContent(PledgeFields):
@@ -241,21 +227,12 @@ class PledgeChanges(Model):
     starts_on: IsoDate | None = None
     ends_on: IsoDate | None = None
     indicators: tuple[Indicator, ...] | None = Field(default=None, max_length=50)
-    gcm_principles: tuple[str, ...] | None = Field(default=None, max_length=10)
-    nua_paragraphs: tuple[StrictInt, ...] | None = Field(default=None, max_length=175)
-    calls: tuple[Slug, ...] | None = Field(default=None, max_length=20)
-
-    @model_serializer(mode="wrap")
-    def _serialize(
-        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
-    ) -> dict[str, Any]:
-        # An unchanged added field (None) is left out, as in PledgeFields; a change to () is kept.
-        data = handler(self)
-        if isinstance(data, dict):
-            for name in ADDED_PLEDGE_FIELDS:
-                if name in data and data[name] is None:
-                    del data[name]
-        return data  # type: ignore[no-any-return]
+    # An unchanged added field (None) is left out, as in PledgeFields; a change to () is kept.
+    gcm_principles: tuple[str, ...] | None = Field(default=None, max_length=10, exclude_if=_is_none)
+    nua_paragraphs: tuple[StrictInt, ...] | None = Field(
+        default=None, max_length=175, exclude_if=_is_none
+    )
+    calls: tuple[Slug, ...] | None = Field(default=None, max_length=20, exclude_if=_is_none)
 
     def changed_fields(self) -> tuple[str, ...]:
         return tuple(name for name in type(self).model_fields if getattr(self, name) is not None)

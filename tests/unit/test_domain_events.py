@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from domain.errors import InvalidInput
 from domain.events import (
+    ADDED_PLEDGE_FIELDS,
     EVENT_SPECS,
     TYPE_OF_PAYLOAD,
     CallRegistered,
@@ -29,6 +30,7 @@ from domain.events import (
     PledgeChanges,
     PledgeChangesRequested,
     PledgeClosed,
+    PledgeFields,
     PledgeMatched,
     PledgeSubmitted,
     PledgeValidated,
@@ -356,3 +358,9 @@ def test_an_amendment_that_empties_an_added_field_says_so() -> None:
     data = PledgeChanges(calls=()).model_dump(mode="json")
     assert data["calls"] == []
     assert PledgeChanges.model_validate(data).changed_fields() == ("calls",)
+
+
+def test_every_added_pledge_field_is_left_out_while_it_holds_its_default() -> None:
+    for name in ADDED_PLEDGE_FIELDS:
+        assert PledgeFields.model_fields[name].exclude_if is not None, name
+        assert PledgeChanges.model_fields[name].exclude_if is not None, name
