@@ -27,12 +27,14 @@ from api.bootstrap import Services, bootstrap
 from domain.errors import DomainError
 from domain.principal import Principal
 from ledger.clock import SeededIds, SteppingClock
+from ledger.reference_seed import register_reference_seed
 from ledger.settings import LedgerSettings
 from projections import DIMENSIONS, ProjectionRunner, rebuild
 from projections.as_of import pledge_as_of, rollups_of, views_as_of
-from projections.models import PledgeOut, RollupOut, SilentPledgeOut
+from projections.models import PledgeOut, ReferenceItemOut, RollupOut, SilentPledgeOut
 from projections.pledge_page import pledge_page as page_of
 from projections.pledges import pledge, silent_pledge, silent_pledges
+from projections.registry import REFERENCE_KINDS, reference_items, reference_out
 from projections.rollups import rollups
 from projections.tables import read_snapshot
 from tests.integration.ledger_scenario import issue_keys
@@ -44,6 +46,9 @@ NETWORKS = ("uclg", "metropolis")
 CITIES = {"ma-rabat": "MA", "ma-tangier": "MA", "sn-dakar": "SN"}
 FRESHNESS_MONTHS = 6
 START = date(2025, 1, 6)
+PRINCIPLES = ["people-centred", "gender-responsive"]
+CALLS = ("call-2025", "call-later")
+AREAS = ("housing", "health", "education")
 
 
 def key(network_id: str) -> Principal:
@@ -103,6 +108,11 @@ STEPS = st.lists(
                 "close",
                 "erratum",
                 "leave",
+                "amend_tags",
+                "register_area",
+                "retire_area",
+                "register_call",
+                "sign",
             ]
         ),
         which=st.integers(min_value=0, max_value=7),
@@ -146,6 +156,11 @@ def pledge_body(step: Step) -> dict[str, Any]:
         "gcr_areas": ["gcr-objective-1"] if step.which % 2 else [],
         "sdg_targets": ["10.7", "11"][: step.which % 3],
         "priority_areas": ["housing"] if step.which > 4 else [],
+        # ADR 0014's tags: the call may have closed, an area may be retired (then the rules
+        # refuse the submission and nothing is written).
+        "gcm_principles": PRINCIPLES[: step.which % 3],
+        "nua_paragraphs": [1 + step.amount % 175] if step.which % 2 else [],
+        "calls": [CALLS[step.which % len(CALLS)]] if step.which % 3 == 1 else [],
         "starts_on": "2025-01-01",
         "ends_on": "2027-12-31",
         "indicators": indicators,
@@ -220,6 +235,41 @@ def run_step(services: Services, step: Step, pledges: list[tuple[str, str]], tod
             )
         elif step.action == "leave":
             batch.execute("leave_network", ADMIN, {"city_id": "ma-rabat"}, target=network_id)
+        elif step.action == "amend_tags":
+            tags = {
+                "gcm_principles": PRINCIPLES[step.which % 2 :],
+                "calls": [CALLS[step.amount % len(CALLS)]] if step.amount % 2 else [],
+                "priority_areas": [AREAS[step.amount % len(AREAS)]],
+            }
+            batch.execute(
+                "amend_pledge", owner, {"changes": tags, "reason": "Tags"}, target=pledge_id
+            )
+        elif step.action == "register_area":
+            area = {"id": AREAS[step.which % len(AREAS)], "title": {"en": f"Area {step.which}"}}
+            batch.execute("register_priority_area", ADMIN, area)
+        elif step.action == "retire_area":
+            batch.execute(
+                "retire_priority_area",
+                ADMIN,
+                {"reason": "Merged"},
+                target=AREAS[step.which % len(AREAS)],
+            )
+        elif step.action == "register_call":
+            call = {
+                "id": CALLS[1],
+                "title": {"en": "A later call"},
+                "opens_on": today,
+                "closes_on": today + timedelta(days=step.amount % 90),
+            }
+            batch.execute("register_call", ADMIN, call)
+        elif step.action == "sign":
+            city_id = ("ma-rabat", "sn-dakar", "ma-tangier")[step.which % 3]
+            batch.execute(
+                "sign_declaration",
+                ADMIN,
+                {"city_id": city_id, "signed_on": today},
+                target="marrakech-2018",
+            )
 
 
 def register(services: Services) -> None:
@@ -239,6 +289,14 @@ def register(services: Services) -> None:
             batch.execute("join_network", ADMIN, {"city_id": city_id}, target="uclg")
         batch.execute("join_network", ADMIN, {"city_id": "ma-tangier"}, target="metropolis")
         issue_keys(batch, *(key(network_id) for network_id in NETWORKS))
+        register_reference_seed(batch, ADMIN, ("housing",))
+        call = {
+            "id": CALLS[0],
+            "title": {"en": "Call 2025"},
+            "opens_on": START,
+            "closes_on": START + timedelta(days=200),
+        }
+        batch.execute("register_call", ADMIN, call)
 
 
 # --- what the live views show, and what the log says they showed ----------------------------------
@@ -249,6 +307,7 @@ class Snapshot:
     rollups: dict[str, list[RollupOut]]
     pages: dict[str, PledgeOut | None]
     silent: list[SilentPledgeOut]
+    reference: dict[str, list[ReferenceItemOut]]
 
 
 def live_snapshot(services: Services, day: date, pledge_ids: list[str]) -> Snapshot:
@@ -263,6 +322,7 @@ def live_snapshot(services: Services, day: date, pledge_ids: list[str]) -> Snaps
                 for p in pledge_ids
             },
             silent=silent_pledges(connection, today=day, freshness_months=FRESHNESS_MONTHS),
+            reference={kind: reference_items(connection, kind) for kind in REFERENCE_KINDS},
         )
 
 
@@ -284,6 +344,12 @@ def snapshot_from_log(services: Services, day: date, pledge_ids: list[str]) -> S
             for p in pledge_ids
         },
         silent=silent,
+        reference={
+            kind: [
+                reference_out(state.reference[k]) for k in sorted(state.reference) if k[0] == kind
+            ]
+            for kind in REFERENCE_KINDS
+        },
     )
 
 
