@@ -87,8 +87,8 @@ class LedgerSettings(BaseSettings):
         for area in value:
             try:
                 check_slug(area)
-            except ValueError as error:
-                raise ValueError(f"priority area {area!r} {error}") from None
+            except ValueError:
+                raise ValueError(f"priority area {area!r} must be a lowercase slug") from None
         return value
 
     @field_validator("log_origin")
