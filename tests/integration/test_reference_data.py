@@ -227,3 +227,20 @@ def test_the_verifier_replays_reference_events_and_the_new_pledge_fields(
     assert bundle.exit_code == 0, bundle.stdout + bundle.stderr
     assert orjson.loads(bundle.stdout)["rollups_checked"] is True
     assert store.exit_code == 0, store.stdout + store.stderr
+
+
+def test_verify_reads_views_installed_before_the_reference_table_as_empty(
+    services: Services,
+) -> None:
+    # A store whose views were installed by the previous version and not opened for writing
+    # since: no projection_reference_items table, and no reference events on its log.
+    register_basics(services)
+    submit_pledge(services)
+    catch_up(services)
+    services.log.sign(wait=False, force=True)
+    with services.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE projection_reference_items")
+
+    result = run(["verify", "--json"], environment(services.settings))  # opens read-only
+
+    assert result.exit_code == 0, result.stdout + result.stderr
