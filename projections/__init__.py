@@ -22,6 +22,7 @@ from projections.models import (
     CheckpointCitationOut,
     CityOut,
     ErratumOut,
+    ExternalIdOut,
     FreshnessOut,
     IndicatorOut,
     IndicatorProgressOut,
@@ -37,6 +38,7 @@ from projections.models import (
     SignatureOut,
     SilentPledgeOut,
     TimelineEntryOut,
+    TranslationOut,
     ValidationOut,
 )
 from projections.pledges import list_pledges, pledge, silent_pledges
@@ -52,13 +54,14 @@ from projections.reports import (
 from projections.rollups import all_rollups, rollup, rollups
 from projections.runner import ProjectionRunner
 from projections.tables import read_snapshot
-from projections.timeline import pledge_timeline
+from projections.timeline import pledge_timeline, stream_timeline
 
 __all__ = [
     "DIMENSIONS",
     "CheckpointCitationOut",
     "CityOut",
     "ErratumOut",
+    "ExternalIdOut",
     "FreshnessOut",
     "IndicatorOut",
     "IndicatorProgressOut",
@@ -81,6 +84,7 @@ __all__ = [
     "SignatureOut",
     "SilentPledgeOut",
     "TimelineEntryOut",
+    "TranslationOut",
     "ValidationOut",
     "all_rollups",
     "build_report",
@@ -101,4 +105,5 @@ __all__ = [
     "rollups_document",
     "signatures",
     "silent_pledges",
+    "stream_timeline",
 ]

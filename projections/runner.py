@@ -34,7 +34,7 @@ from projections.projector import Notified, ProjectionBatch, Projector
 from projections.registry import RegistryProjector
 from projections.rollups import RollupProjector
 from projections.sealed import decode_sealed
-from projections.state import CityRow, ViewState
+from projections.state import CityRow, NetworkRow, ViewState
 from projections.tables import (
     ViewTables,
     create_view_tables,
@@ -69,6 +69,22 @@ class StoredViews:
         if row is None:
             return None
         return CityRow(row.city_id, orjson.loads(row.name), row.country, row.registered_at)
+
+    def network(self, network_id: str) -> NetworkRow | None:
+        networks = self.tables.networks
+        row = self.connection.execute(
+            select(networks).where(networks.c.network_id == network_id)
+        ).one_or_none()
+        if row is None:
+            return None
+        return NetworkRow(row.network_id, orjson.loads(row.name), row.registered_at)
+
+    def pledges_naming(self, city_id: str) -> dict[str, PledgeView]:
+        tags = self.tables.pledge_tags
+        pledge_ids = self.connection.execute(
+            select(tags.c.pledge_id).where(tags.c.dimension == "city", tags.c.key == city_id)
+        ).scalars()
+        return self.pledges(list(pledge_ids))
 
     def pledges(self, pledge_ids: Collection[str]) -> dict[str, PledgeView]:
         pledges = self.tables.pledges

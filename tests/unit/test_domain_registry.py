@@ -293,7 +293,11 @@ def test_signatures_accumulate_in_the_declaration_state() -> None:
         state,
         DeclarationSigned(declaration_id=MARRAKECH, city_id="lima", signed_on=date(2019, 1, 1)),
     )
-    assert state == DeclarationState(MARRAKECH, frozenset({"rabat", "lima"}))
+    assert state == DeclarationState(
+        MARRAKECH,
+        frozenset({"rabat", "lima"}),
+        {"rabat": ADOPTED_ON, "lima": date(2019, 1, 1)},
+    )
 
 
 @pytest.mark.parametrize(
