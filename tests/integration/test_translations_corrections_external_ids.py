@@ -547,7 +547,8 @@ def test_a_corrected_country_recounts_the_pledges_naming_the_city(services: Serv
         tunisia = rollup(connection, "country", "TN", today=TODAY, freshness_months=12)
         morocco = rollup(connection, "country", "MA", today=TODAY, freshness_months=12)
         in_tunisia = list_pledges(connection, country="TN")
-    assert tunisia is not None and tunisia.pledges == 1
+    assert tunisia is not None
+    assert tunisia.pledges == 1
     assert morocco is None or morocco.pledges == 0
     assert [p.pledge_id for p in in_tunisia.items] == [pledge_id]
 
