@@ -4,7 +4,7 @@ external ids that name one pledge each. Each rule, and each refusal (which store
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,10 @@ import pytest
 
 from api.bootstrap import Services
 from domain.errors import AlreadyExists, InvalidInput, NotFound, NotPermitted
+from domain.events import ExternalIdClaimed, NewEvent
+from domain.external_ids import claim_stream
 from ledger.bundle import export_bundle
+from ledger.envelope import seal
 from ledger.verify import verify_bundle
 from projections import list_pledges, pledge, pledge_timeline, read_snapshot, rollup
 from projections.models import PledgeOut
@@ -699,3 +702,95 @@ def test_a_log_with_every_new_event_verifies_with_its_rollups(
 
     assert result.ok, result.failure
     assert result.authority_checked
+
+
+def test_a_title_translation_longer_than_a_title_may_be_is_refused(services: Services) -> None:
+    register_basics(services)
+    pledge_id = submit_pledge(services)
+
+    error = refused(
+        services,
+        InvalidInput,
+        "translate_pledge",
+        UCLG,
+        {"field": "title", "language": "fr", "text": "G" * 301},
+        target=pledge_id,
+    )
+
+    assert error.field == "text"  # type: ignore[attr-defined]
+
+
+def test_a_title_translation_naming_a_report_is_refused(services: Services) -> None:
+    register_basics(services)
+    pledge_id = submit_pledge(services)
+
+    error = refused(
+        services,
+        InvalidInput,
+        "translate_pledge",
+        UCLG,
+        {
+            "field": "title",
+            "language": "fr",
+            "text": "Guichet",
+            "progress_event_id": "00000000-0000-4000-8000-000000000001",
+        },
+        target=pledge_id,
+    )
+
+    assert error.field == "progress_event_id"  # type: ignore[attr-defined]
+
+
+def test_a_translation_of_an_ended_pledge_is_recorded(services: Services) -> None:
+    register_basics(services)
+    pledge_id = submit_pledge(services)
+    services.ledger.write("close_pledge", UCLG, {"outcome": "fulfilled"}, target=pledge_id)
+
+    translate(services, pledge_id, field="title", language="fr", text="Guichet unique")
+
+    shown = page(services, pledge_id)
+    assert shown.status == "closed"
+    assert [t.language for t in shown.translations] == ["fr"]
+
+
+def test_withdrawing_a_signature_of_an_unknown_declaration_is_refused(
+    services: Services,
+) -> None:
+    register_basics(services)
+
+    error = refused(
+        services,
+        NotFound,
+        "withdraw_signature",
+        ADMIN,
+        {"city_id": "ma-marrakech", "withdrawn_on": "2025-01-15", "reason": "Unknown"},
+        target="no-such-declaration",
+    )
+
+    assert error.field == "declaration_id"  # type: ignore[attr-defined]
+
+
+def test_a_claim_recorded_by_another_network_fails_verification_naming_it(
+    services: Services, tmp_path: Path
+) -> None:
+    register_basics(services)
+    pledge_id = submit_pledge(services)
+    claim = NewEvent(ExternalIdClaimed(scheme="grf", value="GRF-1", pledge_id=pledge_id))
+    envelope = seal(
+        claim,
+        event_id="00000000-0000-4000-8000-0000000000ff",
+        stream_id=claim_stream("grf", "GRF-1"),
+        stream_version=1,
+        recorded_at=datetime(2026, 3, 2, 12, 0, tzinfo=UTC),
+        recorded_by=METROPOLIS.key_id,
+    )
+    services.store.append([envelope])
+    services.log.integrate()
+
+    services.log.sign(wait=False, force=True)
+    export_bundle(services.log, tmp_path / "bundle", vkey=services.log.signer.vkey)
+    result = verify_bundle(tmp_path / "bundle")
+
+    assert result.failure is not None
+    assert "key metropolis-key of network metropolis" in result.failure.problem
+    assert "extid.claimed" in result.failure.problem
