@@ -156,6 +156,8 @@ class SilentPledgeOut(OutModel):
     submitted_at: str
     last_reported_on: date | None
     silent_since: date
+    external_ids: tuple[str, ...] = ()
+    """``scheme:value`` of every id the pledge has elsewhere (so a forum finds it there)."""
 
 
 class PledgeSummaryOut(OutModel):

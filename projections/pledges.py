@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
-from domain.external_ids import external_id_digest
+from domain.external_ids import external_id_digest, external_id_key
 from projections.counters import Key, memberships, sdg_goal
 from projections.errors import InvalidQuery
 from projections.freshness import freshness_cutoff
@@ -198,6 +198,7 @@ def silent_pledge(view: PledgeView) -> SilentPledgeOut:
         submitted_at=view.submitted_at,
         last_reported_on=view.last_reported_on,
         silent_since=view.freshness_anchor,
+        external_ids=tuple(external_id_key(x.scheme, x.value) for x in view.external_ids),
     )
 
 

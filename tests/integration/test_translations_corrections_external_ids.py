@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from api.bootstrap import Services
+from api.report_formats import render_csv
 from domain.errors import AlreadyExists, InvalidInput, NotFound, NotPermitted
 from domain.events import ExternalIdClaimed, NewEvent
 from domain.external_ids import claim_stream
@@ -20,6 +21,7 @@ from ledger.verify import verify_bundle
 from projections import list_pledges, pledge, pledge_timeline, read_snapshot, rollup
 from projections.models import PledgeOut
 from projections.registry import city, network, signatures
+from projections.reports import build_report
 from projections.timeline import stream_timeline
 from tests.integration.ledger_scenario import (
     ADMIN,
@@ -794,3 +796,15 @@ def test_a_claim_recorded_by_another_network_fails_verification_naming_it(
     assert result.failure is not None
     assert "key metropolis-key of network metropolis" in result.failure.problem
     assert "extid.claimed" in result.failure.problem
+
+
+def test_a_reports_silent_pledges_carry_their_external_ids(services: Services) -> None:
+    register_basics(services)
+    pledge_id = submit_pledge(services)
+    add_id(services, pledge_id, "grf", "GRF-1")
+
+    report = build_report(services.store, services.log, as_of=date(2027, 6, 1), freshness_months=12)
+
+    [silent] = report.silent_pledges
+    assert silent.external_ids == ("grf:GRF-1",)
+    assert "grf:GRF-1" in render_csv(report)
