@@ -17,6 +17,7 @@ from domain.events import ExternalIdClaimed, NewEvent
 from domain.external_ids import claim_stream
 from ledger.bundle import export_bundle
 from ledger.envelope import seal
+from ledger.errors import ConcurrencyConflict
 from ledger.verify import verify_bundle
 from projections import list_pledges, pledge, pledge_timeline, read_snapshot, rollup
 from projections.models import PledgeOut
@@ -808,3 +809,24 @@ def test_a_reports_silent_pledges_carry_their_external_ids(services: Services) -
     [silent] = report.silent_pledges
     assert silent.external_ids == ("grf:GRF-1",)
     assert "grf:GRF-1" in render_csv(report)
+
+
+def test_two_racing_claims_of_one_id_store_only_the_first(services: Services) -> None:
+    register_basics(services)
+    first = submit_pledge(services)
+    second = submit_pledge(services)
+    one = services.ledger.new_batch()
+    other = services.ledger.new_batch()
+    one.execute("add_external_id", UCLG, {"scheme": "grf", "value": "GRF-7"}, target=first)
+    other.execute("add_external_id", UCLG, {"scheme": "grf", "value": "GRF-7"}, target=second)
+
+    services.ledger.commit(one)
+    before = event_count(services)
+    with pytest.raises(ConcurrencyConflict):
+        services.ledger.commit(other)
+
+    assert event_count(services) == before  # not even the second pledge's own event
+    assert page(services, second).external_ids == ()
+    with read_snapshot(services.engine) as connection:
+        found = list_pledges(connection, external_id=("grf", "GRF-7"))
+    assert [p.pledge_id for p in found.items] == [first]
