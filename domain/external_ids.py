@@ -32,7 +32,7 @@ from domain.events import (
     invalid_input_from,
     refusing_invalid_input,
 )
-from domain.pledge import PledgeState
+from domain.pledge import Command, PledgeState
 from domain.principal import Principal
 from domain.values import ExternalIdScheme, ExternalIdValue, Reason
 
@@ -97,12 +97,12 @@ def evolve_claim(state: ClaimState | None, payload: Payload) -> ClaimState:
     raise InvalidInput(f"{type(payload).__name__} does not belong to a claim", field="type")
 
 
-class AddExternalId(Model):
+class AddExternalId(Command):
     scheme: ExternalIdScheme
     value: ExternalIdValue
 
 
-class RemoveExternalId(Model):
+class RemoveExternalId(Command):
     scheme: ExternalIdScheme
     value: ExternalIdValue
     reason: Reason

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date
 
+from pydantic import model_validator
+
 from domain.authority import require_authority
 from domain.errors import AlreadyExists, InvalidInput, NotFound
 from domain.events import (
@@ -36,6 +38,7 @@ from domain.values import (
     NameChanges,
     Reason,
     Slug,
+    refuse_personal_data,
 )
 
 
@@ -162,7 +165,17 @@ class SignDeclaration(Model):
     signed_on: IsoDate
 
 
-class CorrectCity(Model):
+class _FreeTextCommand(Model):
+    """A registry command with free text (a reason): it may hold no personal data, since it
+    will be public forever (as ``domain.pledge.Command``)."""
+
+    @model_validator(mode="after")
+    def _refuse_personal_data(self) -> _FreeTextCommand:
+        refuse_personal_data(self)
+        return self
+
+
+class CorrectCity(_FreeTextCommand):
     """Registry fields to correct: names per language (an empty text removes that language's
     name) and the country; at least one of them, and the reason."""
 
@@ -171,14 +184,14 @@ class CorrectCity(Model):
     reason: Reason
 
 
-class CorrectNetwork(Model):
+class CorrectNetwork(_FreeTextCommand):
     """A network's names to correct per language (an empty text removes that language)."""
 
     name: NameChanges
     reason: Reason
 
 
-class WithdrawSignature(Model):
+class WithdrawSignature(_FreeTextCommand):
     city_id: Slug
     withdrawn_on: IsoDate
     reason: Reason

@@ -12,7 +12,13 @@ import pytest
 
 from api.bootstrap import Services
 from api.report_formats import render_csv
-from domain.errors import AlreadyExists, InvalidInput, NotFound, NotPermitted
+from domain.errors import (
+    AlreadyExists,
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    PersonalDataRefused,
+)
 from domain.events import ExternalIdClaimed, NewEvent
 from domain.external_ids import claim_stream
 from ledger.bundle import export_bundle
@@ -830,3 +836,30 @@ def test_two_racing_claims_of_one_id_store_only_the_first(services: Services) ->
     with read_snapshot(services.engine) as connection:
         found = list_pledges(connection, external_id=("grf", "GRF-7"))
     assert [p.pledge_id for p in found.items] == [first]
+
+
+@pytest.mark.parametrize(
+    ("name", "target", "body"),
+    [
+        ("correct_city", "ma-marrakech", {"country": "TN", "reason": "Call +212 6 12 34 56 78"}),
+        ("correct_network", "uclg", {"name": {"fr": "CGLU"}, "reason": "Ask x@example.org"}),
+        (
+            "withdraw_signature",
+            "marrakech-2018",
+            {
+                "city_id": "ma-marrakech",
+                "withdrawn_on": "2025-01-15",
+                "reason": "Mail x@example.org",
+            },
+        ),
+    ],
+)
+def test_a_registry_reason_holding_personal_data_is_refused(
+    services: Services, name: str, target: str, body: dict[str, Any]
+) -> None:
+    register_basics(services)
+    sign(services)
+
+    error = refused(services, PersonalDataRefused, name, ADMIN, body, target=target)
+
+    assert error.field == "reason"  # type: ignore[attr-defined]
