@@ -176,6 +176,8 @@ class PledgeSummaryOut(OutModel):
     submitted_at: str
     updated_at: str
     last_reported_on: date | None
+    external_ids: tuple[str, ...] = ()
+    """``scheme:value`` of every id the pledge has elsewhere."""
 
 
 class PledgeListOut(OutModel):

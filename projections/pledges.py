@@ -243,6 +243,7 @@ def pledge_summary(view: PledgeView) -> PledgeSummaryOut:
         submitted_at=view.submitted_at,
         updated_at=view.updated_at,
         last_reported_on=view.last_reported_on,
+        external_ids=tuple(external_id_key(x.scheme, x.value) for x in view.external_ids),
     )
 
 

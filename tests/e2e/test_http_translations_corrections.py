@@ -159,6 +159,7 @@ def test_external_ids_are_added_found_refused_twice_and_removed(
 
     found = client.get("/api/v1/pledges", params={"external_id": "grf:GRF-2023-00417"}).json()
     assert [p["pledge_id"] for p in found["items"]] == [first]
+    assert found["items"][0]["external_ids"] == ["grf:GRF-2023-00417"]
     page = client.get(f"/api/v1/pledges/{first}").json()
     assert [x["id"] for x in page["external_ids"]] == ["grf:GRF-2023-00417"]
 
