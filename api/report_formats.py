@@ -130,7 +130,7 @@ def report_sections(report: ReportOut) -> list[Section]:
         Section(
             "Silent pledges",
             "silent_pledges",
-            ("network_id", "cities", "status", "silent_since", "last_reported_on"),
+            ("network_id", "cities", "status", "silent_since", "last_reported_on", "external_ids"),
             tuple(
                 (
                     p.pledge_id,
@@ -141,6 +141,7 @@ def report_sections(report: ReportOut) -> list[Section]:
                         p.status,
                         p.silent_since.isoformat(),
                         _text(p.last_reported_on),
+                        " ".join(p.external_ids),
                     ),
                 )
                 for p in report.silent_pledges

@@ -12,7 +12,8 @@ import base64
 
 from pydantic import BaseModel, ConfigDict
 
-from domain import pledge, reference, registry
+from domain import external_ids, pledge, reference, registry
+from domain.values import IsoDate, Reason
 from ledger.commands import CommandName, command_handler
 from ledger.log import Receipt
 from ledger.write_path import Written
@@ -82,6 +83,39 @@ class CallIn(reference.RegisterCall):
     """A call to action: pledges may answer it from opens_on to closes_on."""
 
 
+class TranslationIn(pledge.TranslatePledge):
+    """A text of the pledge in another language than its original: the ``title``, the
+    ``description``, or the ``narrative`` of the progress report ``progress_event_id``. It does
+    not send a validated pledge back to validation."""
+
+
+class ExternalIdIn(external_ids.AddExternalId):
+    """An id the pledge has elsewhere: ``scheme`` is ``grf`` (Global Refugee Forum pledge id),
+    ``gcm`` (GCM pledging platform id) or the pledge's network id (that network's reference)."""
+
+
+class ExternalIdRemovalIn(external_ids.RemoveExternalId):
+    """An id the pledge carries that no longer names it, with the reason."""
+
+
+class CityCorrectionIn(registry.CorrectCity):
+    """Corrected or translated names (per language; an empty text removes that language's
+    name) and/or a corrected country, with the reason."""
+
+
+class NetworkCorrectionIn(registry.CorrectNetwork):
+    """Corrected or translated names of the network (per language), with the reason."""
+
+
+class SignatureWithdrawalIn(BaseModel):
+    """The day the city withdrew its signature, and why."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    withdrawn_on: IsoDate
+    reason: Reason
+
+
 class WireOut(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -137,8 +171,10 @@ class PledgeWriteOut(WriteOut):
 
 
 def _only_receipt(written: Written) -> ReceiptOut:
-    [receipt] = written.receipts
-    return ReceiptOut.of(receipt)
+    """The receipt of the event the command recorded in its own stream (an external id's
+    claim, written beside it in the same append, is the same fact's guard)."""
+    own = [r for r in written.receipts if r.stream_id == written.result.stream_id]
+    return ReceiptOut.of(own[-1])
 
 
 def as_command(name: CommandName, body: BaseModel) -> BaseModel:

@@ -17,9 +17,9 @@ from domain.errors import NotPermitted
 from domain.principal import Principal, Role
 
 NetworkScope = Literal[
-    # the network the event is about (membership events of the network's own stream)
+    # the network the event is about (membership events and corrections of its own stream)
     "the_network",
-    # the network that submitted the pledge
+    # the network that submitted the pledge (for an external id's claim: the claiming pledge's)
     "pledge_owner",
     # the network that submitted the pledge, or the one that submitted the supporting pledge
     "pledge_or_supporting_owner",
@@ -54,6 +54,9 @@ EVENT_AUTHORITY: dict[str, Authority] = {
     "area.registered": _authority("admin"),
     "area.retired": _authority("admin"),
     "call.registered": _authority("admin"),
+    "declaration.signature_withdrawn": _authority("admin", "network", network_scope="member_city"),
+    "city.corrected": _authority("admin"),
+    "network.corrected": _authority("admin", "network", network_scope="the_network"),
     "pledge.submitted": _authority("network", network_scope="pledge_owner"),
     "pledge.amended": _authority("network", network_scope="pledge_owner"),
     "pledge.validated": _authority("validator"),
@@ -67,6 +70,12 @@ EVENT_AUTHORITY: dict[str, Authority] = {
     "pledge.erratum_recorded": _authority(
         "admin", "validator", "network", network_scope="pledge_owner"
     ),
+    "pledge.translated": _authority("network", network_scope="pledge_owner"),
+    "pledge.external_id_added": _authority("network", network_scope="pledge_owner"),
+    "pledge.external_id_removed": _authority("network", network_scope="pledge_owner"),
+    # the guard written beside pledge.external_id_added / _removed, by the same key
+    "extid.claimed": _authority("network", network_scope="pledge_owner"),
+    "extid.released": _authority("network", network_scope="pledge_owner"),
     "apikey.issued": _authority("admin"),
     "apikey.revoked": _authority("admin"),
 }

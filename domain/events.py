@@ -22,7 +22,10 @@ from domain.principal import Role
 from domain.values import (
     CountryCode,
     DecimalString,
+    ExternalIdScheme,
+    ExternalIdValue,
     IsoDate,
+    Language,
     LocalizedText,
     LocalizedTitle,
     OptionalLocalizedText,
@@ -31,6 +34,7 @@ from domain.values import (
     ShortText,
     Slug,
     Text,
+    TranslationText,
     Url,
 )
 
@@ -160,6 +164,36 @@ class CallRegistered(Payload):
     closes_on: IsoDate
 
 
+class CityCorrected(Payload):
+    """A registry correction of a city: each field given replaces the recorded one.
+
+    ``name`` is the city's complete set of names after the correction (a correction that adds a
+    French name carries the English one too), so the event reads alone.
+    """
+
+    city_id: Slug
+    name: LocalizedTitle | None = None
+    country: CountryCode | None = None
+    reason: Reason
+
+
+class NetworkCorrected(Payload):
+    """A registry correction of a network's names (the complete set after the correction)."""
+
+    network_id: Slug
+    name: LocalizedTitle
+    reason: Reason
+
+
+class SignatureWithdrawn(Payload):
+    """A city withdrew its signature of a declaration (the signature stays on the log)."""
+
+    declaration_id: Slug
+    city_id: Slug
+    withdrawn_on: IsoDate
+    reason: Reason
+
+
 # --- pledge lifecycle ---------------------------------------------------------------------------
 
 # Fields added to a pledge after events were first recorded (ADR 0014). They are left out of a
@@ -278,6 +312,56 @@ class PledgeClosed(Payload):
     note: Text = ""
 
 
+TranslatedField = Literal["title", "description", "narrative"]
+TRANSLATED_FIELDS: tuple[str, ...] = ("title", "description", "narrative")
+
+
+class PledgeTranslated(Payload):
+    """A text of the pledge in a language its author did not write it in (never material).
+
+    ``field`` is the pledge's ``title`` or ``description``, or the ``narrative`` of the
+    progress report whose event id is ``progress_event_id``. A later translation of the same
+    text into the same language replaces it.
+    """
+
+    field: TranslatedField
+    language: Language
+    text: TranslationText
+    progress_event_id: str | None = None
+
+
+class ExternalIdAdded(Payload):
+    """An id the pledge has elsewhere: ``grf``, ``gcm`` or its network's own reference."""
+
+    scheme: ExternalIdScheme
+    value: ExternalIdValue
+
+
+class ExternalIdRemoved(Payload):
+    scheme: ExternalIdScheme
+    value: ExternalIdValue
+    reason: Reason
+
+
+class ExternalIdClaimed(Payload):
+    """The uniqueness guard of an external id: its stream holds who uses ``scheme:value``.
+
+    Recorded in the same append as the pledge's ``pledge.external_id_added``, in a stream named
+    by the id's digest (``domain.external_ids.claim_stream``), so that two pledges can never
+    hold the same id: the second append collides on the stream's version.
+    """
+
+    scheme: ExternalIdScheme
+    value: ExternalIdValue
+    pledge_id: str
+
+
+class ExternalIdReleased(Payload):
+    scheme: ExternalIdScheme
+    value: ExternalIdValue
+    pledge_id: str
+
+
 class ErratumRecorded(Payload):
     """A correction note pointing at an earlier event of the same stream (never a rewrite)."""
 
@@ -321,6 +405,9 @@ EVENT_SPECS: dict[str, EventSpec] = {
         EventSpec("area.registered", PriorityAreaRegistered),
         EventSpec("area.retired", PriorityAreaRetired),
         EventSpec("call.registered", CallRegistered),
+        EventSpec("declaration.signature_withdrawn", SignatureWithdrawn),
+        EventSpec("city.corrected", CityCorrected),
+        EventSpec("network.corrected", NetworkCorrected),
         EventSpec("pledge.submitted", PledgeSubmitted),
         EventSpec("pledge.amended", PledgeAmended),
         EventSpec("pledge.validated", PledgeValidated),
@@ -330,6 +417,11 @@ EVENT_SPECS: dict[str, EventSpec] = {
         EventSpec("pledge.withdrawn", PledgeWithdrawn),
         EventSpec("pledge.closed", PledgeClosed),
         EventSpec("pledge.erratum_recorded", ErratumRecorded),
+        EventSpec("pledge.translated", PledgeTranslated),
+        EventSpec("pledge.external_id_added", ExternalIdAdded),
+        EventSpec("pledge.external_id_removed", ExternalIdRemoved),
+        EventSpec("extid.claimed", ExternalIdClaimed),
+        EventSpec("extid.released", ExternalIdReleased),
         EventSpec("apikey.issued", KeyIssued),
         EventSpec("apikey.revoked", KeyRevoked),
     )
@@ -344,6 +436,9 @@ class NewEvent:
     payload: Payload
     on_behalf_of: tuple[str, ...] = ()
     occurred_on: date | None = None
+    stream_id: str | None = None
+    """Another stream than the command's, for a guard written in the same append (an external
+    id's claim); None: the command's own stream."""
     type: str = field(init=False)
 
     def __post_init__(self) -> None:

@@ -31,6 +31,8 @@ from domain.events import (
     Decision,
     ErratumRecorded,
     Evidence,
+    ExternalIdAdded,
+    ExternalIdRemoved,
     Indicator,
     IndicatorPoint,
     Model,
@@ -47,10 +49,12 @@ from domain.events import (
     PledgeFields,
     PledgeMatched,
     PledgeSubmitted,
+    PledgeTranslated,
     PledgeValidated,
     PledgeWithdrawn,
     ProgressReported,
     Stage,
+    TranslatedField,
     refusing_invalid_input,
 )
 from domain.principal import Principal
@@ -58,11 +62,13 @@ from domain.reference import ReferenceTags
 from domain.registry import CityState, NetworkState
 from domain.taxonomies import Taxonomies
 from domain.values import (
+    Language,
     OptionalLocalizedText,
     Reason,
     ShortText,
     Slug,
     Text,
+    TranslationText,
     refuse_personal_data,
 )
 
@@ -167,7 +173,13 @@ def evolve_pledge(state: PledgeState | None, payload: Payload) -> PledgeState:
             s.pledge_id, s.network_id, s.content, "closed", s.stage,
             cast(PledgeClosed, payload).outcome, s.last_period_end, s.ever_validated,
         )  # fmt: skip
-    if kind is PledgeMatched or kind is ErratumRecorded:
+    if (
+        kind is PledgeMatched
+        or kind is ErratumRecorded
+        or kind is PledgeTranslated
+        or kind is ExternalIdAdded
+        or kind is ExternalIdRemoved
+    ):
         return s
     raise InvalidInput(f"{kind.__name__} does not belong to a pledge", field="type")
 
@@ -253,6 +265,16 @@ class ClosePledge(Command):
 class RecordErratum(Command):
     corrects_event_id: str
     note: Reason
+
+
+class TranslatePledge(Command):
+    """A text of the pledge in another language than its original: the pledge's ``title`` or
+    ``description``, or the ``narrative`` of the progress report ``progress_event_id``."""
+
+    field: TranslatedField
+    language: Language
+    text: TranslationText
+    progress_event_id: str | None = None
 
 
 # --- rules ----------------------------------------------------------------------------------------
@@ -455,6 +477,16 @@ def amend_pledge(
         if network is None:
             raise NotFound(f"network {state.network_id} is not registered", field="network_id")
         _check_cities(added, network, cities)
+    for name in ("title", "description"):
+        before, after = getattr(state.content, name), getattr(command.changes, name)
+        if name in changed and _only_adds_languages(before, after):
+            added_languages = ", ".join(lang for lang in after if lang not in before)
+            raise InvalidInput(
+                f"this changes no original text of the {name}, it only adds {added_languages}: "
+                f"record a translation (POST /api/v1/pledges/{state.pledge_id}/translations), "
+                "which does not send the pledge back to validation",
+                field=f"changes.{name}",
+            )
     material = any(name in MATERIAL_FIELDS for name in changed)
     payload = PledgeAmended(changes=command.changes, reason=command.reason, material=material)
     return [NewEvent(payload, on_behalf_of=content.cities)]
@@ -603,4 +635,73 @@ def record_erratum(
             field="corrects_event_id",
         )
     payload = ErratumRecorded(corrects_event_id=command.corrects_event_id, note=command.note)
+    return [NewEvent(payload, on_behalf_of=_on_behalf_of(state))]
+
+
+def _only_adds_languages(original: Mapping[str, str], new: Mapping[str, str]) -> bool:
+    """Whether ``new`` keeps every original text as it is and only adds languages to it."""
+    return set(original) < set(new) and all(new[lang] == text for lang, text in original.items())
+
+
+TITLE_MAX_LENGTH = 300
+
+
+@refusing_invalid_input
+def translate_pledge(
+    state: PledgeState,
+    command: TranslatePledge,
+    narrative: Mapping[Language, str] | None,
+    principal: Principal,
+) -> list[NewEvent]:
+    """Record a translation: never material, so the pledge's status does not change.
+
+    The original languages of a text are those its recorded version holds (the title and
+    description as submitted or last amended, a report's narrative as reported); a translation
+    into one of them is refused, since that text is the original: amend it instead. A
+    narrative's ``narrative`` is the named progress report's (None: no such report of this
+    pledge). Allowed on an ended pledge too: a translation changes nothing that was promised.
+    """
+    _require_owner(state, principal, "pledge.translated", "translate it")
+    original: Mapping[Language, str]
+    if command.field == "narrative":
+        if command.progress_event_id is None:
+            raise InvalidInput(
+                "a narrative's translation names its progress report's event id",
+                field="progress_event_id",
+            )
+        if narrative is None:
+            raise NotFound(
+                f"event {command.progress_event_id} is not a progress report of pledge "
+                f"{state.pledge_id}",
+                field="progress_event_id",
+            )
+        if not narrative:
+            raise InvalidInput(
+                f"progress report {command.progress_event_id} has no narrative to translate",
+                field="progress_event_id",
+            )
+        original = narrative
+    else:
+        if command.progress_event_id is not None:
+            raise InvalidInput(
+                "only a narrative's translation names a progress report, "
+                f"not the {command.field}'s",
+                field="progress_event_id",
+            )
+        original = getattr(state.content, command.field)
+        if command.field == "title" and len(command.text) > TITLE_MAX_LENGTH:
+            raise InvalidInput(f"a title is at most {TITLE_MAX_LENGTH} characters", field="text")
+    if command.language in original:
+        what = "the report's narrative" if command.field == "narrative" else f"the {command.field}"
+        raise InvalidInput(
+            f"{what} is written in {command.language}: that text is the original, not a "
+            "translation (change it with an amendment)",
+            field="language",
+        )
+    payload = PledgeTranslated(
+        field=command.field,
+        language=command.language,
+        text=command.text,
+        progress_event_id=command.progress_event_id,
+    )
     return [NewEvent(payload, on_behalf_of=_on_behalf_of(state))]

@@ -30,6 +30,7 @@ _DECIMAL = re.compile(r"^-?(?:0|[1-9][0-9]{0,17})(?:\.[0-9]{1,12})?\Z")
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}\Z")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*\Z", re.IGNORECASE)
+_EXTERNAL_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,98}[A-Za-z0-9])?\Z")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # ISO 3166-1 alpha-2, officially assigned codes (249).
@@ -101,6 +102,15 @@ def _localized(value: dict[Language, str]) -> dict[Language, str]:
     return {lang: cleaned[lang] for lang in LANGUAGES if lang in cleaned}
 
 
+def _external_id(value: str) -> str:
+    if not _EXTERNAL_ID.match(value):
+        raise ValueError(
+            "must be 1 to 100 letters, digits, dots, slashes or hyphens, "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
 def _sha256(value: str) -> str:
     if not _SHA256_HEX.match(value):
         raise ValueError("must be a SHA-256 digest in 64 lowercase hex digits")
@@ -139,10 +149,21 @@ LocalizedText = Annotated[
     dict[Language, Annotated[str, AfterValidator(_text), Field(max_length=10000), FREE_TEXT]],
     AfterValidator(_localized),
 ]
+NameChanges = dict[
+    Language, Annotated[str, AfterValidator(_text), Field(max_length=300), FREE_TEXT]
+]
+"""Names to set per language in a registry correction; an empty text removes that language."""
 OptionalLocalizedText = Annotated[
     dict[Language, Annotated[str, AfterValidator(_text), Field(max_length=10000), FREE_TEXT]],
     AfterValidator(lambda v: {k: v[k] for k in LANGUAGES if v.get(k)}),
 ]
+TranslationText = Annotated[
+    str, AfterValidator(_non_empty_text), Field(max_length=10000), FREE_TEXT
+]
+ExternalIdScheme = Slug
+"""``grf`` (a Global Refugee Forum pledge id), ``gcm`` (a GCM pledging platform id), or the id
+of the pledge's own network (that network's reference): see ``domain.external_ids``."""
+ExternalIdValue = Annotated[str, AfterValidator(_external_id)]
 Sha256Hex = Annotated[str, AfterValidator(_sha256)]
 Url = Annotated[str, AfterValidator(_url)]
 

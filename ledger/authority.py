@@ -5,7 +5,9 @@ it in leaf order beside the events it authorises. Each event's ``recorded_by`` m
 operator (the reserved key id ``operator``, an admin) or a key issued at an earlier leaf and not
 revoked before this one, whose role may record this event type, and, for a network key, only
 for its own network: the pledge's network (from the pledge's ``pledge.submitted``), the network
-whose members change, or a network the signing city is a member of at that point of the log.
+whose members change or whose names are corrected, a network the signing (or withdrawing)
+city is a member of at that point of the log, or, for an external id's claim, the network of
+the pledge that claims it.
 Which role may record what is ``domain.authority.EVENT_AUTHORITY``, the same table the domain's
 decisions enforce when the events are written.
 """
@@ -22,11 +24,15 @@ from domain.events import (
     CityJoinedNetwork,
     CityLeftNetwork,
     DeclarationSigned,
+    ExternalIdClaimed,
+    ExternalIdReleased,
     KeyIssued,
     KeyRevoked,
+    NetworkCorrected,
     Payload,
     PledgeMatched,
     PledgeSubmitted,
+    SignatureWithdrawn,
     parse_payload,
 )
 from domain.keys import OPERATOR, OPERATOR_KEY_ID
@@ -42,7 +48,11 @@ _READ_PAYLOAD = frozenset(
         "pledge.matched",
         "network.city_joined",
         "network.city_left",
+        "network.corrected",
         "declaration.signed",
+        "declaration.signature_withdrawn",
+        "extid.claimed",
+        "extid.released",
     }
 )
 
@@ -115,10 +125,14 @@ class AuthorityReplay:
         """The networks a network key may act for on this event (see ``NetworkScope``)."""
         if isinstance(payload, PledgeSubmitted):
             return {payload.network_id}
-        if isinstance(payload, CityJoinedNetwork | CityLeftNetwork):
+        if isinstance(payload, CityJoinedNetwork | CityLeftNetwork | NetworkCorrected):
             return {payload.network_id}
-        if isinstance(payload, DeclarationSigned):
+        if isinstance(payload, DeclarationSigned | SignatureWithdrawn):
             return {n for n, cities in self.members.items() if payload.city_id in cities}
+        if isinstance(payload, ExternalIdClaimed | ExternalIdReleased):
+            # a claim acts for the pledge that claims or releases the id
+            owner = self.pledge_networks.get(payload.pledge_id)
+            return {owner} if owner is not None else set()
         networks: set[str] = set()
         kind, _, pledge_id = stream_id.partition(":")
         if kind == "pledge" and pledge_id in self.pledge_networks:

@@ -32,7 +32,8 @@ class CommandResult:
 
     @property
     def stream_version(self) -> int:
-        return self.events[-1].stream_version
+        """The command's stream's version after it (a guard it also wrote is another stream)."""
+        return [e for e in self.events if e.stream_id == self.stream_id][-1].stream_version
 
     def to_json(self) -> bytes:
         return orjson.dumps(

@@ -22,10 +22,10 @@ from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
-from domain import keys, reference, registry
+from domain import external_ids, keys, reference, registry
 from domain import pledge as pledges
 from domain.errors import InvalidInput, NotFound
-from domain.events import NewEvent, invalid_input_from
+from domain.events import NewEvent, Payload, ProgressReported, invalid_input_from
 from domain.pledge import PledgeState, pledge_stream
 from domain.principal import Principal
 from domain.registry import (
@@ -36,7 +36,7 @@ from domain.registry import (
     network_stream,
 )
 from domain.taxonomies import Taxonomies
-from domain.values import check_slug
+from domain.values import Language, check_slug
 from ledger.clock import Clock, IdFactory
 from ledger.command_result import AppendedEvent, CommandResult
 from ledger.envelope import Envelope, seal
@@ -65,6 +65,12 @@ CommandName = Literal[
     "withdraw_pledge",
     "close_pledge",
     "record_erratum",
+    "translate_pledge",
+    "add_external_id",
+    "remove_external_id",
+    "correct_city",
+    "correct_network",
+    "withdraw_signature",
     "issue_key",
     "revoke_key",
     "register_priority_area",
@@ -72,7 +78,7 @@ CommandName = Literal[
     "register_declaration",
     "register_call",
 ]
-TargetField = Literal["network_id", "declaration_id", "pledge_id", "key_id", "area_id"]
+TargetField = Literal["network_id", "city_id", "declaration_id", "pledge_id", "key_id", "area_id"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -186,6 +192,35 @@ def _sign_declaration(d: Decision) -> list[NewEvent]:
     )
 
 
+def _withdraw_signature(d: Decision) -> list[NewEvent]:
+    acting = d.batch.network(d.principal.network_id) if d.principal.network_id else None
+    return registry.withdraw_signature(
+        d.target, d.command, d.snapshot.state, acting, d.principal, d.batch.today()
+    )
+
+
+def _translate_pledge(d: Decision) -> list[NewEvent]:
+    cmd: pledges.TranslatePledge = d.command
+    narrative: dict[Language, str] | None = None
+    if cmd.field == "narrative" and cmd.progress_event_id is not None:
+        report = d.batch.stream_payload(d.snapshot.stream_id, cmd.progress_event_id)
+        if isinstance(report, ProgressReported):
+            narrative = dict(report.narrative)
+    return pledges.translate_pledge(d.pledge, cmd, narrative, d.principal)
+
+
+def _add_external_id(d: Decision) -> list[NewEvent]:
+    cmd: external_ids.AddExternalId = d.command
+    claim = d.batch.load(external_ids.claim_stream(cmd.scheme, cmd.value)).state
+    return external_ids.add_external_id(d.pledge, cmd, claim, d.principal)
+
+
+def _remove_external_id(d: Decision) -> list[NewEvent]:
+    cmd: external_ids.RemoveExternalId = d.command
+    claim = d.batch.load(external_ids.claim_stream(cmd.scheme, cmd.value)).state
+    return external_ids.remove_external_id(d.pledge, cmd, claim, d.principal)
+
+
 def _issue_key(d: Decision) -> list[NewEvent]:
     cmd: keys.IssueKey = d.command
     network = d.batch.network(cmd.network_id) if cmd.network_id is not None else None
@@ -268,6 +303,33 @@ COMMANDS: dict[CommandName, CommandHandler] = {
         "pledge_id",
         _of_pledge,
         lambda d: pledges.record_erratum(d.pledge, d.command, d.snapshot.event_ids, d.principal),
+    ),
+    "translate_pledge": CommandHandler(
+        pledges.TranslatePledge, "pledge_id", _of_pledge, _translate_pledge
+    ),
+    "add_external_id": CommandHandler(
+        external_ids.AddExternalId, "pledge_id", _of_pledge, _add_external_id
+    ),
+    "remove_external_id": CommandHandler(
+        external_ids.RemoveExternalId, "pledge_id", _of_pledge, _remove_external_id
+    ),
+    "correct_city": CommandHandler(
+        registry.CorrectCity,
+        "city_id",
+        lambda _, city_id: city_stream(city_id),
+        lambda d: registry.correct_city(d.target, d.command, d.snapshot.state, d.principal),
+    ),
+    "correct_network": CommandHandler(
+        registry.CorrectNetwork,
+        "network_id",
+        lambda _, network_id: network_stream(network_id),
+        lambda d: registry.correct_network(d.target, d.command, d.snapshot.state, d.principal),
+    ),
+    "withdraw_signature": CommandHandler(
+        registry.WithdrawSignature,
+        "declaration_id",
+        lambda _, declaration_id: declaration_stream(declaration_id),
+        _withdraw_signature,
     ),
     "issue_key": CommandHandler(
         keys.IssueKey, None, lambda cmd, _: keys.key_stream(cmd.key_id), _issue_key
@@ -421,6 +483,19 @@ class Batch:
             raise NotFound(f"pledge {pledge_id} does not exist", field="pledge_id")
         return state
 
+    def stream_payload(self, stream_id: str, event_id: str) -> Payload | None:
+        """The payload of one event of a stream, staged in this batch or stored (None: the
+        stream has no such event)."""
+        if event_id not in self.load(stream_id).event_ids:
+            return None
+        for envelope in self._envelopes:
+            if envelope.event_id == event_id and envelope.stream_id == stream_id:
+                return envelope.decode_payload()
+        for envelope in self._store.read_stream(stream_id):
+            if envelope.event_id == event_id:
+                return envelope.decode_payload()
+        return None
+
     def require_active(self, principal: Principal) -> None:
         """Refuse (``InactiveKey``) a principal that is not the local operator and not an issued,
         unrevoked key with the same role and network, as this batch sees the key's stream.
@@ -503,24 +578,36 @@ class Batch:
             )
         new_events = handler.decide(Decision(self, principal, command, target_id, snapshot))
         now = self._clock.now()
-        envelopes = [
-            seal(
+        # Most commands write their own stream only; a guard (an external id's claim) goes to
+        # its own stream in the same append, numbered after that stream's events.
+        streams: dict[str, tuple[StreamSnapshot, list[Envelope], list[Payload]]] = {
+            stream_id: (snapshot, [], [])
+        }
+        envelopes: list[Envelope] = []
+        for n, new_event in enumerate(new_events):
+            to = new_event.stream_id or stream_id
+            if to not in streams:
+                streams[to] = (self.load(to), [], [])
+            base, written, payloads = streams[to]
+            envelope = seal(
                 new_event,
                 event_id=request.event_id(n) if request is not None else self._ids(),
-                stream_id=stream_id,
-                stream_version=snapshot.version + n + 1,
+                stream_id=to,
+                stream_version=base.version + len(written) + 1,
                 recorded_at=now,
                 recorded_by=principal.key_id,
             )
-            for n, new_event in enumerate(new_events)
-        ]
+            written.append(envelope)
+            payloads.append(new_event.payload)
+            envelopes.append(envelope)
         result = CommandResult(
             stream_id=stream_id,
             events=tuple(AppendedEvent.of(e) for e in envelopes),
             pledge_id=pledge_id,
         )
         # Every check has passed: only now does the batch change.
-        self._overlay[stream_id] = snapshot.fold(envelopes, [e.payload for e in new_events])
+        for to, (base, written, payloads) in streams.items():
+            self._overlay[to] = base.fold(written, payloads)
         self._envelopes.extend(envelopes)
         self._staged.append(StagedCommand(result, request))
         return result

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from domain import keys, reference, registry
+from domain import external_ids, keys, reference, registry
 from domain.events import Payload
 from domain.pledge import evolve_pledge
 from ledger.envelope import Envelope
@@ -29,6 +29,7 @@ EVOLVERS: dict[str, Evolver] = {
     "apikey": keys.evolve_key,
     "area": reference.evolve_priority_area,
     "call": reference.evolve_call,
+    "extid": external_ids.evolve_claim,
 }
 
 # Beyond this many foreign events since the last sync, reading which streams they touched costs

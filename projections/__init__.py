@@ -22,6 +22,7 @@ from projections.models import (
     CheckpointCitationOut,
     CityOut,
     ErratumOut,
+    ExternalIdOut,
     FreshnessOut,
     IndicatorOut,
     IndicatorProgressOut,
@@ -39,6 +40,7 @@ from projections.models import (
     SilentPledgeOut,
     TaxonomyEntryOut,
     TimelineEntryOut,
+    TranslationOut,
     ValidationOut,
 )
 from projections.pledges import list_pledges, pledge, silent_pledges
@@ -54,13 +56,14 @@ from projections.reports import (
 from projections.rollups import all_rollups, rollup, rollups
 from projections.runner import ProjectionRunner
 from projections.tables import read_snapshot
-from projections.timeline import pledge_timeline
+from projections.timeline import pledge_timeline, stream_timeline
 
 __all__ = [
     "DIMENSIONS",
     "CheckpointCitationOut",
     "CityOut",
     "ErratumOut",
+    "ExternalIdOut",
     "FreshnessOut",
     "IndicatorOut",
     "IndicatorProgressOut",
@@ -85,6 +88,7 @@ __all__ = [
     "SilentPledgeOut",
     "TaxonomyEntryOut",
     "TimelineEntryOut",
+    "TranslationOut",
     "ValidationOut",
     "all_rollups",
     "build_report",
@@ -106,4 +110,5 @@ __all__ = [
     "rollups_document",
     "signatures",
     "silent_pledges",
+    "stream_timeline",
 ]

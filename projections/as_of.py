@@ -16,7 +16,7 @@ from datetime import date
 
 from domain.events import CityRegistered
 from domain.pledge import pledge_stream
-from domain.registry import city_stream
+from domain.registry import CityState, city_stream, evolve_city
 from ledger.envelope import Envelope
 from ledger.store import EventStore
 from projections.counters import RollupCells, check_dimension
@@ -28,6 +28,7 @@ from projections.sealed import decode_sealed
 from projections.state import (
     CityRow,
     Decode,
+    NetworkRow,
     ReferenceKey,
     ReferenceRow,
     ViewState,
@@ -36,25 +37,38 @@ from projections.state import (
 
 
 class _StoreLoader:
-    """Finds cities in their own streams (a city's country never changes)."""
+    """Finds cities in their own streams, as they stood at the end of ``day`` (a corrected
+    country counts from the correction on, as in the live views)."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, day: date) -> None:
         self.store = store
+        self.day = day
 
     def city(self, city_id: str) -> CityRow | None:
+        state: CityState | None = None
+        registered_at = ""
         for envelope in self.store.read_stream(city_stream(city_id)):
+            if not recorded_by_end_of(envelope, self.day):
+                break
             payload = envelope.decode_payload()
             if isinstance(payload, CityRegistered):
-                return CityRow(
-                    payload.city_id, dict(payload.name), payload.country, envelope.recorded_at
-                )
-        return None
+                registered_at = envelope.recorded_at
+            state = evolve_city(state, payload)
+        if state is None:
+            return None
+        return CityRow(state.city_id, dict(state.name), state.country, registered_at)
+
+    def network(self, network_id: str) -> NetworkRow | None:
+        return None  # a pledge's view needs no network row
 
     def pledges(self, pledge_ids: Collection[str]) -> dict[str, PledgeView]:
         return {}
 
     def reference_item(self, key: ReferenceKey) -> ReferenceRow | None:
         return None  # only pledge streams are folded here
+
+    def pledges_naming(self, city_id: str) -> dict[str, PledgeView]:
+        return {}
 
 
 def pledge_view_as_of(store: EventStore, pledge_id: str, day: date) -> PledgeView | None:
@@ -63,7 +77,7 @@ def pledge_view_as_of(store: EventStore, pledge_id: str, day: date) -> PledgeVie
     ]
     if not envelopes:
         return None
-    state = ViewState(_StoreLoader(store), decode=decode_sealed)
+    state = ViewState(_StoreLoader(store, day), decode=decode_sealed)
     state.apply_all(envelopes)
     return state.pledges[pledge_id]
 

@@ -9,7 +9,7 @@ public read surface at a glance and keeps them apart from events and tables.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -71,6 +71,30 @@ class ErratumOut(OutModel):
     recorded_at: str
 
 
+class TranslationOut(OutModel):
+    """A text of the pledge in a language its author did not write it in."""
+
+    field: Literal["title", "description", "narrative"]
+    progress_event_id: str | None
+    """For a narrative: the progress report's event id."""
+    language: Language
+    text: str
+    event_id: str
+    recorded_at: str
+    recorded_by: str
+
+
+class ExternalIdOut(OutModel):
+    """An id the pledge has elsewhere: ``grf``, ``gcm`` or its network's own reference."""
+
+    scheme: str
+    value: str
+    id: str
+    """``scheme:value``, as ``GET /api/v1/pledges?external_id=`` takes it."""
+    event_id: str
+    recorded_at: str
+
+
 class FreshnessOut(OutModel):
     """Reporting freshness on ``today``, apart from the implementation stage."""
 
@@ -114,6 +138,10 @@ class PledgeOut(OutModel):
     submitted_at: str
     submitted_by: str
     updated_at: str
+    translations: tuple[TranslationOut, ...] = ()
+    """Current translations of the title, the description and the reports' narratives (the
+    texts above are the originals); ``projections.localize`` picks a reader's language."""
+    external_ids: tuple[ExternalIdOut, ...] = ()
 
 
 # --- pledges in lists -----------------------------------------------------------------------------
@@ -131,6 +159,8 @@ class SilentPledgeOut(OutModel):
     submitted_at: str
     last_reported_on: date | None
     silent_since: date
+    external_ids: tuple[str, ...] = ()
+    """``scheme:value`` of every id the pledge has elsewhere (so a forum finds it there)."""
 
 
 class PledgeSummaryOut(OutModel):
@@ -149,6 +179,8 @@ class PledgeSummaryOut(OutModel):
     submitted_at: str
     updated_at: str
     last_reported_on: date | None
+    external_ids: tuple[str, ...] = ()
+    """``scheme:value`` of every id the pledge has elsewhere."""
 
 
 class PledgeListOut(OutModel):

@@ -20,6 +20,8 @@ from domain.events import (
     Criterion,
     Decision,
     ErratumRecorded,
+    ExternalIdAdded,
+    ExternalIdRemoved,
     Indicator,
     IndicatorPoint,
     Payload,
@@ -29,11 +31,14 @@ from domain.events import (
     PledgeContent,
     PledgeMatched,
     PledgeSubmitted,
+    PledgeTranslated,
     PledgeValidated,
     PledgeWithdrawn,
     ProgressReported,
+    TranslatedField,
 )
 from domain.pledge import ENDED, PledgeState, evolve_pledge
+from domain.values import Language
 from ledger.envelope import Envelope
 from projections.decimals import EXACT, ratio
 from projections.envelopes import recorded_on
@@ -87,6 +92,34 @@ class Correction:
 
 
 @dataclass(frozen=True, slots=True)
+class Translation:
+    """The current translation of one text of the pledge into one language."""
+
+    field: TranslatedField
+    """``title``, ``description`` or ``narrative`` (of the report ``progress_event_id``)."""
+    progress_event_id: str | None
+    language: Language
+    text: str
+    event_id: str
+    recorded_at: str
+    recorded_by: str
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.field, self.progress_event_id or "", self.language)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldExternalId:
+    """An id the pledge has elsewhere, and the event that recorded it."""
+
+    scheme: str
+    value: str
+    event_id: str
+    recorded_at: str
+
+
+@dataclass(frozen=True, slots=True)
 class PledgeView:
     state: PledgeState
     content_json: dict[str, Any]
@@ -103,6 +136,11 @@ class PledgeView:
     links: tuple[Link, ...] = ()
     corrections: tuple[Correction, ...] = ()
     end_note: str = ""
+    translations: tuple[Translation, ...] = ()
+    """Current translations, in (field, report, language) order; an amendment of a text
+    retires its translations (they translated a text the pledge no longer has)."""
+    external_ids: tuple[HeldExternalId, ...] = ()
+    """In (scheme, value) order."""
 
     @property
     def pledge_id(self) -> str:
@@ -158,6 +196,8 @@ def evolve_view(
     links = view.links
     corrections = view.corrections
     end_note = view.end_note
+    translations = view.translations
+    held = view.external_ids
     if kind is ProgressReported:
         report = cast(ProgressReported, payload)
         reports += 1
@@ -175,9 +215,34 @@ def evolve_view(
             envelope.recorded_by,
         )
     elif kind is PledgeAmended:
+        changes = cast(PledgeAmended, payload).changes
         content_json = state.content.model_dump(mode="json")
-        if cast(PledgeAmended, payload).changes.cities is not None:
+        if changes.cities is not None:
             countries = countries_of(state.content.cities, country_of)
+        retired = {name for name in ("title", "description") if getattr(changes, name) is not None}
+        if retired and translations:
+            translations = tuple(t for t in translations if t.field not in retired)
+    elif kind is PledgeTranslated:
+        translated = cast(PledgeTranslated, payload)
+        translation = Translation(
+            translated.field,
+            translated.progress_event_id,
+            translated.language,
+            translated.text,
+            envelope.event_id,
+            envelope.recorded_at,
+            envelope.recorded_by,
+        )
+        kept = {t.key: t for t in translations}
+        kept[translation.key] = translation
+        translations = tuple(kept[k] for k in sorted(kept))
+    elif kind is ExternalIdAdded:
+        added = cast(ExternalIdAdded, payload)
+        entry = HeldExternalId(added.scheme, added.value, envelope.event_id, envelope.recorded_at)
+        held = tuple(sorted((*held, entry), key=lambda x: (x.scheme, x.value)))
+    elif kind is ExternalIdRemoved:
+        removed = cast(ExternalIdRemoved, payload)
+        held = tuple(x for x in held if (x.scheme, x.value) != (removed.scheme, removed.value))
     elif kind is PledgeMatched:
         match = cast(PledgeMatched, payload)
         link = Link(
@@ -214,6 +279,8 @@ def evolve_view(
         links,
         corrections,
         end_note,
+        translations,
+        held,
     )
 
 
@@ -284,6 +351,34 @@ def view_document(view: PledgeView) -> dict[str, Any]:
             [x.corrects_event_id, x.note, x.event_id, x.recorded_at] for x in view.corrections
         ],
         "end_note": view.end_note,
+        # Only when there are some: the documents of pledges without any stay as they were.
+        **(
+            {
+                "translations": [
+                    [
+                        t.field,
+                        t.progress_event_id,
+                        t.language,
+                        t.text,
+                        t.event_id,
+                        t.recorded_at,
+                        t.recorded_by,
+                    ]
+                    for t in view.translations
+                ]
+            }
+            if view.translations
+            else {}
+        ),
+        **(
+            {
+                "external_ids": [
+                    [x.scheme, x.value, x.event_id, x.recorded_at] for x in view.external_ids
+                ]
+            }
+            if view.external_ids
+            else {}
+        ),
     }
 
 
@@ -322,6 +417,8 @@ def view_from_document(document: dict[str, Any]) -> PledgeView:
         links=tuple(Link(*x) for x in document["links"]),
         corrections=tuple(Correction(*x) for x in document["corrections"]),
         end_note=document["end_note"],
+        translations=tuple(Translation(*x) for x in document.get("translations", ())),
+        external_ids=tuple(HeldExternalId(*x) for x in document.get("external_ids", ())),
     )
 
 

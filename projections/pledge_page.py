@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from datetime import date
 
+from domain.external_ids import external_id_key
 from projections.decimals import decimal_text
 from projections.freshness import freshness_cutoff, is_silent, reported_within_window
 from projections.models import (
     ErratumOut,
+    ExternalIdOut,
     FreshnessOut,
     IndicatorOut,
     MatchOut,
     PledgeOut,
     ReadingOut,
+    TranslationOut,
     ValidationOut,
 )
 from projections.pledge_fold import PledgeView, indicator_standings
@@ -119,4 +122,26 @@ def pledge_page(view: PledgeView, today: date, freshness_months: int) -> PledgeO
         submitted_at=view.submitted_at,
         submitted_by=view.submitted_by,
         updated_at=view.updated_at,
+        translations=tuple(
+            TranslationOut(
+                field=t.field,
+                progress_event_id=t.progress_event_id,
+                language=t.language,
+                text=t.text,
+                event_id=t.event_id,
+                recorded_at=t.recorded_at,
+                recorded_by=t.recorded_by,
+            )
+            for t in view.translations
+        ),
+        external_ids=tuple(
+            ExternalIdOut(
+                scheme=x.scheme,
+                value=x.value,
+                id=external_id_key(x.scheme, x.value),
+                event_id=x.event_id,
+                recorded_at=x.recorded_at,
+            )
+            for x in view.external_ids
+        ),
     )

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
+from domain.external_ids import external_id_digest, external_id_key
 from projections.counters import Key, memberships, sdg_goal
 from projections.errors import InvalidQuery
 from projections.freshness import freshness_cutoff
@@ -59,6 +60,9 @@ PLEDGE_COLUMNS = (
     "pledge_id",
 )
 TAG_COLUMNS = ("dimension", "key", "pledge_id")
+EXTERNAL_ID = "external_id"
+"""The tag dimension by which a pledge is found from an id it has elsewhere; its key is the id's
+digest (``domain.external_ids.external_id_digest``), which fits the key column whatever the id."""
 
 
 def pledge_row(view: PledgeView) -> tuple[Any, ...]:
@@ -88,19 +92,25 @@ def normalised(text: str) -> str:
 
 
 def search_text(view: PledgeView) -> str:
-    """What ``q`` searches: the pledge's titles and descriptions in all its languages."""
+    """What ``q`` searches: the pledge's titles and descriptions in all its languages, the
+    original ones and their translations."""
     content = view.state.content
     parts = [content.title[lang] for lang in sorted(content.title)]
     parts += [content.description[lang] for lang in sorted(content.description)]
+    parts += [t.text for t in view.translations if t.field in ("title", "description")]
     return normalised("\n".join(parts))
+
+
+def external_id_tags(view: PledgeView) -> set[Key]:
+    return {(EXTERNAL_ID, external_id_digest(x.scheme, x.value)) for x in view.external_ids}
 
 
 def tags(view: PledgeView | None) -> set[Key]:
     if view is None:
         return set()
-    return {key for key in memberships(view) if key[0] in TAG_DIMENSIONS} | set(
-        filter_only_tags(view)
-    )
+    found = {key for key in memberships(view) if key[0] in TAG_DIMENSIONS}
+    found.update(filter_only_tags(view))
+    return found | external_id_tags(view) if view.external_ids else found
 
 
 def _tag_rows(pledge_id: str, keys: Iterable[Key]) -> list[tuple[str, str, str]]:
@@ -200,6 +210,7 @@ def silent_pledge(view: PledgeView) -> SilentPledgeOut:
         submitted_at=view.submitted_at,
         last_reported_on=view.last_reported_on,
         silent_since=view.freshness_anchor,
+        external_ids=tuple(external_id_key(x.scheme, x.value) for x in view.external_ids),
     )
 
 
@@ -244,6 +255,7 @@ def pledge_summary(view: PledgeView) -> PledgeSummaryOut:
         submitted_at=view.submitted_at,
         updated_at=view.updated_at,
         last_reported_on=view.last_reported_on,
+        external_ids=tuple(external_id_key(x.scheme, x.value) for x in view.external_ids),
     )
 
 
@@ -263,6 +275,7 @@ def list_pledges(
     silent_on: date | None = None,
     freshness_months: int | None = None,
     text: str | None = None,
+    external_id: tuple[str, str] | None = None,
     after: str | None = None,
     limit: int = 50,
     tables: ViewTables | None = None,
@@ -272,7 +285,7 @@ def list_pledges(
     ``sdg`` matches the goal of the target given ("10.7" finds pledges naming any target of
     goal 10); ``silent_on`` keeps only the pledges silent on that day (with
     ``freshness_months``); ``text`` keeps those whose title or description, in any language,
-    contains it, ignoring case.
+    contains it, ignoring case; ``external_id`` (scheme, value) keeps the pledge that carries it.
     """
     tables = tables or live_tables()
     pledges, pledge_tags = tables.pledges, tables.pledge_tags
@@ -290,6 +303,7 @@ def list_pledges(
         "priority_area": priority_area,
         "gcm_principle": gcm_principle,
         "call": call,
+        EXTERNAL_ID: None if external_id is None else external_id_digest(*external_id),
     }
     for dimension, key in tagged.items():
         if key is not None:

@@ -58,6 +58,7 @@ from projections.pledges import (
     TAG_DIMENSIONS,
     PledgeProjector,
     PledgeRows,
+    external_id_tags,
     filter_only_tags,
     pledge_row,
     tag_rows,
@@ -255,7 +256,9 @@ def _build_aside(
 #
 # Every view is a fold of each stream on its own: a pledge's view needs only its own events and
 # the country of each of its cities, which the registry's streams give (a pledge names only
-# registered cities, and a city's country never changes). So the default views are rebuilt in
+# registered cities; a corrected country counts for every pledge naming the city from the
+# correction on, so after the whole log, each pledge counts under its cities' final countries,
+# which is what the registry folded first gives). So the default views are rebuilt in
 # stream order, on the events table's primary key: the registry first (its streams sort before
 # "pledge:"), then each pledge from its first event to its last, after which its row, its tags
 # and its roll-up contribution are taken at once and its view is let go. Nothing but the
@@ -308,6 +311,9 @@ class _PledgeOutput:
                 self.tagged.setdefault(key, []).append(view.pledge_id)
         for key in filter_only_tags(view):
             self.tagged.setdefault(key, []).append(view.pledge_id)
+        if view.external_ids:
+            for key in external_id_tags(view):
+                self.tagged.setdefault(key, []).append(view.pledge_id)
         if len(self.pledges) >= self.chunk:
             self.flush()
 

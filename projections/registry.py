@@ -75,17 +75,19 @@ def _reference_row(item: ReferenceRow) -> tuple[object, ...]:
 class RegistryProjector:
     def apply(self, connection: Connection, tables: ViewTables, batch: ProjectionBatch) -> None:
         state, changes = batch.state, batch.changes
+        # A registered row may be corrected later: changed rows are replaced.
+        cities = sorted(changes.cities)
+        delete_rows(connection, tables.cities, [(c,) for c in cities], key=("city_id",))
         insert_rows(
-            connection,
-            tables.cities,
-            CITY_COLUMNS,
-            [_city_row(state.cities[c]) for c in sorted(changes.cities)],
+            connection, tables.cities, CITY_COLUMNS, [_city_row(state.cities[c]) for c in cities]
         )
+        networks = sorted(changes.networks)
+        delete_rows(connection, tables.networks, [(n,) for n in networks], key=("network_id",))
         insert_rows(
             connection,
             tables.networks,
             NETWORK_COLUMNS,
-            [_network_row(state.networks[n]) for n in sorted(changes.networks)],
+            [_network_row(state.networks[n]) for n in networks],
         )
         delete_rows(
             connection, tables.members, sorted(changes.members), key=("network_id", "city_id")
@@ -96,11 +98,14 @@ class RegistryProjector:
             MEMBER_COLUMNS,
             [_member_row(m) for _, m in sorted(changes.members.items()) if m is not None],
         )
+        # A withdrawn signature leaves the view (its history stays on the declaration's stream).
+        signatures = sorted(changes.signatures)
+        delete_rows(connection, tables.signatures, signatures, key=("declaration_id", "city_id"))
         insert_rows(
             connection,
             tables.signatures,
             SIGNATURE_COLUMNS,
-            [_signature_row(state.signatures[k]) for k in sorted(changes.signatures)],
+            [_signature_row(state.signatures[k]) for k in signatures if k in state.signatures],
         )
         changed = sorted(changes.reference)
         delete_rows(connection, tables.reference_items, changed, key=("kind", "item_id"))

@@ -34,7 +34,7 @@ from projections.projector import Notified, ProjectionBatch, Projector
 from projections.registry import RegistryProjector, stored_reference_item
 from projections.rollups import RollupProjector
 from projections.sealed import decode_sealed
-from projections.state import CityRow, ReferenceKey, ReferenceRow, ViewState
+from projections.state import CityRow, NetworkRow, ReferenceKey, ReferenceRow, ViewState
 from projections.tables import (
     ViewTables,
     create_view_tables,
@@ -72,6 +72,22 @@ class StoredViews:
 
     def reference_item(self, key: ReferenceKey) -> ReferenceRow | None:
         return stored_reference_item(self.connection, self.tables, key)
+
+    def network(self, network_id: str) -> NetworkRow | None:
+        networks = self.tables.networks
+        row = self.connection.execute(
+            select(networks).where(networks.c.network_id == network_id)
+        ).one_or_none()
+        if row is None:
+            return None
+        return NetworkRow(row.network_id, orjson.loads(row.name), row.registered_at)
+
+    def pledges_naming(self, city_id: str) -> dict[str, PledgeView]:
+        tags = self.tables.pledge_tags
+        pledge_ids = self.connection.execute(
+            select(tags.c.pledge_id).where(tags.c.dimension == "city", tags.c.key == city_id)
+        ).scalars()
+        return self.pledges(list(pledge_ids))
 
     def pledges(self, pledge_ids: Collection[str]) -> dict[str, PledgeView]:
         pledges = self.tables.pledges

@@ -18,20 +18,23 @@ from typing import Protocol
 
 from domain.events import (
     CallRegistered,
+    CityCorrected,
     CityJoinedNetwork,
     CityLeftNetwork,
     CityRegistered,
     DeclarationRegistered,
     DeclarationSigned,
+    NetworkCorrected,
     NetworkRegistered,
     Payload,
     PriorityAreaRegistered,
     PriorityAreaRetired,
+    SignatureWithdrawn,
 )
 from domain.values import Language
 from ledger.envelope import Envelope
 from projections.counters import RollupCells
-from projections.pledge_fold import PledgeView, evolve_view
+from projections.pledge_fold import PledgeView, countries_of, evolve_view
 
 PLEDGE_PREFIX = "pledge:"
 
@@ -93,9 +96,14 @@ class StateLoader(Protocol):
 
     def city(self, city_id: str) -> CityRow | None: ...
 
+    def network(self, network_id: str) -> NetworkRow | None: ...
+
     def pledges(self, pledge_ids: Collection[str]) -> dict[str, PledgeView]: ...
 
     def reference_item(self, key: ReferenceKey) -> ReferenceRow | None: ...
+    def pledges_naming(self, city_id: str) -> dict[str, PledgeView]:
+        """The stored views of the pledges whose cities include ``city_id``."""
+        ...
 
 
 @dataclass
@@ -154,13 +162,49 @@ class ViewState:
 
     # --- lookups (through the loader when windowed) ----------------------------------------------
 
-    def country_of(self, city_id: str) -> str | None:
+    def city_row(self, city_id: str) -> CityRow | None:
         city = self.cities.get(city_id)
         if city is None and self.loader is not None:
             city = self.loader.city(city_id)
             if city is not None:
                 self.cities[city_id] = city
+        return city
+
+    def country_of(self, city_id: str) -> str | None:
+        city = self.city_row(city_id)
         return city.country if city is not None else None
+
+    def network_row(self, network_id: str) -> NetworkRow | None:
+        network = self.networks.get(network_id)
+        if network is None and self.loader is not None:
+            network = self.loader.network(network_id)
+            if network is not None:
+                self.networks[network_id] = network
+        return network
+
+    def _pledges_naming(self, city_id: str) -> dict[str, PledgeView]:
+        """Every pledge naming ``city_id``: those this state holds, and the stored others."""
+        found: dict[str, PledgeView] = {}
+        if self.loader is not None:
+            for pledge_id, view in self.loader.pledges_naming(city_id).items():
+                if pledge_id not in self._looked_up:
+                    self.pledges[pledge_id] = view
+                    self._looked_up.add(pledge_id)
+        for pledge_id, view in self.pledges.items():
+            if city_id in view.state.content.cities:
+                found[pledge_id] = view
+        return found
+
+    def _recount_countries(self, city_id: str) -> None:
+        """A city's country was corrected: every pledge naming it counts under the corrected
+        country from now on (so that a fold in any order ends where the log's order does)."""
+        for pledge_id, view in sorted(self._pledges_naming(city_id).items()):
+            countries = countries_of(view.state.content.cities, self.country_of)
+            if countries == view.countries:
+                continue
+            if pledge_id not in self.changes.pledges:
+                self.changes.pledges[pledge_id] = view
+            self.pledges[pledge_id] = replace(view, countries=countries)
 
     def prefetch(self, envelopes: Iterable[Envelope]) -> None:
         """Load, in one go, the stored views of the pledges these envelopes touch."""
@@ -249,6 +293,31 @@ class ViewState:
                     envelope.recorded_at,
                 )
             )
+        elif isinstance(payload, SignatureWithdrawn):
+            key = (payload.declaration_id, payload.city_id)
+            self.signatures.pop(key, None)
+            self.changes.signatures.add(key)
+        elif isinstance(payload, CityCorrected):
+            city = self.city_row(payload.city_id)
+            if city is None:
+                return  # a correction is decided against a registered city; the log says so
+            self.cities[payload.city_id] = CityRow(
+                city.city_id,
+                dict(payload.name) if payload.name is not None else city.name,
+                payload.country if payload.country is not None else city.country,
+                city.registered_at,
+            )
+            self.changes.cities.add(payload.city_id)
+            if payload.country is not None and payload.country != city.country:
+                self._recount_countries(payload.city_id)
+        elif isinstance(payload, NetworkCorrected):
+            network = self.network_row(payload.network_id)
+            if network is None:
+                return
+            self.networks[payload.network_id] = NetworkRow(
+                network.network_id, dict(payload.name), network.registered_at
+            )
+            self.changes.networks.add(payload.network_id)
 
     def _set_reference(self, row: ReferenceRow) -> None:
         key = (row.kind, row.item_id)

@@ -1,5 +1,8 @@
 """The pledge timeline: every event of a pledge, as stored, with its leaf index in the log.
 
+The same reading gives the registry's histories (a city's, a network's, a declaration's
+streams): a correction, a departure or a withdrawn signature stays visible there.
+
 The event store already keeps each pledge's events in order, indexed by stream, byte for byte:
 the timeline reads them there rather than from a copy (a copy would double the database and
 the cost of a rebuild, and could only ever lag behind). The leaf index is joined from the
@@ -22,7 +25,16 @@ def pledge_timeline(
     store: EventStore, connection: Connection, pledge_id: str
 ) -> list[TimelineEntryOut]:
     """The pledge's events, oldest first (empty if there is no such pledge)."""
-    envelopes = store.read_stream(pledge_stream(pledge_id))
+    return stream_timeline(store, connection, pledge_stream(pledge_id))
+
+
+def stream_timeline(
+    store: EventStore, connection: Connection, stream_id: str
+) -> list[TimelineEntryOut]:
+    """A stream's events, oldest first (empty if there is no such stream): a pledge's, or a
+    city's, network's or declaration's history, corrections, departures and withdrawals
+    included."""
+    envelopes = store.read_stream(stream_id)
     if not envelopes:
         return []
     leaves: dict[str, int] = dict(

@@ -24,7 +24,9 @@ from api.bootstrap import Services
 from api.dependencies import ServicesDep
 from api.errors import ApiError, UnknownResource
 from api.report_formats import spreadsheet_safe
+from domain.external_ids import parse_external_id
 from domain.pledge import Status
+from domain.registry import city_stream, declaration_stream, network_stream
 from domain.values import LANGUAGES
 from projections import (
     DIMENSIONS,
@@ -42,6 +44,7 @@ from projections import (
     rollup_as_of,
     rollups,
     rollups_as_of,
+    stream_timeline,
 )
 from projections.counters import build_rollup
 
@@ -188,6 +191,14 @@ def pledges_list(
         str | None,
         Query(min_length=1, max_length=200, description="text in a title or description"),
     ] = None,
+    external_id: Annotated[
+        str | None,
+        Query(
+            min_length=3,
+            max_length=170,
+            description="SCHEME:ID, an id the pledge has elsewhere (grf:…, gcm:…, NETWORK:…)",
+        ),
+    ] = None,
     cursor: Annotated[str | None, Query(min_length=1, max_length=MAX_CURSOR)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     response_format: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
@@ -196,10 +207,12 @@ def pledges_list(
 
     ``sdg`` names a target ("10.7") and matches every pledge of its goal; ``stale=true``
     keeps the open pledges with no progress report within the freshness window; ``q`` finds
-    text in a title or description, any language, ignoring case. ``format=csv`` answers the
+    text in a title or description, any language (translations too), ignoring case;
+    ``external_id=grf:12345`` finds the pledge that carries that id. ``format=csv`` answers the
     page as CSV, the next page's URL in ``Link``.
     """
     after = decode_cursor(cursor) if cursor is not None else None
+    held = parse_external_id(external_id) if external_id is not None else None
     months = services.settings.freshness_months
     with read_snapshot(services.engine) as connection:
         page = list_pledges(
@@ -217,6 +230,7 @@ def pledges_list(
             silent_on=today(services) if stale else None,
             freshness_months=months,
             text=q,
+            external_id=held,
             after=after,
             limit=limit,
         )
@@ -264,6 +278,42 @@ def pledge_events(services: ServicesDep, pledge_id: Identifier) -> TimelineOut:
     if not events:
         raise UnknownResource(f"no pledge {pledge_id!r}", field="pledge_id")
     return TimelineOut(pledge_id=pledge_id, events=tuple(events))
+
+
+class HistoryOut(WireModel):
+    stream_id: str
+    events: tuple[TimelineEntryOut, ...]
+
+
+def _history(services: Services, stream_id: str, what: str, field: str) -> HistoryOut:
+    with services.engine.connect() as connection:
+        events = stream_timeline(services.store, connection, stream_id)
+    if not events:
+        raise UnknownResource(f"no {what}", field=field)
+    return HistoryOut(stream_id=stream_id, events=tuple(events))
+
+
+@router.get("/cities/{city_id}/history", response_model=HistoryOut)
+def city_history(services: ServicesDep, city_id: Identifier) -> HistoryOut:
+    """Every event of the city's registry entry (registration, corrections), oldest first."""
+    return _history(services, city_stream(city_id), f"city {city_id!r}", "city_id")
+
+
+@router.get("/networks/{network_id}/history", response_model=HistoryOut)
+def network_history(services: ServicesDep, network_id: Identifier) -> HistoryOut:
+    """Every event of the network: registration, members joining and leaving, corrections."""
+    return _history(services, network_stream(network_id), f"network {network_id!r}", "network_id")
+
+
+@router.get("/declarations/{declaration_id}/history", response_model=HistoryOut)
+def declaration_history(services: ServicesDep, declaration_id: Identifier) -> HistoryOut:
+    """Every signature of the declaration and every withdrawal of one, oldest first."""
+    return _history(
+        services,
+        declaration_stream(declaration_id),
+        f"signature of declaration {declaration_id!r}",
+        "declaration_id",
+    )
 
 
 @router.get("/networks/{network_id}/rollup", response_model=RollupOut)

@@ -26,12 +26,16 @@ from api.problems import PROBLEM_JSON, ProblemOut, problem, status_of
 from api.wire import (
     AmendmentIn,
     CallIn,
+    CityCorrectionIn,
     CityIn,
     ClosureIn,
     DeclarationIn,
     ErratumIn,
+    ExternalIdIn,
+    ExternalIdRemovalIn,
     MatchIn,
     MemberIn,
+    NetworkCorrectionIn,
     NetworkIn,
     PledgeIn,
     PledgeWriteOut,
@@ -39,14 +43,17 @@ from api.wire import (
     ProgressIn,
     RetirementIn,
     SignatureIn,
+    SignatureWithdrawalIn,
+    TranslationIn,
     ValidationIn,
     WithdrawalIn,
     WriteOut,
     as_command,
 )
+from domain import registry
 from domain.errors import DomainError
 from domain.principal import Principal
-from ledger.commands import CommandName
+from ledger.commands import CommandName, parse_command
 from ledger.errors import LedgerError
 from ledger.group_commit import GroupCommitter, WriteRequest
 from ledger.write_path import Written
@@ -445,3 +452,169 @@ async def record_erratum(
     return await _pledge_write(
         "record_erratum", pledge_id, body, principal, writer, idempotency_key, if_match
     )
+
+
+@_post(
+    "/pledges/{pledge_id}/translations",
+    PledgeWriteOut,
+    "Translate a pledge's title, description or a report's narrative (owning network)",
+)
+async def translate_pledge(
+    pledge_id: str,
+    body: TranslationIn,
+    principal: PrincipalDep,
+    writer: WriterDep,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> Response:
+    """A translation is never material: a validated pledge stays validated."""
+    return await _pledge_write(
+        "translate_pledge", pledge_id, body, principal, writer, idempotency_key, if_match
+    )
+
+
+@_post(
+    "/pledges/{pledge_id}/external-ids",
+    PledgeWriteOut,
+    "Record an id the pledge has elsewhere: grf, gcm or its network's reference (owning network)",
+)
+async def add_external_id(
+    pledge_id: str,
+    body: ExternalIdIn,
+    principal: PrincipalDep,
+    writer: WriterDep,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> Response:
+    """An id names one pledge: one that another pledge carries is refused (409)."""
+    return await _pledge_write(
+        "add_external_id", pledge_id, body, principal, writer, idempotency_key, if_match
+    )
+
+
+@_post(
+    "/pledges/{pledge_id}/external-ids/removal",
+    PledgeWriteOut,
+    "Remove an external id from the pledge, with the reason (owning network)",
+)
+async def remove_external_id(
+    pledge_id: str,
+    body: ExternalIdRemovalIn,
+    principal: PrincipalDep,
+    writer: WriterDep,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> Response:
+    return await _pledge_write(
+        "remove_external_id", pledge_id, body, principal, writer, idempotency_key, if_match
+    )
+
+
+@_post(
+    "/cities/{city_id}/corrections",
+    WriteOut,
+    "Correct or translate a city's registry entry (admin)",
+)
+async def correct_city(
+    city_id: str,
+    body: CityCorrectionIn,
+    principal: PrincipalDep,
+    writer: WriterDep,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> Response:
+    """Names per language (an empty text removes one) and/or the country; pledges naming the
+    city count under a corrected country from then on. The city's history keeps every version."""
+    written = await write(
+        writer,
+        "correct_city",
+        principal,
+        body,
+        target=city_id,
+        idempotency_key=idempotency_key,
+        if_match=if_match,
+    )
+    return created(written, WriteOut)
+
+
+@_post(
+    "/networks/{network_id}/corrections",
+    WriteOut,
+    "Correct or translate a network's names (admin, that network)",
+)
+async def correct_network(
+    network_id: str,
+    body: NetworkCorrectionIn,
+    principal: PrincipalDep,
+    writer: WriterDep,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> Response:
+    written = await write(
+        writer,
+        "correct_network",
+        principal,
+        body,
+        target=network_id,
+        idempotency_key=idempotency_key,
+        if_match=if_match,
+    )
+    return created(written, WriteOut)
+
+
+@_post(
+    "/networks/{network_id}/members/{city_id}/departure",
+    WriteOut,
+    "A member city leaves the network (admin, that network)",
+)
+async def leave_network(
+    network_id: str,
+    city_id: str,
+    principal: PrincipalDep,
+    writer: WriterDep,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> Response:
+    """The city stays in the network's history; its pledges keep their cities."""
+    command = parse_command(registry.LeaveNetwork, {"city_id": city_id})
+    written = await write(
+        writer,
+        "leave_network",
+        principal,
+        command,
+        target=network_id,
+        idempotency_key=idempotency_key,
+        if_match=if_match,
+    )
+    return created(written, WriteOut)
+
+
+@_post(
+    "/declarations/{declaration_id}/signatures/{city_id}/withdrawal",
+    WriteOut,
+    "A city withdraws its signature of a declaration (admin, network)",
+)
+async def withdraw_signature(
+    declaration_id: str,
+    city_id: str,
+    body: SignatureWithdrawalIn,
+    principal: PrincipalDep,
+    writer: WriterDep,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> Response:
+    """The signature stays in the declaration's history; the signatories no longer list it."""
+    command = parse_command(
+        registry.WithdrawSignature,
+        {"city_id": city_id, "withdrawn_on": body.withdrawn_on, "reason": body.reason},
+    )
+    written = await write(
+        writer,
+        "withdraw_signature",
+        principal,
+        command,
+        target=declaration_id,
+        idempotency_key=idempotency_key,
+        if_match=if_match,
+    )
+    return created(written, WriteOut)

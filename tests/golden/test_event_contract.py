@@ -216,6 +216,78 @@ SAMPLES: list[tuple[str, ev.NewEvent]] = [
             ("ma-marrakech",),
         ),
     ),
+    (
+        "city:ma-marrakech",
+        ev.NewEvent(
+            ev.CityCorrected(
+                city_id="ma-marrakech",
+                name={"en": "Marrakech", "fr": "Marrakech", "es": "Marrakech"},
+                country=None,
+                reason="Names in French and Spanish",
+            ),
+            ("ma-marrakech",),
+        ),
+    ),
+    (
+        "network:uclg",
+        ev.NewEvent(
+            ev.NetworkCorrected(
+                network_id="uclg",
+                name={"en": "UCLG", "fr": "CGLU", "es": "CGLU"},
+                reason="French name",
+            )
+        ),
+    ),
+    (
+        "declaration:marrakech-2018",
+        ev.NewEvent(
+            ev.SignatureWithdrawn(
+                declaration_id="marrakech-2018",
+                city_id="ma-marrakech",
+                withdrawn_on=date(2026, 2, 1),
+                reason="Recorded for the wrong city",
+            ),
+            ("ma-marrakech",),
+            date(2026, 2, 1),
+        ),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.PledgeTranslated(
+                field="narrative",
+                language="es",
+                text="Centro abierto en marzo.",
+                progress_event_id="00000000-0000-4000-8000-000000000010",
+            ),
+            ("ma-marrakech",),
+        ),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(ev.ExternalIdAdded(scheme="grf", value="GRF-2023-00417"), ("ma-marrakech",)),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.ExternalIdRemoved(scheme="grf", value="GRF-2023-00417", reason="Wrong pledge"),
+            ("ma-marrakech",),
+        ),
+    ),
+    (
+        "extid:" + "5c" * 32,
+        ev.NewEvent(
+            ev.ExternalIdClaimed(scheme="grf", value="GRF-2023-00417", pledge_id=PLEDGE),
+            ("ma-marrakech",),
+        ),
+    ),
+    (
+        "extid:" + "5c" * 32,
+        ev.NewEvent(
+            ev.ExternalIdReleased(scheme="grf", value="GRF-2023-00417", pledge_id=PLEDGE),
+            ("ma-marrakech",),
+        ),
+    ),
 ]
 
 
@@ -245,19 +317,27 @@ def test_event_type_strings_are_pinned() -> None:
         "area.registered",
         "area.retired",
         "call.registered",
+        "city.corrected",
         "city.registered",
         "declaration.registered",
+        "declaration.signature_withdrawn",
         "declaration.signed",
+        "extid.claimed",
+        "extid.released",
         "network.city_joined",
         "network.city_left",
+        "network.corrected",
         "network.registered",
         "pledge.amended",
         "pledge.changes_requested",
         "pledge.closed",
         "pledge.erratum_recorded",
+        "pledge.external_id_added",
+        "pledge.external_id_removed",
         "pledge.matched",
         "pledge.progress_reported",
         "pledge.submitted",
+        "pledge.translated",
         "pledge.validated",
         "pledge.withdrawn",
     ]

@@ -112,7 +112,13 @@ STEPS = st.lists(
                 "register_area",
                 "retire_area",
                 "register_call",
+                "translate",
+                "add_external_id",
+                "remove_external_id",
+                "correct_country",
+                "correct_network",
                 "sign",
+                "withdraw_signature",
             ]
         ),
         which=st.integers(min_value=0, max_value=7),
@@ -270,6 +276,44 @@ def run_step(services: Services, step: Step, pledges: list[tuple[str, str]], tod
                 {"city_id": city_id, "signed_on": today},
                 target="marrakech-2018",
             )
+        elif step.action == "translate":
+            field = ("title", "description", "narrative")[step.which % 3]
+            translation: dict[str, Any] = {
+                "field": field,
+                "language": "fr",
+                "text": f"Texte {step.amount}",
+            }
+            if field == "narrative":
+                reports = [
+                    e.event_id
+                    for e in services.store.read_stream(f"pledge:{pledge_id}")
+                    if e.type == "pledge.progress_reported"
+                ]
+                translation["progress_event_id"] = reports[-1] if reports else "no-such-report"
+            batch.execute("translate_pledge", owner, translation, target=pledge_id)
+        elif step.action == "add_external_id":
+            scheme = ("grf", "gcm", network_id)[step.which % 3]
+            external_id = {"scheme": scheme, "value": f"ID-{step.amount % 3}"}
+            batch.execute("add_external_id", owner, external_id, target=pledge_id)
+        elif step.action == "remove_external_id":
+            scheme = ("grf", "gcm", network_id)[step.which % 3]
+            removal = {"scheme": scheme, "value": f"ID-{step.amount % 3}", "reason": "Wrong id"}
+            batch.execute("remove_external_id", owner, removal, target=pledge_id)
+        elif step.action == "correct_country":
+            city_id = tuple(CITIES)[step.which % len(CITIES)]
+            country = ("MA", "SN", "TN")[step.amount % 3]
+            batch.execute(
+                "correct_city", ADMIN, {"country": country, "reason": "Wrong"}, target=city_id
+            )
+        elif step.action == "correct_network":
+            name = {"fr": f"Réseau {step.amount}"}
+            batch.execute(
+                "correct_network", owner, {"name": name, "reason": "French"}, target=network_id
+            )
+        elif step.action == "withdraw_signature":
+            city_id = tuple(CITIES)[step.which % len(CITIES)]
+            withdrawal = {"city_id": city_id, "withdrawn_on": "2020-01-01", "reason": "Council"}
+            batch.execute("withdraw_signature", ADMIN, withdrawal, target="marrakech-2018")
 
 
 def register(services: Services) -> None:

@@ -17,5 +17,13 @@ def test_pledge_commands_other_than_submission_address_a_pledge() -> None:
     assert addressed == pledge_commands - {"submit_pledge"} | {
         "report_progress",
         "record_erratum",
+        "add_external_id",
+        "remove_external_id",
     }
     assert COMMANDS["submit_pledge"].creates_pledge
+
+
+def test_registry_corrections_address_the_record_they_correct() -> None:
+    assert COMMANDS["correct_city"].target == "city_id"
+    assert COMMANDS["correct_network"].target == "network_id"
+    assert COMMANDS["withdraw_signature"].target == "declaration_id"

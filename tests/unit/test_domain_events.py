@@ -15,14 +15,20 @@ from domain.events import (
     EVENT_SPECS,
     TYPE_OF_PAYLOAD,
     CallRegistered,
+    CityCorrected,
     CityJoinedNetwork,
     CityLeftNetwork,
     CityRegistered,
     DeclarationRegistered,
     DeclarationSigned,
     ErratumRecorded,
+    ExternalIdAdded,
+    ExternalIdClaimed,
+    ExternalIdReleased,
+    ExternalIdRemoved,
     KeyIssued,
     KeyRevoked,
+    NetworkCorrected,
     NetworkRegistered,
     NewEvent,
     Payload,
@@ -33,11 +39,13 @@ from domain.events import (
     PledgeFields,
     PledgeMatched,
     PledgeSubmitted,
+    PledgeTranslated,
     PledgeValidated,
     PledgeWithdrawn,
     PriorityAreaRegistered,
     PriorityAreaRetired,
     ProgressReported,
+    SignatureWithdrawn,
     invalid_input_from,
     parse_payload,
 )
@@ -122,6 +130,39 @@ SAMPLES: dict[str, Payload] = {
         opens_on=date(2025, 6, 1),
         closes_on=date(2026, 4, 30),
     ),
+    "city.corrected": CityCorrected(
+        city_id="sao-paulo",
+        name={"en": "São Paulo", "es": "São Paulo", "fr": "São Paulo"},
+        country="BR",
+        reason="French name; country confirmed.",
+    ),
+    "network.corrected": NetworkCorrected(
+        network_id="cities-for-all",
+        name={"en": "Cities for all", "fr": "Villes pour tous", "es": "Ciudades para todos"},
+        reason="Spanish name.",
+    ),
+    "declaration.signature_withdrawn": SignatureWithdrawn(
+        declaration_id="marrakech-2018",
+        city_id="rabat",
+        withdrawn_on=date(2020, 3, 1),
+        reason="Recorded for the wrong city.",
+    ),
+    "pledge.translated": PledgeTranslated(
+        field="narrative",
+        language="fr",
+        text="Le centre a ouvert en mars.",
+        progress_event_id="2f1d7d0a-0000-4000-8000-000000000002",
+    ),
+    "pledge.external_id_added": ExternalIdAdded(scheme="cities-for-all", value="CFA/2024/017"),
+    "pledge.external_id_removed": ExternalIdRemoved(
+        scheme="grf", value="GRF-00417", reason="It names another pledge."
+    ),
+    "extid.claimed": ExternalIdClaimed(
+        scheme="gcm", value="12345", pledge_id="0b9c1f9e-5c1a-4a43-9d3e-0d6f3f0c2a11"
+    ),
+    "extid.released": ExternalIdReleased(
+        scheme="gcm", value="12345", pledge_id="0b9c1f9e-5c1a-4a43-9d3e-0d6f3f0c2a11"
+    ),
 }
 
 
@@ -142,7 +183,7 @@ def _walk(value: Any) -> list[Any]:
 @pytest.mark.parametrize("event_type", sorted(EVENT_SPECS))
 def test_event_type_is_namespaced_by_its_stream_kind(event_type: str) -> None:
     kind, _, name = event_type.partition(".")
-    assert kind in {"network", "city", "declaration", "pledge", "apikey", "area", "call"}
+    assert kind in {"network", "city", "declaration", "pledge", "apikey", "area", "call", "extid"}
     assert name
 
 

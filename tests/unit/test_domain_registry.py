@@ -303,7 +303,10 @@ def test_signatures_accumulate_in_the_declaration_state() -> None:
         DeclarationSigned(declaration_id=MARRAKECH, city_id="lima", signed_on=date(2019, 1, 1)),
     )
     assert state == DeclarationState(
-        MARRAKECH, frozenset({"rabat", "lima"}), first_signed_on=ADOPTED_ON
+        MARRAKECH,
+        frozenset({"rabat", "lima"}),
+        first_signed_on=ADOPTED_ON,
+        signed_on={"rabat": ADOPTED_ON, "lima": date(2019, 1, 1)},
     )
 
 
