@@ -182,6 +182,13 @@ def pledges_list(
     stale: Annotated[
         bool, Query(description="true: only the open pledges silent past the window")
     ] = False,
+    support_needed: Annotated[
+        bool | None,
+        Query(
+            description="true: only the open pledges whose latest progress report asks for "
+            "support (what matching starts from); false: every other pledge"
+        ),
+    ] = None,
     q: Annotated[
         str | None,
         Query(min_length=1, max_length=200, description="text in a title or description"),
@@ -210,6 +217,7 @@ def pledges_list(
             gcr_area=gcr_area,
             sdg=sdg,
             priority_area=priority_area,
+            support_needed=support_needed,
             silent_on=today(services) if stale else None,
             freshness_months=months,
             text=q,

@@ -17,5 +17,9 @@ def test_pledge_commands_other_than_submission_address_a_pledge() -> None:
     assert addressed == pledge_commands - {"submit_pledge"} | {
         "report_progress",
         "record_erratum",
+        "correct_observation",
+        "accept_match",
+        "decline_match",
+        "end_match",
     }
     assert COMMANDS["submit_pledge"].creates_pledge
