@@ -91,18 +91,24 @@ SUPPORT = ("support", "needed")
 """Tag of an open pledge whose latest progress report asks for support (it feeds matching)."""
 
 
+def matching_tags(view: PledgeView) -> set[Key]:
+    """The tags that are no roll-up group: the pledges supporting this one in a match, and
+    whether it asks for support."""
+    found = {
+        (MATCH_PARTNER, m.supporting_pledge_id)
+        for m in view.matches
+        if m.supporting_pledge_id is not None
+    }
+    if view.support_needed and view.is_open:
+        found.add(SUPPORT)
+    return found
+
+
 def tags(view: PledgeView | None) -> set[Key]:
     if view is None:
         return set()
     found = {key for key in memberships(view) if key[0] in TAG_DIMENSIONS}
-    found.update(
-        (MATCH_PARTNER, m.supporting_pledge_id)
-        for m in view.matches
-        if m.supporting_pledge_id is not None
-    )
-    if view.support_needed and view.is_open:
-        found.add(SUPPORT)
-    return found
+    return found | matching_tags(view)
 
 
 def _tag_rows(pledge_id: str, keys: Iterable[Key]) -> list[tuple[str, str, str]]:

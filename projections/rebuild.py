@@ -58,6 +58,7 @@ from projections.pledges import (
     TAG_DIMENSIONS,
     PledgeProjector,
     PledgeRows,
+    matching_tags,
     pledge_row,
     tag_rows,
 )
@@ -305,6 +306,8 @@ class _PledgeOutput:
         for key in part.keys:  # each group once; the tags are some of them
             if key[0] in TAG_DIMENSIONS:
                 self.tagged.setdefault(key, []).append(view.pledge_id)
+        for key in matching_tags(view):
+            self.tagged.setdefault(key, []).append(view.pledge_id)
         if len(self.pledges) >= self.chunk:
             self.flush()
 

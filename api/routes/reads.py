@@ -44,6 +44,7 @@ from projections import (
     rollups_as_of,
 )
 from projections.counters import build_rollup
+from projections.pledges import hosting_views
 
 router = APIRouter(prefix="/api/v1", tags=["public reads"])
 
@@ -115,9 +116,16 @@ def today(services: Services) -> date:
 
 
 def state_as_of(services: Services, pledge_id: str, day: date) -> PledgeOut | None:
-    """A pledge on a past day (folds its stream: see the module docstring)."""
+    """A pledge on a past day (folds its stream, and those of the pledges that host a match
+    with it: see the module docstring)."""
+    with read_snapshot(services.engine) as connection:
+        hosts = [view.pledge_id for view in hosting_views(connection, pledge_id)]
     return pledge_as_of(
-        services.store, pledge_id, day, freshness_months=services.settings.freshness_months
+        services.store,
+        pledge_id,
+        day,
+        freshness_months=services.settings.freshness_months,
+        hosts=hosts,
     )
 
 
