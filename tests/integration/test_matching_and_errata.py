@@ -14,6 +14,7 @@ from domain.errors import InvalidTransition, NotPermitted
 from domain.events import MatchAccepted, NewEvent
 from ledger.clock import SteppingClock
 from ledger.commands import CommandName
+from ledger.errors import ConcurrencyConflict
 from ledger.log import TransparencyLog
 from projections import list_pledges, pledge, rollup
 from projections.as_of import pledge_as_of
@@ -303,3 +304,18 @@ def test_report_as_of_before_the_correction_uses_the_reported_value(
     )
     assert [p.latest_total for p in before.indicator_progress] == ["1200"]
     assert [p.latest_total for p in after.indicator_progress] == ["1150"]
+
+
+def test_an_answer_racing_an_ending_cannot_both_be_stored(services: Services) -> None:
+    host, supporting = two_pledges(services)
+    match_id = write(
+        services, "match_pledge", UCLG, host, kind="pledge", supporting_pledge_id=supporting
+    )
+    accepting, ending = services.ledger.new_batch(), services.ledger.new_batch()
+    accepting.execute("accept_match", METROPOLIS, {"match_id": match_id}, target=host)
+    body = {"match_id": match_id, "reason": "Changed our mind"}
+    ending.execute("end_match", UCLG, body, target=host)  # decided on the same offer
+    services.ledger.commit(accepting)
+    with pytest.raises(ConcurrencyConflict):
+        services.ledger.commit(ending)
+    assert [m.status for m in page(services, host).matches] == ["accepted"]
