@@ -221,8 +221,12 @@ def _correct_observation(d: Decision) -> list[NewEvent]:
     current: ObservationCorrected | None = None
     if cmd.progress_event_id in d.snapshot.event_ids:
         for envelope in d.batch.stream_envelopes(d.snapshot.stream_id):
+            # Decode only the report named and the corrections: most of a long stream is neither.
+            named = envelope.event_id == cmd.progress_event_id
+            if not named and envelope.type != "pledge.observation_corrected":
+                continue
             payload = envelope.decode_payload()
-            if envelope.event_id == cmd.progress_event_id and isinstance(payload, ProgressReported):
+            if named and isinstance(payload, ProgressReported):
                 observed = next(
                     (
                         o
