@@ -13,7 +13,7 @@ import base64
 from pydantic import BaseModel, ConfigDict
 
 from domain import external_ids, pledge, reference, registry
-from domain.values import IsoDate, Reason
+from domain.values import DecimalString, IsoDate, Reason, Slug, Text
 from ledger.commands import CommandName, command_handler
 from ledger.log import Receipt
 from ledger.write_path import Written
@@ -52,7 +52,26 @@ class ValidationIn(pledge.ValidatePledge):
 
 
 class MatchIn(pledge.MatchPledge):
-    """A supporting pledge or a funder linked to the pledge."""
+    """An offer of a match to the pledge (the host): a supporting pledge, or a funder with an
+    optional amount (a decimal string) and its ISO 4217 currency. The other side answers."""
+
+
+class MatchAcceptanceIn(pledge.Command):
+    """The answering side accepts the offer."""
+
+    note: Text = ""
+
+
+class MatchDeclinationIn(pledge.Command):
+    """The answering side declines the offer, saying why."""
+
+    reason: Reason
+
+
+class MatchEndingIn(pledge.Command):
+    """Either side ends an open offer or an accepted match, saying why."""
+
+    reason: Reason
 
 
 class WithdrawalIn(pledge.WithdrawPledge):
@@ -63,8 +82,35 @@ class ClosureIn(pledge.ClosePledge):
     """Ends the pledge with its outcome."""
 
 
+class CorrectedObservationIn(pledge.Command):
+    """The observation an erratum supersedes (its indicator and date in the progress report
+    ``corrects_event_id`` names) and the corrected reading: a value, or for a qualitative
+    indicator a comment (and no value)."""
+
+    indicator_id: Slug
+    date: IsoDate
+    value: DecimalString | None = None
+    comment: Text = ""
+
+
 class ErratumIn(pledge.RecordErratum):
-    """Corrects an earlier event of the pledge (which stays on the log) with a note."""
+    """Corrects an earlier event of the pledge (which stays on the log) with a note; with
+    ``observation``, supersedes that observation of the progress report ``corrects_event_id``
+    with a corrected value, which roll-ups and reports then use."""
+
+    observation: CorrectedObservationIn | None = None
+
+    def command(self) -> pledge.RecordErratum | pledge.CorrectObservation:
+        if self.observation is None:
+            return pledge.RecordErratum(corrects_event_id=self.corrects_event_id, note=self.note)
+        return pledge.CorrectObservation(
+            progress_event_id=self.corrects_event_id,
+            indicator_id=self.observation.indicator_id,
+            date=self.observation.date,
+            value=self.observation.value,
+            comment=self.observation.comment,
+            reason=self.note,
+        )
 
 
 class PriorityAreaIn(reference.RegisterPriorityArea):
@@ -168,6 +214,19 @@ class PledgeWriteOut(WriteOut):
     def of(cls, written: Written) -> PledgeWriteOut:
         assert written.result.pledge_id is not None  # every pledge command has its pledge
         return cls(pledge_id=written.result.pledge_id, receipt=_only_receipt(written))
+
+
+class MatchWriteOut(PledgeWriteOut):
+    """A stored match offer: the host pledge, the new match's id and the offer's receipt."""
+
+    match_id: str
+
+    @classmethod
+    def of(cls, written: Written) -> MatchWriteOut:
+        assert written.result.pledge_id is not None  # every pledge command has its pledge
+        receipt = _only_receipt(written)
+        # A match's id is its offer's event id (ADR 0015): a retry answers the same one.
+        return cls(pledge_id=written.result.pledge_id, match_id=receipt.event_id, receipt=receipt)
 
 
 def _only_receipt(written: Written) -> ReceiptOut:

@@ -25,6 +25,8 @@ NetworkScope = Literal[
     "pledge_or_supporting_owner",
     # a network the city is a member of
     "member_city",
+    # the network that submitted the host pledge of the match, or the supporting pledge's
+    "match_party",
 ]
 
 
@@ -76,6 +78,14 @@ EVENT_AUTHORITY: dict[str, Authority] = {
     # the guard written beside pledge.external_id_added / _removed, by the same key
     "extid.claimed": _authority("network", network_scope="pledge_owner"),
     "extid.released": _authority("network", network_scope="pledge_owner"),
+    # Two-way matching (ADR 0015): either party offers, the other answers, either ends; a
+    # validator acts for a funder, which has no key. The domain also checks the side.
+    "pledge.match_offered": _authority("validator", "network", network_scope="match_party"),
+    "pledge.match_accepted": _authority("validator", "network", network_scope="match_party"),
+    "pledge.match_declined": _authority("validator", "network", network_scope="match_party"),
+    "pledge.match_ended": _authority("validator", "network", network_scope="match_party"),
+    # Figures are the reporting network's: it corrects them, or the operator (admin) does.
+    "pledge.observation_corrected": _authority("admin", "network", network_scope="pledge_owner"),
     "apikey.issued": _authority("admin"),
     "apikey.revoked": _authority("admin"),
 }

@@ -15,12 +15,21 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StrictInt,
+    ValidationError,
+    model_serializer,
+)
 
 from domain.errors import InvalidInput
 from domain.principal import Role
 from domain.values import (
     CountryCode,
+    CurrencyCode,
     DecimalString,
     ExternalIdScheme,
     ExternalIdValue,
@@ -51,6 +60,10 @@ Criterion = Literal[
     "city_endorsed",
 ]
 Decision = Literal["validated", "changes_requested"]
+MatchKind = Literal["pledge", "funder"]
+MatchSide = Literal["host", "supporter"]
+"""The two sides of a match: the pledge whose stream holds it (the host) and the supporting
+pledge or funder. A funder is not on the ledger: a validator acts for it."""
 
 STAGES: tuple[str, ...] = ("not_started", "planning", "in_progress", "on_hold", "completed")
 OUTCOMES: tuple[str, ...] = ("fulfilled", "partially_fulfilled", "not_fulfilled")
@@ -294,13 +307,71 @@ class ProgressReported(Payload):
     observations: tuple[Observation, ...] = Field(default=(), max_length=200)
     narrative: OptionalLocalizedText = Field(default_factory=dict)
     evidence: tuple[Evidence, ...] = Field(default=(), max_length=50)
+    support_needed: Text = ""
+    """What support the pledge needs now (empty: none asked); it feeds matching. Added after
+    schema version 1 was pinned: left out of the canonical bytes when empty (ADR 0015)."""
+
+    @model_serializer(mode="wrap")
+    def _leave_out_no_support(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if not self.support_needed and isinstance(data, dict):
+            data.pop("support_needed", None)
+        return data
 
 
 class PledgeMatched(Payload):
+    """A one-sided link recorded before two-way matching (ADR 0015): still read, never written."""
+
     kind: Literal["pledge", "funder"]
     supporting_pledge_id: str | None = None
     funder: ShortText | None = None
     note: Text = ""
+
+
+class MatchOffered(Payload):
+    """One side offers a match; it lives on the host pledge's stream (ADR 0015)."""
+
+    match_id: str
+    kind: MatchKind
+    offered_by: MatchSide
+    supporting_pledge_id: str | None = None
+    funder: ShortText | None = None
+    amount: DecimalString | None = None
+    currency: CurrencyCode | None = None
+    note: Text = ""
+
+
+class MatchAccepted(Payload):
+    match_id: str
+    note: Text = ""
+
+
+class MatchDeclined(Payload):
+    match_id: str
+    reason: Reason
+
+
+class MatchEnded(Payload):
+    match_id: str
+    reason: Reason
+
+
+class ObservationCorrected(Payload):
+    """An erratum that supersedes one indicator observation with a corrected value.
+
+    The observation is named by the progress report that recorded it, its indicator and its
+    date (unique within a report, a domain rule), so observations recorded before this event
+    existed are addressable too. ``previous_value`` is the value it supersedes (the reported
+    one, or an earlier correction's), so the timeline shows both.
+    """
+
+    progress_event_id: str
+    indicator_id: Slug
+    date: IsoDate
+    previous_value: DecimalString | None = None
+    value: DecimalString | None = None
+    comment: Text = ""
+    reason: Reason
 
 
 class PledgeWithdrawn(Payload):
@@ -422,6 +493,11 @@ EVENT_SPECS: dict[str, EventSpec] = {
         EventSpec("pledge.external_id_removed", ExternalIdRemoved),
         EventSpec("extid.claimed", ExternalIdClaimed),
         EventSpec("extid.released", ExternalIdReleased),
+        EventSpec("pledge.match_offered", MatchOffered),
+        EventSpec("pledge.match_accepted", MatchAccepted),
+        EventSpec("pledge.match_declined", MatchDeclined),
+        EventSpec("pledge.match_ended", MatchEnded),
+        EventSpec("pledge.observation_corrected", ObservationCorrected),
         EventSpec("apikey.issued", KeyIssued),
         EventSpec("apikey.revoked", KeyRevoked),
     )

@@ -35,9 +35,16 @@ from domain.events import (
     ExternalIdRemoved,
     Indicator,
     IndicatorPoint,
+    MatchAccepted,
+    MatchDeclined,
+    MatchEnded,
+    MatchKind,
+    MatchOffered,
+    MatchSide,
     Model,
     NewEvent,
     Observation,
+    ObservationCorrected,
     Outcome,
     Payload,
     Period,
@@ -62,6 +69,9 @@ from domain.reference import ReferenceTags
 from domain.registry import CityState, NetworkState
 from domain.taxonomies import Taxonomies
 from domain.values import (
+    CurrencyCode,
+    DecimalString,
+    IsoDate,
     Language,
     OptionalLocalizedText,
     Reason,
@@ -81,6 +91,10 @@ STATUSES: tuple[Status, ...] = (
     "closed",
 )
 ENDED: frozenset[str] = frozenset({"withdrawn", "closed"})
+
+MatchStatus = Literal["offered", "accepted", "declined", "ended"]
+LIVE_MATCH: frozenset[str] = frozenset({"offered", "accepted"})
+"""A match in these states still binds; a withdrawal or closure of the host pledge ends them."""
 
 # Changing any of these changes what was promised; after validation, validators must look again.
 MATERIAL_FIELDS: frozenset[str] = frozenset(
@@ -102,6 +116,43 @@ def pledge_stream(pledge_id: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class MatchState:
+    """A two-way match as its host pledge's stream has it (ADR 0015)."""
+
+    match_id: str
+    kind: MatchKind
+    offered_by: MatchSide
+    supporting_pledge_id: str | None
+    funder: str | None
+    status: MatchStatus
+
+    @property
+    def answering_side(self) -> MatchSide:
+        return "supporter" if self.offered_by == "host" else "host"
+
+
+def _with_status(
+    matches: tuple[MatchState, ...], match_id: str, status: MatchStatus
+) -> tuple[MatchState, ...]:
+    return tuple(
+        MatchState(m.match_id, m.kind, m.offered_by, m.supporting_pledge_id, m.funder, status)
+        if m.match_id == match_id
+        else m
+        for m in matches
+    )
+
+
+def _ended_matches(matches: tuple[MatchState, ...]) -> tuple[MatchState, ...]:
+    """A pledge that ends ends its live matches with it: nothing binds an ended pledge."""
+    return tuple(
+        MatchState(m.match_id, m.kind, m.offered_by, m.supporting_pledge_id, m.funder, "ended")
+        if m.status in LIVE_MATCH
+        else m
+        for m in matches
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class PledgeState:
     pledge_id: str
     network_id: str
@@ -111,10 +162,17 @@ class PledgeState:
     outcome: Outcome | None = None
     last_period_end: date | None = None
     ever_validated: bool = False
+    matches: tuple[MatchState, ...] = ()
 
     @property
     def ended(self) -> bool:
         return self.status in ENDED
+
+    def match(self, match_id: str) -> MatchState | None:
+        for match in self.matches:
+            if match.match_id == match_id:
+                return match
+        return None
 
 
 def evolve_pledge(state: PledgeState | None, payload: Payload) -> PledgeState:
@@ -141,12 +199,12 @@ def evolve_pledge(state: PledgeState | None, payload: Payload) -> PledgeState:
             return s  # a late report on an older period does not set the current stage
         return PledgeState(
             s.pledge_id, s.network_id, s.content, s.status, report.stage, s.outcome, end,
-            s.ever_validated,
+            s.ever_validated, s.matches,
         )  # fmt: skip
     if kind is PledgeValidated:
         return PledgeState(
             s.pledge_id, s.network_id, s.content, "validated", s.stage, s.outcome,
-            s.last_period_end, True,
+            s.last_period_end, True, s.matches,
         )  # fmt: skip
     if kind is PledgeAmended:
         amended = cast(PledgeAmended, payload)
@@ -156,22 +214,23 @@ def evolve_pledge(state: PledgeState | None, payload: Payload) -> PledgeState:
             status = "awaiting_validation"
         return PledgeState(
             s.pledge_id, s.network_id, content, status, s.stage, s.outcome, s.last_period_end,
-            s.ever_validated,
+            s.ever_validated, s.matches,
         )  # fmt: skip
     if kind is PledgeChangesRequested:
         return PledgeState(
             s.pledge_id, s.network_id, s.content, "changes_requested", s.stage, s.outcome,
-            s.last_period_end, s.ever_validated,
+            s.last_period_end, s.ever_validated, s.matches,
         )  # fmt: skip
     if kind is PledgeWithdrawn:
         return PledgeState(
             s.pledge_id, s.network_id, s.content, "withdrawn", s.stage, s.outcome,
-            s.last_period_end, s.ever_validated,
+            s.last_period_end, s.ever_validated, _ended_matches(s.matches),
         )  # fmt: skip
     if kind is PledgeClosed:
         return PledgeState(
             s.pledge_id, s.network_id, s.content, "closed", s.stage,
             cast(PledgeClosed, payload).outcome, s.last_period_end, s.ever_validated,
+            _ended_matches(s.matches),
         )  # fmt: skip
     if (
         kind is PledgeMatched
@@ -179,8 +238,30 @@ def evolve_pledge(state: PledgeState | None, payload: Payload) -> PledgeState:
         or kind is PledgeTranslated
         or kind is ExternalIdAdded
         or kind is ExternalIdRemoved
+        or kind is ObservationCorrected
     ):
         return s
+    if kind is MatchOffered:
+        offer = cast(MatchOffered, payload)
+        match = MatchState(
+            offer.match_id, offer.kind, offer.offered_by, offer.supporting_pledge_id, offer.funder,
+            "offered",
+        )  # fmt: skip
+        return PledgeState(
+            s.pledge_id, s.network_id, s.content, s.status, s.stage, s.outcome,
+            s.last_period_end, s.ever_validated, (*s.matches, match),
+        )  # fmt: skip
+    if kind is MatchAccepted or kind is MatchDeclined or kind is MatchEnded:
+        answered = cast(MatchAccepted | MatchDeclined | MatchEnded, payload)
+        answer: MatchStatus = "ended"
+        if kind is MatchAccepted:
+            answer = "accepted"
+        elif kind is MatchDeclined:
+            answer = "declined"
+        return PledgeState(
+            s.pledge_id, s.network_id, s.content, s.status, s.stage, s.outcome,
+            s.last_period_end, s.ever_validated, _with_status(s.matches, answered.match_id, answer),
+        )  # fmt: skip
     raise InvalidInput(f"{kind.__name__} does not belong to a pledge", field="type")
 
 
@@ -244,13 +325,33 @@ class ReportProgress(Command):
     observations: tuple[Observation, ...] = ()
     narrative: OptionalLocalizedText = Field(default_factory=dict)
     evidence: tuple[Evidence, ...] = ()
+    support_needed: Text = ""
 
 
 class MatchPledge(Command):
+    """An offer of a match, addressed to the host pledge (the one supported)."""
+
     kind: Literal["pledge", "funder"]
     supporting_pledge_id: str | None = None
     funder: ShortText | None = None
+    amount: DecimalString | None = None
+    currency: CurrencyCode | None = None
     note: Text = ""
+
+
+class AcceptMatch(Command):
+    match_id: str
+    note: Text = ""
+
+
+class DeclineMatch(Command):
+    match_id: str
+    reason: Reason
+
+
+class EndMatch(Command):
+    match_id: str
+    reason: Reason
 
 
 class WithdrawPledge(Command):
@@ -277,6 +378,18 @@ class TranslatePledge(Command):
     progress_event_id: str | None = None
 
 
+class CorrectObservation(Command):
+    """An erratum that supersedes one observation: the report, the indicator and the date name
+    it; ``value`` (or, for a qualitative indicator, ``comment``) is the corrected reading."""
+
+    progress_event_id: str
+    indicator_id: Slug
+    date: IsoDate
+    value: DecimalString | None = None
+    comment: Text = ""
+    reason: Reason
+
+
 # --- rules ----------------------------------------------------------------------------------------
 
 
@@ -291,22 +404,26 @@ def _unique(values: Iterable[object], field: str) -> None:
 def _check_point_value(
     indicator: Indicator, point: IndicatorPoint | Observation, where: str
 ) -> None:
+    _check_value(indicator, point.value, f"{where}.value")
+
+
+def _check_value(indicator: Indicator, value: str | None, field: str) -> None:
     if indicator.measure == "qualitative":
-        if point.value is not None:
+        if value is not None:
             raise InvalidInput(
                 f"indicator {indicator.id} is qualitative: give a comment, not a value",
-                field=f"{where}.value",
+                field=field,
             )
         return
-    if point.value is None:
+    if value is None:
         raise InvalidInput(
             f"indicator {indicator.id} is measured in {indicator.measure}s: a value is required",
-            field=f"{where}.value",
+            field=field,
         )
-    if indicator.measure == "percentage" and not Decimal(0) <= Decimal(point.value) <= 100:
+    if indicator.measure == "percentage" and not Decimal(0) <= Decimal(value) <= 100:
         raise InvalidInput(
-            f"indicator {indicator.id} is a percentage: {point.value} is not within 0..100",
-            field=f"{where}.value",
+            f"indicator {indicator.id} is a percentage: {value} is not within 0..100",
+            field=field,
         )
 
 
@@ -555,8 +672,26 @@ def report_progress(
         observations=command.observations,
         narrative=command.narrative,
         evidence=command.evidence,
+        support_needed=command.support_needed,
     )
     return [NewEvent(payload, on_behalf_of=_on_behalf_of(state), occurred_on=period.end)]
+
+
+def _offering_side(
+    state: PledgeState, command: MatchPledge, supporting: PledgeState | None, principal: Principal
+) -> MatchSide:
+    """The side the principal offers from: a network for its own pledge, a validator for a
+    funder (which has no key of its own)."""
+    if principal.role == "validator":
+        if command.kind != "funder":
+            raise NotPermitted(
+                f"validator key {principal.key_id} may offer only a funder's match (it acts for "
+                "the funder); a pledge match is offered by one of the two pledges' networks"
+            )
+        return "supporter"
+    if principal.network_id == state.network_id:
+        return "host"
+    return "supporter"  # require_authority let it through: it owns the supporting pledge
 
 
 @refusing_invalid_input
@@ -565,14 +700,20 @@ def match_pledge(
     command: MatchPledge,
     supporting: PledgeState | None,
     principal: Principal,
+    match_id: str,
 ) -> list[NewEvent]:
-    """Link a supporting pledge or a funder; ``supporting`` is the named pledge's state, if any."""
+    """Offer a match to the host pledge ``state``: a supporting pledge (``supporting`` is its
+    state, if it exists) or a funder with an optional amount. The other side answers."""
     _require_open(state, "a match")
     if command.kind == "pledge":
         if command.supporting_pledge_id is None or command.funder is not None:
             raise InvalidInput(
                 "a pledge match names supporting_pledge_id and no funder",
                 field="supporting_pledge_id",
+            )
+        if command.amount is not None or command.currency is not None:
+            raise InvalidInput(
+                "an amount is offered by a funder; a pledge match names none", field="amount"
             )
         if command.supporting_pledge_id == state.pledge_id:
             raise InvalidInput("a pledge cannot support itself", field="supporting_pledge_id")
@@ -583,16 +724,184 @@ def match_pledge(
             )
     elif command.funder is None or command.supporting_pledge_id is not None:
         raise InvalidInput("a funder match names a funder and no pledge", field="funder")
+    if (command.amount is None) != (command.currency is None):
+        missing = "currency" if command.currency is None else "amount"
+        raise InvalidInput("an amount is offered with its currency", field=missing)
+    if command.amount is not None and Decimal(command.amount) <= 0:
+        raise InvalidInput(f"an offered amount is positive, not {command.amount}", field="amount")
     owners = (state.network_id,) + ((supporting.network_id,) if supporting is not None else ())
     require_authority(
-        principal, "pledge.matched", action="link pledges of other networks", networks=owners
+        principal,
+        "pledge.match_offered",
+        action=f"offer a match to pledge {state.pledge_id} (only its network, the supporting "
+        "pledge's network or, for a funder, a validator may)",
+        networks=owners,
     )
-    payload = PledgeMatched(
+    if supporting is not None:
+        if supporting.network_id == state.network_id:
+            raise InvalidInput(
+                f"both pledges belong to network {state.network_id}: a match is agreed between "
+                "two parties, and one network would answer its own offer",
+                field="supporting_pledge_id",
+            )
+        if supporting.ended:
+            raise InvalidTransition(
+                f"pledge {supporting.pledge_id} is {supporting.status}: it can support nothing"
+            )
+    side = _offering_side(state, command, supporting, principal)
+    for match in state.matches:
+        same_party = (
+            match.supporting_pledge_id == command.supporting_pledge_id
+            if command.kind == "pledge"
+            else match.funder == command.funder
+        )
+        if match.kind == command.kind and same_party and match.status in LIVE_MATCH:
+            raise InvalidTransition(
+                f"match {match.match_id} with the same party is already {match.status}: "
+                "end it before offering another"
+            )
+    payload = MatchOffered(
+        match_id=match_id,
         kind=command.kind,
+        offered_by=side,
         supporting_pledge_id=command.supporting_pledge_id,
         funder=command.funder,
+        amount=command.amount,
+        currency=command.currency,
         note=command.note,
     )
+    return [NewEvent(payload, on_behalf_of=_on_behalf_of(state))]
+
+
+def _acts_for(
+    principal: Principal, side: MatchSide, match: MatchState, state: PledgeState,
+    supporting_network: str | None,
+) -> bool:  # fmt: skip
+    if side == "host":
+        return principal.role == "network" and principal.network_id == state.network_id
+    if match.kind == "funder":
+        return principal.role == "validator"
+    return principal.role == "network" and principal.network_id == supporting_network
+
+
+def _side_name(side: MatchSide, match: MatchState, state: PledgeState) -> str:
+    if side == "host":
+        return f"network {state.network_id} (host pledge {state.pledge_id})"
+    if match.kind == "funder":
+        return f"a validator, for funder {match.funder}"
+    return f"the network of supporting pledge {match.supporting_pledge_id}"
+
+
+def _live_match(state: PledgeState, match_id: str, answer: str) -> MatchState:
+    match = state.match(match_id)
+    if match is None:
+        raise NotFound(f"pledge {state.pledge_id} has no match {match_id}", field="match_id")
+    if match.status != "offered":
+        raise InvalidTransition(
+            f"match {match_id} is {match.status}: only an open offer can be {answer}"
+        )
+    return match
+
+
+def _answer_match(
+    state: PledgeState,
+    match_id: str,
+    supporting: PledgeState | None,
+    principal: Principal,
+    event_type: str,
+    answer: str,
+) -> MatchState:
+    match = _live_match(state, match_id, answer)
+    supporting_network = supporting.network_id if supporting is not None else None
+    owners = (state.network_id,) + ((supporting_network,) if supporting_network else ())
+    require_authority(
+        principal,
+        event_type,
+        action=f"answer match {match_id} (only {_side_name(match.answering_side, match, state)} "
+        "may)",
+        networks=owners,
+    )
+    if not _acts_for(principal, match.answering_side, match, state, supporting_network):
+        if _acts_for(principal, match.offered_by, match, state, supporting_network):
+            raise NotPermitted(
+                f"{principal.role} key {principal.key_id} offered match {match_id}: an offer is "
+                f"{answer} by the other side, {_side_name(match.answering_side, match, state)}"
+            )
+        raise NotPermitted(
+            f"{principal.role} key {principal.key_id} may not answer match {match_id} (only "
+            f"{_side_name(match.answering_side, match, state)} may)"
+        )
+    return match
+
+
+@refusing_invalid_input
+def accept_match(
+    state: PledgeState,
+    command: AcceptMatch,
+    supporting: PledgeState | None,
+    principal: Principal,
+) -> list[NewEvent]:
+    """The answering side accepts an open offer; both pledges must still be open."""
+    _answer_match(
+        state, command.match_id, supporting, principal, "pledge.match_accepted", "accepted"
+    )
+    _require_open(state, "accepting a match")
+    if supporting is not None and supporting.ended:
+        raise InvalidTransition(
+            f"pledge {supporting.pledge_id} is {supporting.status}: a match with it cannot be "
+            "accepted"
+        )
+    payload = MatchAccepted(match_id=command.match_id, note=command.note)
+    return [NewEvent(payload, on_behalf_of=_on_behalf_of(state))]
+
+
+@refusing_invalid_input
+def decline_match(
+    state: PledgeState,
+    command: DeclineMatch,
+    supporting: PledgeState | None,
+    principal: Principal,
+) -> list[NewEvent]:
+    _answer_match(
+        state, command.match_id, supporting, principal, "pledge.match_declined", "declined"
+    )
+    _require_open(state, "declining a match")
+    payload = MatchDeclined(match_id=command.match_id, reason=command.reason)
+    return [NewEvent(payload, on_behalf_of=_on_behalf_of(state))]
+
+
+@refusing_invalid_input
+def end_match(
+    state: PledgeState,
+    command: EndMatch,
+    supporting: PledgeState | None,
+    principal: Principal,
+) -> list[NewEvent]:
+    """Either side ends an open offer (the offerer takes it back) or an accepted match."""
+    match = state.match(command.match_id)
+    if match is None:
+        raise NotFound(
+            f"pledge {state.pledge_id} has no match {command.match_id}", field="match_id"
+        )
+    supporting_network = supporting.network_id if supporting is not None else None
+    owners = (state.network_id,) + ((supporting_network,) if supporting_network else ())
+    require_authority(
+        principal,
+        "pledge.match_ended",
+        action=f"end match {command.match_id} (only one of its two sides may)",
+        networks=owners,
+    )
+    if not any(
+        _acts_for(principal, side, match, state, supporting_network)
+        for side in ("host", "supporter")
+    ):
+        raise NotPermitted(
+            f"{principal.role} key {principal.key_id} is not a side of match {command.match_id}"
+        )
+    _require_open(state, "ending a match")
+    if match.status not in LIVE_MATCH:
+        raise InvalidTransition(f"match {command.match_id} is already {match.status}")
+    payload = MatchEnded(match_id=command.match_id, reason=command.reason)
     return [NewEvent(payload, on_behalf_of=_on_behalf_of(state))]
 
 
@@ -703,5 +1012,60 @@ def translate_pledge(
         language=command.language,
         text=command.text,
         progress_event_id=command.progress_event_id,
+    )
+    return [NewEvent(payload, on_behalf_of=_on_behalf_of(state))]
+
+
+@refusing_invalid_input
+def correct_observation(
+    state: PledgeState,
+    command: CorrectObservation,
+    observed: Observation | None,
+    current: ObservationCorrected | None,
+    principal: Principal,
+) -> list[NewEvent]:
+    """Supersede one observation with a corrected reading (an erratum: also after the end).
+
+    ``observed`` is the observation as its progress report recorded it (None: the report, or
+    that indicator and date in it, does not exist in this pledge); ``current``, the latest
+    correction of it so far, if any.
+    """
+    require_authority(
+        principal,
+        "pledge.observation_corrected",
+        action=f"correct figures of pledge {state.pledge_id} (only network {state.network_id}, "
+        "which reports them, or an admin may)",
+        networks=(state.network_id,),
+    )
+    if observed is None:
+        raise NotFound(
+            f"pledge {state.pledge_id} has no observation of {command.indicator_id} on "
+            f"{command.date.isoformat()} in progress report {command.progress_event_id}",
+            field="progress_event_id",
+        )
+    indicator = next((i for i in state.content.indicators if i.id == command.indicator_id), None)
+    if indicator is None:
+        raise NotFound(
+            f"pledge {state.pledge_id} no longer has indicator {command.indicator_id}",
+            field="indicator_id",
+        )
+    _check_value(indicator, command.value, "value")
+    if indicator.measure == "qualitative" and not command.comment:
+        raise InvalidInput(
+            f"indicator {indicator.id} is qualitative: the corrected reading is its comment",
+            field="comment",
+        )
+    previous_value = current.value if current is not None else observed.value
+    previous_comment = current.comment if current is not None else observed.comment
+    if command.value == previous_value and command.comment == previous_comment:
+        raise InvalidInput("the observation already reads so: nothing to correct", field="value")
+    payload = ObservationCorrected(
+        progress_event_id=command.progress_event_id,
+        indicator_id=command.indicator_id,
+        date=command.date,
+        previous_value=previous_value,
+        value=command.value,
+        comment=command.comment,
+        reason=command.reason,
     )
     return [NewEvent(payload, on_behalf_of=_on_behalf_of(state))]

@@ -49,6 +49,23 @@ ISO_3166_ALPHA2 = frozenset(
 )
 
 
+# ISO 4217 alpha-3 currency codes (Debian iso-codes 4.15, plus XCG and ZWG of 2024-2025), without
+# the codes that name no money a funder could pledge: precious metals (XAU XAG XPD XPT), bond
+# units (XBA XBB XBC XBD), the testing code XTS and "no currency" XXX.
+ISO_4217_ALPHA3 = frozenset(
+    """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP
+    BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB
+    EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IQD IRR ISK JMD JOD
+    JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU
+    MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD
+    RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY
+    TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XCD XCG XDR XOF XPF XSU XUA
+    YER ZAR ZMW ZWG ZWL
+    """.split()  # noqa: SIM905
+)
+
+
 def check_slug(value: str) -> str:
     if not _SLUG.match(value):
         raise ValueError(
@@ -60,6 +77,12 @@ def check_slug(value: str) -> str:
 def _country(value: str) -> str:
     if value not in ISO_3166_ALPHA2:
         raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. 'MA')")
+    return value
+
+
+def _currency(value: str) -> str:
+    if value not in ISO_4217_ALPHA3:
+        raise ValueError(f"{value!r} is not an ISO 4217 alpha-3 currency code (e.g. 'EUR')")
     return value
 
 
@@ -134,6 +157,7 @@ FREE_TEXT = FreeTextMarker()
 
 Slug = Annotated[str, AfterValidator(check_slug)]
 CountryCode = Annotated[str, AfterValidator(_country)]
+CurrencyCode = Annotated[str, AfterValidator(_currency)]
 DecimalString = Annotated[str, BeforeValidator(_decimal_string)]
 IsoDate = Annotated[
     date, BeforeValidator(_iso_date), PlainSerializer(lambda d: d.isoformat(), return_type=str)

@@ -28,6 +28,10 @@ from domain.events import (
     ExternalIdReleased,
     KeyIssued,
     KeyRevoked,
+    MatchAccepted,
+    MatchDeclined,
+    MatchEnded,
+    MatchOffered,
     NetworkCorrected,
     Payload,
     PledgeMatched,
@@ -46,6 +50,10 @@ _READ_PAYLOAD = frozenset(
         "apikey.revoked",
         "pledge.submitted",
         "pledge.matched",
+        "pledge.match_offered",
+        "pledge.match_accepted",
+        "pledge.match_declined",
+        "pledge.match_ended",
         "network.city_joined",
         "network.city_left",
         "network.corrected",
@@ -71,6 +79,8 @@ class AuthorityReplay:
     keys: dict[str, _Key] = field(default_factory=dict)
     pledge_networks: dict[str, str] = field(default_factory=dict)
     members: dict[str, set[str]] = field(default_factory=dict)
+    # match id -> its supporting pledge (None: a funder), from the offers (ADR 0015)
+    match_supporters: dict[str, str | None] = field(default_factory=dict)
 
     def check(self, index: int, body: Mapping[str, Any]) -> str | None:
         """Check one canonical envelope (already checked for shape) at leaf ``index``, then
@@ -137,8 +147,13 @@ class AuthorityReplay:
         kind, _, pledge_id = stream_id.partition(":")
         if kind == "pledge" and pledge_id in self.pledge_networks:
             networks.add(self.pledge_networks[pledge_id])
-        if isinstance(payload, PledgeMatched) and payload.supporting_pledge_id is not None:
-            supporting = self.pledge_networks.get(payload.supporting_pledge_id)
+        supporting_pledge: str | None = None
+        if isinstance(payload, PledgeMatched | MatchOffered):
+            supporting_pledge = payload.supporting_pledge_id
+        elif isinstance(payload, MatchAccepted | MatchDeclined | MatchEnded):
+            supporting_pledge = self.match_supporters.get(payload.match_id)
+        if supporting_pledge is not None:
+            supporting = self.pledge_networks.get(supporting_pledge)
             if supporting is not None:
                 networks.add(supporting)
         return networks
@@ -159,6 +174,8 @@ class AuthorityReplay:
             key.revoked_at = index
         elif isinstance(payload, PledgeSubmitted):
             self.pledge_networks[stream_id.partition(":")[2]] = payload.network_id
+        elif isinstance(payload, MatchOffered):
+            self.match_supporters[payload.match_id] = payload.supporting_pledge_id
         elif isinstance(payload, CityJoinedNetwork):
             self.members.setdefault(payload.network_id, set()).add(payload.city_id)
         elif isinstance(payload, CityLeftNetwork):

@@ -25,7 +25,14 @@ from pydantic import BaseModel, ValidationError
 from domain import external_ids, keys, reference, registry
 from domain import pledge as pledges
 from domain.errors import InvalidInput, NotFound
-from domain.events import NewEvent, Payload, ProgressReported, invalid_input_from
+from domain.events import (
+    NewEvent,
+    Observation,
+    ObservationCorrected,
+    Payload,
+    ProgressReported,
+    invalid_input_from,
+)
 from domain.pledge import PledgeState, pledge_stream
 from domain.principal import Principal
 from domain.registry import (
@@ -62,6 +69,9 @@ CommandName = Literal[
     "validate_pledge",
     "report_progress",
     "match_pledge",
+    "accept_match",
+    "decline_match",
+    "end_match",
     "withdraw_pledge",
     "close_pledge",
     "record_erratum",
@@ -71,6 +81,7 @@ CommandName = Literal[
     "correct_city",
     "correct_network",
     "withdraw_signature",
+    "correct_observation",
     "issue_key",
     "revoke_key",
     "register_priority_area",
@@ -99,6 +110,22 @@ def parse_command(model: type[M], data: Mapping[str, Any] | M) -> M:
         raise invalid_input_from(error) from error
 
 
+class FirstEventId:
+    """The id of a command's first new event, made when first asked for: by the decision, if
+    it names it (a match's id), or else when the event is sealed, as every other id."""
+
+    __slots__ = ("_id", "_make")
+
+    def __init__(self, make: Callable[[], str]) -> None:
+        self._make = make
+        self._id: str | None = None
+
+    def __call__(self) -> str:
+        if self._id is None:
+            self._id = self._make()
+        return self._id
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What a command's ``decide`` sees: who acts, the parsed input, its target and stream."""
@@ -108,6 +135,12 @@ class Decision:
     command: Any
     target: str
     snapshot: StreamSnapshot
+    first_event_id: FirstEventId
+
+    @property
+    def event_id(self) -> str:
+        """The id the command's first new event will carry (a match's id is its offer's)."""
+        return self.first_event_id()
 
     @property
     def pledge(self) -> PledgeState:
@@ -175,7 +208,59 @@ def _match_pledge(d: Decision) -> list[NewEvent]:
     if cmd.supporting_pledge_id is not None:
         supporting_id = _pledge_id(cmd.supporting_pledge_id)
         supporting = d.batch.load(pledge_stream(supporting_id)).state
-    return pledges.match_pledge(d.pledge, cmd, supporting, d.principal)
+    return pledges.match_pledge(d.pledge, cmd, supporting, d.principal, d.event_id)
+
+
+def _supporting_of(d: Decision, match_id: str) -> PledgeState | None:
+    """The supporting pledge of a match on the host pledge's stream, as of this decision: its
+    network answers for it, and an ended one can no longer be matched (ADR 0015)."""
+    match = d.pledge.match(match_id)
+    if match is None or match.supporting_pledge_id is None:
+        return None
+    state: PledgeState | None = d.batch.load(pledge_stream(match.supporting_pledge_id)).state
+    return state
+
+
+def _answer_match(d: Decision) -> list[NewEvent]:
+    cmd: pledges.AcceptMatch | pledges.DeclineMatch | pledges.EndMatch = d.command
+    supporting = _supporting_of(d, cmd.match_id)
+    if isinstance(cmd, pledges.AcceptMatch):
+        return pledges.accept_match(d.pledge, cmd, supporting, d.principal)
+    if isinstance(cmd, pledges.DeclineMatch):
+        return pledges.decline_match(d.pledge, cmd, supporting, d.principal)
+    return pledges.end_match(d.pledge, cmd, supporting, d.principal)
+
+
+def _correct_observation(d: Decision) -> list[NewEvent]:
+    """Find the observation the erratum names, and its latest correction, in the stream."""
+    cmd: pledges.CorrectObservation = d.command
+    state = d.pledge
+    observed: Observation | None = None
+    current: ObservationCorrected | None = None
+    if cmd.progress_event_id in d.snapshot.event_ids:
+        for envelope in d.batch.stream_envelopes(d.snapshot.stream_id):
+            # Decode only the report named and the corrections: most of a long stream is neither.
+            named = envelope.event_id == cmd.progress_event_id
+            if not named and envelope.type != "pledge.observation_corrected":
+                continue
+            payload = envelope.decode_payload()
+            if named and isinstance(payload, ProgressReported):
+                observed = next(
+                    (
+                        o
+                        for o in payload.observations
+                        if o.indicator_id == cmd.indicator_id and o.date == cmd.date
+                    ),
+                    None,
+                )
+            elif (
+                isinstance(payload, ObservationCorrected)
+                and payload.progress_event_id == cmd.progress_event_id
+                and payload.indicator_id == cmd.indicator_id
+                and payload.date == cmd.date
+            ):
+                current = payload
+    return pledges.correct_observation(state, cmd, observed, current, d.principal)
 
 
 def _sign_declaration(d: Decision) -> list[NewEvent]:
@@ -286,6 +371,9 @@ COMMANDS: dict[CommandName, CommandHandler] = {
         lambda d: pledges.report_progress(d.pledge, d.command, d.principal, d.batch.today()),
     ),
     "match_pledge": CommandHandler(pledges.MatchPledge, "pledge_id", _of_pledge, _match_pledge),
+    "accept_match": CommandHandler(pledges.AcceptMatch, "pledge_id", _of_pledge, _answer_match),
+    "decline_match": CommandHandler(pledges.DeclineMatch, "pledge_id", _of_pledge, _answer_match),
+    "end_match": CommandHandler(pledges.EndMatch, "pledge_id", _of_pledge, _answer_match),
     "withdraw_pledge": CommandHandler(
         pledges.WithdrawPledge,
         "pledge_id",
@@ -330,6 +418,9 @@ COMMANDS: dict[CommandName, CommandHandler] = {
         "declaration_id",
         lambda _, declaration_id: declaration_stream(declaration_id),
         _withdraw_signature,
+    ),
+    "correct_observation": CommandHandler(
+        pledges.CorrectObservation, "pledge_id", _of_pledge, _correct_observation
     ),
     "issue_key": CommandHandler(
         keys.IssueKey, None, lambda cmd, _: keys.key_stream(cmd.key_id), _issue_key
@@ -532,6 +623,15 @@ class Batch:
             return None
         return self.load(stream(item_id)).state
 
+    def stream_envelopes(self, stream_id: str) -> list[Envelope]:
+        """Every event of a stream as this batch sees it: the store's, then its own staged ones.
+
+        Reads the whole stream: for the rare decision that needs an earlier event's payload
+        (an erratum naming an observation), not for the hot path.
+        """
+        stored = self._store.read_stream(stream_id)
+        return stored + [e for e in self._envelopes if e.stream_id == stream_id]
+
     # --- the one path of every command ------------------------------------------------------------
 
     def execute(
@@ -576,7 +676,9 @@ class Batch:
                 expected=expected_version,
                 actual=snapshot.version,
             )
-        new_events = handler.decide(Decision(self, principal, command, target_id, snapshot))
+        first_id = FirstEventId((lambda: request.event_id(0)) if request is not None else self._ids)
+        decision = Decision(self, principal, command, target_id, snapshot, first_id)
+        new_events = handler.decide(decision)
         now = self._clock.now()
         # Most commands write their own stream only; a guard (an external id's claim) goes to
         # its own stream in the same append, numbered after that stream's events.
@@ -591,7 +693,11 @@ class Batch:
             base, written, payloads = streams[to]
             envelope = seal(
                 new_event,
-                event_id=request.event_id(n) if request is not None else self._ids(),
+                event_id=first_id()
+                if n == 0
+                else request.event_id(n)
+                if request is not None
+                else self._ids(),
                 stream_id=to,
                 stream_version=base.version + len(written) + 1,
                 recorded_at=now,

@@ -23,7 +23,7 @@ from projections.counters import RollupCells, check_dimension
 from projections.envelopes import read_envelope, recorded_by_end_of
 from projections.models import PledgeOut, RollupOut
 from projections.pledge_fold import PledgeView
-from projections.pledge_page import pledge_page
+from projections.pledge_page import matches_supported_by, pledge_page
 from projections.sealed import decode_sealed
 from projections.state import (
     CityRow,
@@ -83,11 +83,29 @@ def pledge_view_as_of(store: EventStore, pledge_id: str, day: date) -> PledgeVie
 
 
 def pledge_as_of(
-    store: EventStore, pledge_id: str, day: date, *, freshness_months: int
+    store: EventStore,
+    pledge_id: str,
+    day: date,
+    *,
+    freshness_months: int,
+    hosts: Iterable[str] = (),
 ) -> PledgeOut | None:
-    """The pledge's page as it stood at the end of ``day`` (None: not submitted by then)."""
+    """The pledge's page as it stood at the end of ``day`` (None: not submitted by then).
+
+    ``hosts``: pledges that may host a match with this one as their supporting pledge (the
+    live ``hosting_views``, or any superset: a pledge's matches are never removed, so every
+    host it had by then is among today's); their streams are folded to the same day.
+    """
     view = pledge_view_as_of(store, pledge_id, day)
-    return pledge_page(view, day, freshness_months) if view is not None else None
+    if view is None:
+        return None
+    host_views = [
+        host
+        for host in (pledge_view_as_of(store, h, day) for h in sorted(set(hosts)) if h != pledge_id)
+        if host is not None
+    ]
+    supported = matches_supported_by(host_views, pledge_id)
+    return pledge_page(view, day, freshness_months, supported)
 
 
 @dataclass

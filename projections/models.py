@@ -29,9 +29,14 @@ class OutModel(BaseModel):
 
 class ReadingOut(OutModel):
     value: str | None
+    """The value roll-ups and reports use: an erratum's correction, if there is one."""
     date: date
     comment: str
     event_id: str
+    corrected_by: str | None = None
+    """The erratum (``pledge.observation_corrected``) that corrected this reading, if any."""
+    reported_value: str | None = None
+    """What the progress report said, when an erratum corrected it."""
 
 
 class IndicatorOut(OutModel):
@@ -56,10 +61,40 @@ class ValidationOut(OutModel):
 
 
 class MatchOut(OutModel):
+    """A match of this pledge, as its host pledge's stream records it (ADR 0015)."""
+
     kind: str
     supporting_pledge_id: str | None
     funder: str | None
     note: str
+    event_id: str
+    """The offer's event (the link's, for a one-sided link from before two-way matching)."""
+    recorded_at: str
+    match_id: str
+    status: str
+    """offered, accepted, declined, ended; ``linked`` for a one-sided link from before."""
+    host_pledge_id: str
+    """The pledge supported, whose stream records the match (answer it there)."""
+    side: str
+    """This pledge's side: ``host`` or ``supporter``."""
+    offered_by: str | None
+    amount: str | None
+    currency: str | None
+    answer: str
+    updated_at: str
+
+
+class ObservationCorrectionOut(OutModel):
+    """An erratum that superseded an observation: the report, indicator and date it names, the
+    value it superseded and the corrected one."""
+
+    progress_event_id: str
+    indicator_id: str
+    date: date
+    previous_value: str | None
+    value: str | None
+    comment: str
+    reason: str
     event_id: str
     recorded_at: str
 
@@ -130,6 +165,9 @@ class PledgeOut(OutModel):
     indicators: tuple[IndicatorOut, ...]
     matches: tuple[MatchOut, ...]
     errata: tuple[ErratumOut, ...]
+    observation_corrections: tuple[ObservationCorrectionOut, ...]
+    support_needed: str
+    """What support the latest progress report asks for (empty: none)."""
     end_note: str
     reports: int
     last_period_end: date | None

@@ -24,6 +24,11 @@ from domain.events import (
     ExternalIdRemoved,
     Indicator,
     IndicatorPoint,
+    MatchAccepted,
+    MatchDeclined,
+    MatchEnded,
+    MatchOffered,
+    ObservationCorrected,
     Payload,
     PledgeAmended,
     PledgeChangesRequested,
@@ -49,12 +54,16 @@ CountryOf = Callable[[str], str | None]
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """The latest observation of one indicator, and the progress report it came from."""
+    """The latest observation of one indicator, and the progress report it came from; if an
+    erratum corrected it, ``value`` and ``comment`` are the corrected ones and ``reported_value``
+    what the report said."""
 
     value: str | None
     on: date
     comment: str
     event_id: str
+    corrected_by: str | None = None
+    reported_value: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +86,44 @@ class Link:
     supporting_pledge_id: str | None
     funder: str | None
     note: str
+    event_id: str
+    recorded_at: str
+
+
+MatchStatus = Literal["offered", "accepted", "declined", "ended", "linked"]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRecord:
+    """A two-way match hosted on this pledge's stream (ADR 0015); a one-sided
+    ``pledge.matched`` link from before is ``linked``, its id its event's."""
+
+    match_id: str
+    kind: Literal["pledge", "funder"]
+    offered_by: str | None
+    supporting_pledge_id: str | None
+    funder: str | None
+    amount: str | None
+    currency: str | None
+    note: str
+    status: MatchStatus
+    offered_at: str
+    updated_at: str
+    answer: str
+    """The acceptance's note, or the reason it was declined or ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationCorrection:
+    """An erratum that superseded one observation with a corrected reading."""
+
+    progress_event_id: str
+    indicator_id: str
+    on: date
+    previous_value: str | None
+    value: str | None
+    comment: str
+    reason: str
     event_id: str
     recorded_at: str
 
@@ -141,6 +188,9 @@ class PledgeView:
     retires its translations (they translated a text the pledge no longer has)."""
     external_ids: tuple[HeldExternalId, ...] = ()
     """In (scheme, value) order."""
+    matches: tuple[MatchRecord, ...] = ()
+    observation_corrections: tuple[ObservationCorrection, ...] = ()
+    support_needed: str = ""
 
     @property
     def pledge_id(self) -> str:
@@ -198,12 +248,19 @@ def evolve_view(
     end_note = view.end_note
     translations = view.translations
     held = view.external_ids
+    matches = view.matches
+    observation_corrections = view.observation_corrections
+    support_needed = view.support_needed
     if kind is ProgressReported:
         report = cast(ProgressReported, payload)
         reports += 1
         last_reported_on = recorded_on(envelope)
         if report.observations:
             readings = _read(readings, report, envelope.event_id)
+        if state.last_period_end == report.period.end:
+            # The report of the latest period says what support the pledge needs now (as it
+            # sets the stage); a late report on an older period does not.
+            support_needed = report.support_needed
     elif kind is PledgeValidated or kind is PledgeChangesRequested:
         vetted = cast(PledgeValidated | PledgeChangesRequested, payload)
         vetting = Vetting(
@@ -260,10 +317,35 @@ def evolve_view(
             erratum.corrects_event_id, erratum.note, envelope.event_id, envelope.recorded_at
         )
         corrections = (*corrections, correction)
+    elif kind is MatchOffered:
+        offer = cast(MatchOffered, payload)
+        matches = (
+            *matches,
+            MatchRecord(
+                offer.match_id, offer.kind, offer.offered_by, offer.supporting_pledge_id,
+                offer.funder, offer.amount, offer.currency, offer.note, "offered",
+                envelope.recorded_at, envelope.recorded_at, "",
+            ),
+        )  # fmt: skip
+    elif kind is MatchAccepted or kind is MatchDeclined or kind is MatchEnded:
+        answer = cast(MatchAccepted | MatchDeclined | MatchEnded, payload)
+        matches = _answered(matches, answer, envelope)
+    elif kind is ObservationCorrected:
+        fix = cast(ObservationCorrected, payload)
+        observation_corrections = (
+            *observation_corrections,
+            ObservationCorrection(
+                fix.progress_event_id, fix.indicator_id, fix.date, fix.previous_value, fix.value,
+                fix.comment, fix.reason, envelope.event_id, envelope.recorded_at,
+            ),
+        )  # fmt: skip
+        readings = _corrected(readings, fix, envelope.event_id)
     elif kind is PledgeWithdrawn:
         end_note = cast(PledgeWithdrawn, payload).reason
+        matches = _ended_with_pledge(matches, envelope.recorded_at, end_note)
     elif kind is PledgeClosed:
         end_note = cast(PledgeClosed, payload).note
+        matches = _ended_with_pledge(matches, envelope.recorded_at, "the pledge was closed")
     return PledgeView(
         state,
         content_json,
@@ -281,7 +363,60 @@ def evolve_view(
         end_note,
         translations,
         held,
+        matches,
+        observation_corrections,
+        support_needed,
     )
+
+
+def _answered(
+    matches: tuple[MatchRecord, ...],
+    answer: MatchAccepted | MatchDeclined | MatchEnded,
+    envelope: Envelope,
+) -> tuple[MatchRecord, ...]:
+    status: MatchStatus
+    if isinstance(answer, MatchAccepted):
+        status, said = "accepted", answer.note
+    elif isinstance(answer, MatchDeclined):
+        status, said = "declined", answer.reason
+    else:
+        status, said = "ended", answer.reason
+    return tuple(
+        _with(m, status, envelope.recorded_at, said) if m.match_id == answer.match_id else m
+        for m in matches
+    )
+
+
+def _with(match: MatchRecord, status: MatchStatus, at: str, answer: str) -> MatchRecord:
+    return MatchRecord(
+        match.match_id, match.kind, match.offered_by, match.supporting_pledge_id, match.funder,
+        match.amount, match.currency, match.note, status, match.offered_at, at, answer,
+    )  # fmt: skip
+
+
+def _ended_with_pledge(
+    matches: tuple[MatchRecord, ...], at: str, why: str
+) -> tuple[MatchRecord, ...]:
+    """The domain's rule (``domain.pledge``): an ended pledge ends its live matches."""
+    return tuple(
+        _with(m, "ended", at, why) if m.status in ("offered", "accepted") else m for m in matches
+    )
+
+
+def _corrected(
+    readings: tuple[tuple[str, Reading], ...], fix: ObservationCorrected, event_id: str
+) -> tuple[tuple[str, Reading], ...]:
+    """The latest readings once an erratum corrected an observation: it changes the reading of
+    its indicator only if that observation is still the latest one."""
+    latest = dict(readings)
+    known = latest.get(fix.indicator_id)
+    if known is None or known.event_id != fix.progress_event_id or known.on != fix.date:
+        return readings
+    reported = known.reported_value if known.corrected_by is not None else known.value
+    latest[fix.indicator_id] = Reading(
+        fix.value, known.on, fix.comment, known.event_id, event_id, reported
+    )
+    return tuple(sorted(latest.items()))
 
 
 def _read(
@@ -331,7 +466,9 @@ def view_document(view: PledgeView) -> dict[str, Any]:
         "reports": view.reports,
         "last_reported_on": _iso(view.last_reported_on),
         "readings": [
-            [key, r.value, r.on.isoformat(), r.comment, r.event_id] for key, r in view.readings
+            [key, r.value, r.on.isoformat(), r.comment, r.event_id]
+            + ([r.corrected_by, r.reported_value] if r.corrected_by is not None else [])
+            for key, r in view.readings
         ],
         "vetting": None
         if vetting is None
@@ -379,7 +516,24 @@ def view_document(view: PledgeView) -> dict[str, Any]:
             if view.external_ids
             else {}
         ),
+        "matches": [_match_row(m) for m in view.matches],
+        "observation_corrections": [_correction_row(c) for c in view.observation_corrections],
+        "support_needed": view.support_needed,
     }
+
+
+def _match_row(m: MatchRecord) -> list[str | None]:
+    return [
+        m.match_id, m.kind, m.offered_by, m.supporting_pledge_id, m.funder, m.amount, m.currency,
+        m.note, m.status, m.offered_at, m.updated_at, m.answer,
+    ]  # fmt: skip
+
+
+def _correction_row(c: ObservationCorrection) -> list[str | None]:
+    return [
+        c.progress_event_id, c.indicator_id, c.on.isoformat(), c.previous_value, c.value,
+        c.comment, c.reason, c.event_id, c.recorded_at,
+    ]  # fmt: skip
 
 
 _stored_content = sealed_decoder(PledgeContent)
@@ -408,8 +562,8 @@ def view_from_document(document: dict[str, Any]) -> PledgeView:
         reports=document["reports"],
         last_reported_on=_day(document["last_reported_on"]),
         readings=tuple(
-            (key, Reading(value, date.fromisoformat(on), comment, event_id))
-            for key, value, on, comment, event_id in document["readings"]
+            (key, Reading(value, date.fromisoformat(on), comment, event_id, *corrected))
+            for key, value, on, comment, event_id, *corrected in document["readings"]
         ),
         vetting=None
         if vetting is None
@@ -419,6 +573,15 @@ def view_from_document(document: dict[str, Any]) -> PledgeView:
         end_note=document["end_note"],
         translations=tuple(Translation(*x) for x in document.get("translations", ())),
         external_ids=tuple(HeldExternalId(*x) for x in document.get("external_ids", ())),
+        # Documents stored before two-way matching and errata on figures have none of these.
+        matches=tuple(MatchRecord(*m) for m in document.get("matches", ())),
+        observation_corrections=tuple(
+            ObservationCorrection(
+                c[0], c[1], date.fromisoformat(c[2]), c[3], c[4], c[5], c[6], c[7], c[8]
+            )
+            for c in document.get("observation_corrections", ())
+        ),
+        support_needed=document.get("support_needed", ""),
     )
 
 

@@ -18,12 +18,13 @@ from projections.models import (
     FreshnessOut,
     IndicatorOut,
     MatchOut,
+    ObservationCorrectionOut,
     PledgeOut,
     ReadingOut,
     TranslationOut,
     ValidationOut,
 )
-from projections.pledge_fold import PledgeView, indicator_standings
+from projections.pledge_fold import MatchRecord, PledgeView, indicator_standings
 
 
 def freshness_of(view: PledgeView, today: date, freshness_months: int) -> FreshnessOut:
@@ -39,7 +40,44 @@ def freshness_of(view: PledgeView, today: date, freshness_months: int) -> Freshn
     )
 
 
-def pledge_page(view: PledgeView, today: date, freshness_months: int) -> PledgeOut:
+def match_out(record: MatchRecord, host_pledge_id: str, side: str) -> MatchOut:
+    return MatchOut(
+        kind=record.kind,
+        supporting_pledge_id=record.supporting_pledge_id,
+        funder=record.funder,
+        note=record.note,
+        event_id=record.match_id,
+        recorded_at=record.offered_at,
+        match_id=record.match_id,
+        status=record.status,
+        host_pledge_id=host_pledge_id,
+        side=side,
+        offered_by=record.offered_by,
+        amount=record.amount,
+        currency=record.currency,
+        answer=record.answer,
+        updated_at=record.updated_at,
+    )
+
+
+def matches_supported_by(hosts: list[PledgeView], pledge_id: str) -> tuple[MatchOut, ...]:
+    """The matches in which ``pledge_id`` supports one of the ``hosts`` (their pages' own)."""
+    return tuple(
+        match_out(m, host.pledge_id, "supporter")
+        for host in hosts
+        for m in host.matches
+        if m.supporting_pledge_id == pledge_id
+    )
+
+
+def pledge_page(
+    view: PledgeView,
+    today: date,
+    freshness_months: int,
+    supported: tuple[MatchOut, ...] = (),
+) -> PledgeOut:
+    """The page of ``view``; ``supported``: the matches other pledges host with it as their
+    supporting pledge (``matches_supported_by``)."""
     state = view.state
     content = state.content
     vetting = view.vetting
@@ -88,6 +126,8 @@ def pledge_page(view: PledgeView, today: date, freshness_months: int) -> PledgeO
                     date=s.latest.on,
                     comment=s.latest.comment,
                     event_id=s.latest.event_id,
+                    corrected_by=s.latest.corrected_by,
+                    reported_value=s.latest.reported_value,
                 ),
                 progress=None if s.progress is None else decimal_text(s.progress),
                 met_target=s.met_target,
@@ -102,9 +142,20 @@ def pledge_page(view: PledgeView, today: date, freshness_months: int) -> PledgeO
                 note=x.note,
                 event_id=x.event_id,
                 recorded_at=x.recorded_at,
+                match_id=x.event_id,
+                status="linked",
+                host_pledge_id=state.pledge_id,
+                side="host",
+                offered_by=None,
+                amount=None,
+                currency=None,
+                answer="",
+                updated_at=x.recorded_at,
             )
             for x in view.links
-        ),
+        )
+        + tuple(match_out(m, state.pledge_id, "host") for m in view.matches)
+        + supported,
         errata=tuple(
             ErratumOut(
                 corrects_event_id=x.corrects_event_id,
@@ -114,6 +165,21 @@ def pledge_page(view: PledgeView, today: date, freshness_months: int) -> PledgeO
             )
             for x in view.corrections
         ),
+        observation_corrections=tuple(
+            ObservationCorrectionOut(
+                progress_event_id=c.progress_event_id,
+                indicator_id=c.indicator_id,
+                date=c.on,
+                previous_value=c.previous_value,
+                value=c.value,
+                comment=c.comment,
+                reason=c.reason,
+                event_id=c.event_id,
+                recorded_at=c.recorded_at,
+            )
+            for c in view.observation_corrections
+        ),
+        support_needed=view.support_needed,
         end_note=view.end_note,
         reports=view.reports,
         last_period_end=state.last_period_end,

@@ -18,7 +18,7 @@ from projections.errors import InvalidQuery
 from projections.freshness import freshness_cutoff
 from projections.models import PledgeListOut, PledgeOut, PledgeSummaryOut, SilentPledgeOut
 from projections.pledge_fold import PledgeView, view_document, view_from_document
-from projections.pledge_page import pledge_page
+from projections.pledge_page import matches_supported_by, pledge_page
 from projections.projector import ProjectionBatch
 from projections.state import ViewState
 from projections.tables import (
@@ -105,11 +105,32 @@ def external_id_tags(view: PledgeView) -> set[Key]:
     return {(EXTERNAL_ID, external_id_digest(x.scheme, x.value)) for x in view.external_ids}
 
 
+MATCH_PARTNER = "match_partner"
+"""Tag of a host pledge for each pledge that supports it in a match: the supporting pledge's
+page finds its matches through it (ADR 0015)."""
+SUPPORT = ("support", "needed")
+"""Tag of an open pledge whose latest progress report asks for support (it feeds matching)."""
+
+
+def matching_tags(view: PledgeView) -> set[Key]:
+    """The tags that are no roll-up group: the pledges supporting this one in a match, and
+    whether it asks for support."""
+    found = {
+        (MATCH_PARTNER, m.supporting_pledge_id)
+        for m in view.matches
+        if m.supporting_pledge_id is not None
+    }
+    if view.support_needed and view.is_open:
+        found.add(SUPPORT)
+    return found
+
+
 def tags(view: PledgeView | None) -> set[Key]:
     if view is None:
         return set()
     found = {key for key in memberships(view) if key[0] in TAG_DIMENSIONS}
     found.update(filter_only_tags(view))
+    found |= matching_tags(view)
     return found | external_id_tags(view) if view.external_ids else found
 
 
@@ -196,7 +217,30 @@ def pledge(
 ) -> PledgeOut | None:
     """What the pledge's page shows now, its freshness judged on ``today``."""
     view = stored_pledge_view(connection, pledge_id, tables=tables)
-    return pledge_page(view, today, freshness_months) if view is not None else None
+    if view is None:
+        return None
+    hosts = hosting_views(connection, pledge_id, tables=tables)
+    return pledge_page(view, today, freshness_months, matches_supported_by(hosts, pledge_id))
+
+
+def hosting_views(
+    connection: Connection, pledge_id: str, *, tables: ViewTables | None = None
+) -> list[PledgeView]:
+    """The pledges that host a match with ``pledge_id`` as their supporting pledge."""
+    tables = tables or live_tables()
+    pledges, pledge_tags = tables.pledges, tables.pledge_tags
+    query = (
+        select(pledges.c.document)
+        .where(
+            pledges.c.pledge_id.in_(
+                select(pledge_tags.c.pledge_id).where(
+                    pledge_tags.c.dimension == MATCH_PARTNER, pledge_tags.c.key == pledge_id
+                )
+            )
+        )
+        .order_by(pledges.c.pledge_id)
+    )
+    return [stored_view(document) for (document,) in connection.execute(query)]
 
 
 def silent_pledge(view: PledgeView) -> SilentPledgeOut:
@@ -272,6 +316,7 @@ def list_pledges(
     priority_area: str | None = None,
     gcm_principle: str | None = None,
     call: str | None = None,
+    support_needed: bool | None = None,
     silent_on: date | None = None,
     freshness_months: int | None = None,
     text: str | None = None,
@@ -284,8 +329,10 @@ def list_pledges(
 
     ``sdg`` matches the goal of the target given ("10.7" finds pledges naming any target of
     goal 10); ``silent_on`` keeps only the pledges silent on that day (with
-    ``freshness_months``); ``text`` keeps those whose title or description, in any language,
-    contains it, ignoring case; ``external_id`` (scheme, value) keeps the pledge that carries it.
+    ``freshness_months``); ``support_needed`` keeps the open pledges whose latest progress
+    report asks for support (or, false, every other pledge); ``text`` keeps those whose title
+    or description, in any language, contains it, ignoring case; ``external_id`` (scheme,
+    value) keeps the pledge that carries it.
     """
     tables = tables or live_tables()
     pledges, pledge_tags = tables.pledges, tables.pledge_tags
@@ -314,6 +361,12 @@ def list_pledges(
                     )
                 )
             )
+    if support_needed is not None:
+        asking = select(pledge_tags.c.pledge_id).where(
+            pledge_tags.c.dimension == SUPPORT[0], pledge_tags.c.key == SUPPORT[1]
+        )
+        column = pledges.c.pledge_id
+        query = query.where(column.in_(asking) if support_needed else column.not_in(asking))
     if silent_on is not None:
         if freshness_months is None:
             raise InvalidQuery(

@@ -60,6 +60,7 @@ from projections.pledges import (
     PledgeRows,
     external_id_tags,
     filter_only_tags,
+    matching_tags,
     pledge_row,
     tag_rows,
 )
@@ -314,6 +315,8 @@ class _PledgeOutput:
         if view.external_ids:
             for key in external_id_tags(view):
                 self.tagged.setdefault(key, []).append(view.pledge_id)
+        for key in matching_tags(view):
+            self.tagged.setdefault(key, []).append(view.pledge_id)
         if len(self.pledges) >= self.chunk:
             self.flush()
 

@@ -47,6 +47,7 @@ from projections import (
     stream_timeline,
 )
 from projections.counters import build_rollup
+from projections.pledges import hosting_views
 
 router = APIRouter(prefix="/api/v1", tags=["public reads"])
 
@@ -118,9 +119,16 @@ def today(services: Services) -> date:
 
 
 def state_as_of(services: Services, pledge_id: str, day: date) -> PledgeOut | None:
-    """A pledge on a past day (folds its stream: see the module docstring)."""
+    """A pledge on a past day (folds its stream, and those of the pledges that host a match
+    with it: see the module docstring)."""
+    with read_snapshot(services.engine) as connection:
+        hosts = [view.pledge_id for view in hosting_views(connection, pledge_id)]
     return pledge_as_of(
-        services.store, pledge_id, day, freshness_months=services.settings.freshness_months
+        services.store,
+        pledge_id,
+        day,
+        freshness_months=services.settings.freshness_months,
+        hosts=hosts,
     )
 
 
@@ -187,6 +195,13 @@ def pledges_list(
     stale: Annotated[
         bool, Query(description="true: only the open pledges silent past the window")
     ] = False,
+    support_needed: Annotated[
+        bool | None,
+        Query(
+            description="true: only the open pledges whose latest progress report asks for "
+            "support (what matching starts from); false: every other pledge"
+        ),
+    ] = None,
     q: Annotated[
         str | None,
         Query(min_length=1, max_length=200, description="text in a title or description"),
@@ -227,6 +242,7 @@ def pledges_list(
             priority_area=priority_area,
             gcm_principle=gcm_principle,
             call=call,
+            support_needed=support_needed,
             silent_on=today(services) if stale else None,
             freshness_months=months,
             text=q,

@@ -33,7 +33,11 @@ from api.wire import (
     ErratumIn,
     ExternalIdIn,
     ExternalIdRemovalIn,
+    MatchAcceptanceIn,
+    MatchDeclinationIn,
+    MatchEndingIn,
     MatchIn,
+    MatchWriteOut,
     MemberIn,
     NetworkCorrectionIn,
     NetworkIn,
@@ -50,6 +54,7 @@ from api.wire import (
     WriteOut,
     as_command,
 )
+from domain import pledge as pledges
 from domain import registry
 from domain.errors import DomainError
 from domain.principal import Principal
@@ -335,6 +340,7 @@ async def _pledge_write(
     writer: GroupCommitter,
     idempotency_key: str | None,
     if_match: str | None,
+    out: type[WriteOut] = PledgeWriteOut,
 ) -> Response:
     written = await write(
         writer,
@@ -345,7 +351,7 @@ async def _pledge_write(
         idempotency_key=idempotency_key,
         if_match=if_match,
     )
-    return created(written, PledgeWriteOut)
+    return created(written, out)
 
 
 @_post("/pledges/{pledge_id}/amendments", PledgeWriteOut, "Amend a pledge (owning network)")
@@ -392,8 +398,9 @@ async def validate_pledge(
 
 @_post(
     "/pledges/{pledge_id}/matches",
-    PledgeWriteOut,
-    "Link a supporting pledge or a funder (network, validator)",
+    MatchWriteOut,
+    "Offer a match to the pledge: a supporting pledge or a funder (either side's network; a "
+    "validator for a funder)",
 )
 async def match_pledge(
     pledge_id: str,
@@ -404,7 +411,67 @@ async def match_pledge(
     if_match: IfMatch = None,
 ) -> Response:
     return await _pledge_write(
-        "match_pledge", pledge_id, body, principal, writer, idempotency_key, if_match
+        "match_pledge", pledge_id, body, principal, writer, idempotency_key, if_match, MatchWriteOut
+    )
+
+
+@_post(
+    "/pledges/{pledge_id}/matches/{match_id}/acceptance",
+    PledgeWriteOut,
+    "Accept a match offered to the other side (the side that did not offer it)",
+)
+async def accept_match(
+    pledge_id: str,
+    match_id: str,
+    body: MatchAcceptanceIn,
+    principal: PrincipalDep,
+    writer: WriterDep,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> Response:
+    command = pledges.AcceptMatch(match_id=match_id, note=body.note)
+    return await _pledge_write(
+        "accept_match", pledge_id, command, principal, writer, idempotency_key, if_match
+    )
+
+
+@_post(
+    "/pledges/{pledge_id}/matches/{match_id}/declination",
+    PledgeWriteOut,
+    "Decline a match offered to the other side (the side that did not offer it)",
+)
+async def decline_match(
+    pledge_id: str,
+    match_id: str,
+    body: MatchDeclinationIn,
+    principal: PrincipalDep,
+    writer: WriterDep,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> Response:
+    command = pledges.DeclineMatch(match_id=match_id, reason=body.reason)
+    return await _pledge_write(
+        "decline_match", pledge_id, command, principal, writer, idempotency_key, if_match
+    )
+
+
+@_post(
+    "/pledges/{pledge_id}/matches/{match_id}/ending",
+    PledgeWriteOut,
+    "End an open offer or an accepted match (either side)",
+)
+async def end_match(
+    pledge_id: str,
+    match_id: str,
+    body: MatchEndingIn,
+    principal: PrincipalDep,
+    writer: WriterDep,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> Response:
+    command = pledges.EndMatch(match_id=match_id, reason=body.reason)
+    return await _pledge_write(
+        "end_match", pledge_id, command, principal, writer, idempotency_key, if_match
     )
 
 
@@ -439,7 +506,8 @@ async def close_pledge(
 @_post(
     "/pledges/{pledge_id}/errata",
     PledgeWriteOut,
-    "Correct an earlier event of the pledge (owning network, validator, admin)",
+    "Correct an earlier event of the pledge (owning network, validator, admin); with "
+    "`observation`, supersede that observation's value (owning network, admin)",
 )
 async def record_erratum(
     pledge_id: str,
@@ -449,8 +517,12 @@ async def record_erratum(
     idempotency_key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> Response:
+    command = body.command()
+    name: CommandName = (
+        "record_erratum" if isinstance(command, pledges.RecordErratum) else "correct_observation"
+    )
     return await _pledge_write(
-        "record_erratum", pledge_id, body, principal, writer, idempotency_key, if_match
+        name, pledge_id, command, principal, writer, idempotency_key, if_match
     )
 
 

@@ -24,7 +24,16 @@ WRITES = {
     "/api/v1/pledges/{pledge_id}/amendments": ("AmendmentIn", "PledgeWriteOut"),
     "/api/v1/pledges/{pledge_id}/progress": ("ProgressIn", "PledgeWriteOut"),
     "/api/v1/pledges/{pledge_id}/validations": ("ValidationIn", "PledgeWriteOut"),
-    "/api/v1/pledges/{pledge_id}/matches": ("MatchIn", "PledgeWriteOut"),
+    "/api/v1/pledges/{pledge_id}/matches": ("MatchIn", "MatchWriteOut"),
+    "/api/v1/pledges/{pledge_id}/matches/{match_id}/acceptance": (
+        "MatchAcceptanceIn",
+        "PledgeWriteOut",
+    ),
+    "/api/v1/pledges/{pledge_id}/matches/{match_id}/declination": (
+        "MatchDeclinationIn",
+        "PledgeWriteOut",
+    ),
+    "/api/v1/pledges/{pledge_id}/matches/{match_id}/ending": ("MatchEndingIn", "PledgeWriteOut"),
     "/api/v1/pledges/{pledge_id}/withdrawal": ("WithdrawalIn", "PledgeWriteOut"),
     "/api/v1/pledges/{pledge_id}/closure": ("ClosureIn", "PledgeWriteOut"),
     "/api/v1/pledges/{pledge_id}/errata": ("ErratumIn", "PledgeWriteOut"),

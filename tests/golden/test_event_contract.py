@@ -287,6 +287,137 @@ SAMPLES: list[tuple[str, ev.NewEvent]] = [
             ev.ExternalIdReleased(scheme="grf", value="GRF-2023-00417", pledge_id=PLEDGE),
             ("ma-marrakech",),
         ),
+    ),  # Two-way matching and errata on figures (ADR 0015): new types, appended so that every
+    # earlier line keeps its bytes.
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.MatchOffered(
+                match_id="00000000-0000-4000-8000-000000000017",
+                kind="funder",
+                offered_by="supporter",
+                funder="Urban Fund",
+                amount="25000.00",
+                currency="EUR",
+                note="Year 2",
+            ),
+            ("ma-marrakech",),
+        ),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.MatchAccepted(match_id="00000000-0000-4000-8000-000000000017"), ("ma-marrakech",)
+        ),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.MatchDeclined(
+                match_id="00000000-0000-4000-8000-000000000017", reason="Covered by the city"
+            ),
+            ("ma-marrakech",),
+        ),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.MatchEnded(match_id="00000000-0000-4000-8000-000000000017", reason="Grant spent"),
+            ("ma-marrakech",),
+        ),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.ObservationCorrected(
+                progress_event_id="00000000-0000-4000-8000-000000000010",
+                indicator_id="people-served",
+                date=date(2026, 6, 30),
+                previous_value="1200",
+                value="1150",
+                reason="Fifty people were counted twice",
+            ),
+            ("ma-marrakech",),
+        ),
+    ),
+    # A progress report that asks for support: the additive field is in its bytes only when set.
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.ProgressReported(
+                period=ev.Period(start=date(2026, 7, 1), end=date(2026, 12, 31)),
+                stage="on_hold",
+                support_needed="A partner to run the legal-aid desk",
+            ),
+            ("ma-marrakech",),
+            date(2026, 12, 31),
+        ),
+    ),
+    # Two-way matching and errata on figures (ADR 0015): new types, appended so that every
+    # earlier line keeps its bytes.
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.MatchOffered(
+                match_id="00000000-0000-4000-8000-000000000017",
+                kind="funder",
+                offered_by="supporter",
+                funder="Urban Fund",
+                amount="25000.00",
+                currency="EUR",
+                note="Year 2",
+            ),
+            ("ma-marrakech",),
+        ),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.MatchAccepted(match_id="00000000-0000-4000-8000-000000000017"), ("ma-marrakech",)
+        ),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.MatchDeclined(
+                match_id="00000000-0000-4000-8000-000000000017", reason="Covered by the city"
+            ),
+            ("ma-marrakech",),
+        ),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.MatchEnded(match_id="00000000-0000-4000-8000-000000000017", reason="Grant spent"),
+            ("ma-marrakech",),
+        ),
+    ),
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.ObservationCorrected(
+                progress_event_id="00000000-0000-4000-8000-000000000010",
+                indicator_id="people-served",
+                date=date(2026, 6, 30),
+                previous_value="1200",
+                value="1150",
+                reason="Fifty people were counted twice",
+            ),
+            ("ma-marrakech",),
+        ),
+    ),
+    # A progress report that asks for support: the additive field is in its bytes only when set.
+    (
+        f"pledge:{PLEDGE}",
+        ev.NewEvent(
+            ev.ProgressReported(
+                period=ev.Period(start=date(2026, 7, 1), end=date(2026, 12, 31)),
+                stage="on_hold",
+                support_needed="A partner to run the legal-aid desk",
+            ),
+            ("ma-marrakech",),
+            date(2026, 12, 31),
+        ),
     ),
 ]
 
@@ -334,7 +465,12 @@ def test_event_type_strings_are_pinned() -> None:
         "pledge.erratum_recorded",
         "pledge.external_id_added",
         "pledge.external_id_removed",
+        "pledge.match_accepted",
+        "pledge.match_declined",
+        "pledge.match_ended",
+        "pledge.match_offered",
         "pledge.matched",
+        "pledge.observation_corrected",
         "pledge.progress_reported",
         "pledge.submitted",
         "pledge.translated",
@@ -349,6 +485,15 @@ def test_canonical_bytes_of_every_event_type_are_pinned() -> None:
     if os.environ.get("UPDATE_GOLDEN") == "1":
         GOLDEN.write_bytes(b"".join(line + b"\n" for line in lines))
     assert GOLDEN.read_bytes().splitlines() == lines
+
+
+def test_a_progress_report_without_support_needed_keeps_its_first_bytes() -> None:
+    # The field came after schema version 1 was pinned: when empty it is not written, so the
+    # report sampled before it existed (line 10) still seals to the same bytes.
+    line = GOLDEN.read_bytes().splitlines()[9]
+    assert b"support_needed" not in line
+    assert orjson.loads(line)["type"] == "pledge.progress_reported"
+    assert open_envelope(line, check_payload=True).decode_payload() == SAMPLES[9][1].payload
 
 
 def test_golden_envelopes_open_and_decode_back_to_their_payloads() -> None:

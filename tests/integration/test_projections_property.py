@@ -4,6 +4,9 @@
   rebuild, table for table;
 - on every day of the history, the as-of queries computed from the log equal what the live
   views showed at the end of that day.
+
+Histories include two-way matches (offers by either side or a validator for a funder, answers,
+endings, pledges ended with live matches) and errata that correct reported figures.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from psycopg import sql
 
 from api.bootstrap import Services, bootstrap
 from domain.errors import DomainError
+from domain.events import ProgressReported
 from domain.principal import Principal
 from ledger.clock import SeededIds, SteppingClock
+from ledger.commands import Batch
 from ledger.reference_seed import register_reference_seed
 from ledger.settings import LedgerSettings
 from projections import DIMENSIONS, ProjectionRunner, rebuild
@@ -104,6 +109,11 @@ STEPS = st.lists(
                 "report",
                 "report",
                 "match",
+                "match_pledge",
+                "answer_match",
+                "answer_match",
+                "end_match",
+                "correct",
                 "withdraw",
                 "close",
                 "erratum",
@@ -219,13 +229,33 @@ def run_step(services: Services, step: Step, pledges: list[tuple[str, str]], tod
                     "period": {"start": today - timedelta(days=30), "end": today},
                     "stage": ("planning", "in_progress", "on_hold", "completed")[step.which % 4],
                     "observations": observations,
+                    "support_needed": "A partner for outreach" if step.amount % 2 else "",
                 },
                 target=pledge_id,
             )
         elif step.action == "match":
-            batch.execute(
-                "match_pledge", owner, {"kind": "funder", "funder": "Urban Fund"}, target=pledge_id
-            )
+            offer: dict[str, Any] = {"kind": "funder", "funder": "Urban Fund"}
+            if step.amount % 2:
+                offer |= {"amount": f"{step.amount}.25", "currency": "EUR"}
+            # The host's network offers, or a validator for the funder.
+            offerer = owner if step.which % 2 else VALIDATOR
+            batch.execute("match_pledge", offerer, offer, target=pledge_id)
+        elif step.action == "match_pledge":
+            # Another network's pledge supports this one; either network offers.
+            supporting = [p for p, n in pledges if n != network_id]
+            if supporting:
+                supporter_id = supporting[step.amount % len(supporting)]
+                offerer = owner if step.which % 2 else key(NETWORKS[1 - NETWORKS.index(network_id)])
+                batch.execute(
+                    "match_pledge",
+                    offerer,
+                    {"kind": "pledge", "supporting_pledge_id": supporter_id},
+                    target=pledge_id,
+                )
+        elif step.action in ("answer_match", "end_match"):
+            answer_match(batch, step, pledge_id, network_id)
+        elif step.action == "correct":
+            correct_reading(batch, step, pledge_id, owner)
         elif step.action == "withdraw":
             batch.execute("withdraw_pledge", owner, {"reason": "No funding"}, target=pledge_id)
         elif step.action == "close":
@@ -316,6 +346,57 @@ def run_step(services: Services, step: Step, pledges: list[tuple[str, str]], tod
             batch.execute("withdraw_signature", ADMIN, withdrawal, target="marrakech-2018")
 
 
+def answer_match(batch: Batch, step: Step, pledge_id: str, network_id: str) -> None:
+    """Accept or decline (or, for ``end_match``, end) one of the pledge's matches, as the side
+    that may; an answer the rules refuse writes nothing, like every other step."""
+    matches = batch.pledge(pledge_id).matches
+    if not matches:
+        return
+    match = matches[step.amount % len(matches)]
+    other = NETWORKS[1 - NETWORKS.index(network_id)]
+    if step.action == "end_match":
+        principal = key(network_id) if step.which % 2 else key(other)
+        if match.kind == "funder" and not step.which % 2:
+            principal = VALIDATOR
+        body: dict[str, Any] = {"match_id": match.match_id, "reason": "Finished"}
+        batch.execute("end_match", principal, body, target=pledge_id)
+        return
+    if match.answering_side == "host":
+        principal = key(network_id)
+    else:
+        principal = VALIDATOR if match.kind == "funder" else key(other)
+    if step.which % 3:
+        batch.execute("accept_match", principal, {"match_id": match.match_id}, target=pledge_id)
+    else:
+        body = {"match_id": match.match_id, "reason": "Not now"}
+        batch.execute("decline_match", principal, body, target=pledge_id)
+
+
+def correct_reading(batch: Batch, step: Step, pledge_id: str, owner: Principal) -> None:
+    """An erratum on one of the pledge's reported observations, chosen by ``step``."""
+    observed = [
+        (envelope.event_id, observation)
+        for envelope in batch.stream_envelopes(f"pledge:{pledge_id}")
+        if isinstance(payload := envelope.decode_payload(), ProgressReported)
+        for observation in payload.observations
+    ]
+    if not observed:
+        return
+    event_id, observation = observed[step.amount % len(observed)]
+    batch.execute(
+        "correct_observation",
+        owner if step.which % 4 else ADMIN,
+        {
+            "progress_event_id": event_id,
+            "indicator_id": observation.indicator_id,
+            "date": observation.date,
+            "value": str(step.amount // (1 + step.which)),
+            "reason": "Counted twice",
+        },
+        target=pledge_id,
+    )
+
+
 def register(services: Services) -> None:
     with services.ledger.batch() as batch:
         issue_keys(batch, ADMIN, VALIDATOR)
@@ -384,7 +465,9 @@ def snapshot_from_log(services: Services, day: date, pledge_ids: list[str]) -> S
     return Snapshot(
         rollups={d: rollups_of(cells, d, day, FRESHNESS_MONTHS) for d in DIMENSIONS},
         pages={
-            p: pledge_as_of(services.store, p, day, freshness_months=FRESHNESS_MONTHS)
+            p: pledge_as_of(
+                services.store, p, day, freshness_months=FRESHNESS_MONTHS, hosts=pledge_ids
+            )
             for p in pledge_ids
         },
         silent=silent,

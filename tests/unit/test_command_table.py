@@ -19,6 +19,10 @@ def test_pledge_commands_other_than_submission_address_a_pledge() -> None:
         "record_erratum",
         "add_external_id",
         "remove_external_id",
+        "correct_observation",
+        "accept_match",
+        "decline_match",
+        "end_match",
     }
     assert COMMANDS["submit_pledge"].creates_pledge
 

@@ -28,9 +28,14 @@ from domain.events import (
     ExternalIdRemoved,
     KeyIssued,
     KeyRevoked,
+    MatchAccepted,
+    MatchDeclined,
+    MatchEnded,
+    MatchOffered,
     NetworkCorrected,
     NetworkRegistered,
     NewEvent,
+    ObservationCorrected,
     Payload,
     PledgeAmended,
     PledgeChanges,
@@ -107,6 +112,31 @@ SAMPLES: dict[str, Payload] = {
     "pledge.progress_reported": _progress(),
     "pledge.matched": PledgeMatched(
         kind="pledge", supporting_pledge_id="pledge-2", note="Shared housing stock."
+    ),
+    "pledge.match_offered": MatchOffered(
+        match_id="2f1d7d0a-0000-4000-8000-000000000002",
+        kind="funder",
+        offered_by="supporter",
+        funder="Urban Fund",
+        amount="12500.50",
+        currency="EUR",
+    ),
+    "pledge.match_accepted": MatchAccepted(
+        match_id="2f1d7d0a-0000-4000-8000-000000000002", note="Thank you"
+    ),
+    "pledge.match_declined": MatchDeclined(
+        match_id="2f1d7d0a-0000-4000-8000-000000000002", reason="Already funded."
+    ),
+    "pledge.match_ended": MatchEnded(
+        match_id="2f1d7d0a-0000-4000-8000-000000000002", reason="Grant spent."
+    ),
+    "pledge.observation_corrected": ObservationCorrected(
+        progress_event_id="2f1d7d0a-0000-4000-8000-000000000001",
+        indicator_id="households-housed",
+        date=date(2025, 6, 30),
+        previous_value="42",
+        value="40",
+        reason="Two households counted twice.",
     ),
     "pledge.withdrawn": PledgeWithdrawn(reason="Funding ended."),
     "pledge.closed": PledgeClosed(outcome="partially_fulfilled", note="180 of 250 households."),

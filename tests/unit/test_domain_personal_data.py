@@ -16,8 +16,12 @@ from pydantic import BaseModel
 
 from domain.errors import InvalidInput, PersonalDataRefused
 from domain.pledge import (
+    AcceptMatch,
     AmendPledge,
     ClosePledge,
+    CorrectObservation,
+    DeclineMatch,
+    EndMatch,
     MatchPledge,
     RecordErratum,
     ReportProgress,
@@ -81,6 +85,17 @@ def _report(**fields: Any) -> dict[str, Any]:
     return {**base, **fields}
 
 
+def _correction(**fields: Any) -> dict[str, Any]:
+    return {
+        "progress_event_id": "e-1",
+        "indicator_id": "x-y",
+        "date": "2025-06-01",
+        "value": "1",
+        "reason": "Recount",
+        **fields,
+    }
+
+
 # (command, raw input with ``text`` in one free-text field, that field's path)
 FIELDS: list[tuple[type[BaseModel], Callable[[str], dict[str, Any]], str]] = [
     (SubmitPledge, _submit, "description.fr"),
@@ -113,6 +128,12 @@ FIELDS: list[tuple[type[BaseModel], Callable[[str], dict[str, Any]], str]] = [
     (WithdrawPledge, lambda t: {"reason": t}, "reason"),
     (ClosePledge, lambda t: {"outcome": "fulfilled", "note": t}, "note"),
     (RecordErratum, lambda t: {"corrects_event_id": "e-1", "note": t}, "note"),
+    (ReportProgress, lambda t: _report(support_needed=t), "support_needed"),
+    (AcceptMatch, lambda t: {"match_id": "m-1", "note": t}, "note"),
+    (DeclineMatch, lambda t: {"match_id": "m-1", "reason": t}, "reason"),
+    (EndMatch, lambda t: {"match_id": "m-1", "reason": t}, "reason"),
+    (CorrectObservation, lambda t: _correction(reason=t), "reason"),
+    (CorrectObservation, lambda t: _correction(value=None, comment=t), "comment"),
 ]
 
 

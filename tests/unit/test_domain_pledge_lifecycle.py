@@ -21,6 +21,7 @@ from domain.events import (
     CityRegistered,
     DeclarationSigned,
     ErratumRecorded,
+    MatchOffered,
     NetworkRegistered,
     NewEvent,
     Payload,
@@ -28,7 +29,6 @@ from domain.events import (
     PledgeChanges,
     PledgeChangesRequested,
     PledgeClosed,
-    PledgeMatched,
     PledgeValidated,
     PledgeWithdrawn,
     ProgressReported,
@@ -93,6 +93,7 @@ from tests.unit.domain_builders import (
 )
 
 EVENT_IDS = frozenset({"event-1", "event-2", "event-3"})
+MATCH_ID = "match-1"
 
 # One valid change per field of PledgeChanges, each different from the default pledge's value.
 CHANGES: dict[str, Any] = {
@@ -165,7 +166,11 @@ def match(
     **command: Any,
 ) -> list[NewEvent]:
     return match_pledge(
-        state, MatchPledge.model_validate(command), supporting, principal or network_key()
+        state,
+        MatchPledge.model_validate(command),
+        supporting,
+        principal or network_key(),
+        MATCH_ID,
     )
 
 
@@ -647,32 +652,49 @@ def test_too_much_evidence_is_refused_as_invalid_input() -> None:
 # --- matches --------------------------------------------------------------------------------------
 
 
-def test_owning_network_links_a_supporting_pledge() -> None:
+def test_owning_network_offers_a_supporting_pledge_match() -> None:
     [event] = match(
         validated(), supporting=supporting_pledge(), kind="pledge", supporting_pledge_id="pledge-2"
     )
-    assert event.type == "pledge.matched"
-    assert event.payload == PledgeMatched(kind="pledge", supporting_pledge_id=OTHER_PLEDGE_ID)
+    assert event.type == "pledge.match_offered"
+    assert event.payload == MatchOffered(
+        match_id=MATCH_ID, kind="pledge", offered_by="host", supporting_pledge_id=OTHER_PLEDGE_ID
+    )
     assert event.on_behalf_of == (MEMBER_CITY,)
 
 
-def test_owning_network_links_a_funder() -> None:
+def test_owning_network_offers_a_funder_match() -> None:
     payload = only_payload(match(validated(), kind="funder", funder="City Fund"))
-    assert payload == PledgeMatched(kind="funder", funder="City Fund")
-
-
-def test_validator_may_link_pledges() -> None:
-    events = match(
-        validated(),
-        validator(),
-        supporting_pledge(),
-        kind="pledge",
-        supporting_pledge_id=OTHER_PLEDGE_ID,
+    assert payload == MatchOffered(
+        match_id=MATCH_ID, kind="funder", offered_by="host", funder="City Fund"
     )
-    assert only_payload(events) == PledgeMatched(kind="pledge", supporting_pledge_id="pledge-2")
 
 
-def test_network_of_the_supporting_pledge_may_link_it() -> None:
+def test_validator_may_offer_a_funders_match_for_the_funder() -> None:
+    payload = only_payload(
+        match(
+            validated(), validator(), kind="funder", funder="City Fund", amount="2500.50",
+            currency="EUR",
+        )
+    )  # fmt: skip
+    assert payload == MatchOffered(
+        match_id=MATCH_ID, kind="funder", offered_by="supporter", funder="City Fund",
+        amount="2500.50", currency="EUR",
+    )  # fmt: skip
+
+
+def test_validator_may_not_offer_a_pledge_match() -> None:
+    with pytest.raises(NotPermitted):
+        match(
+            validated(),
+            validator(),
+            supporting_pledge(),
+            kind="pledge",
+            supporting_pledge_id=OTHER_PLEDGE_ID,
+        )
+
+
+def test_network_of_the_supporting_pledge_may_offer_it() -> None:
     events = match(
         validated(),
         other_network_key(),
@@ -680,7 +702,12 @@ def test_network_of_the_supporting_pledge_may_link_it() -> None:
         kind="pledge",
         supporting_pledge_id=OTHER_PLEDGE_ID,
     )
-    assert only_payload(events) == PledgeMatched(kind="pledge", supporting_pledge_id="pledge-2")
+    assert only_payload(events) == MatchOffered(
+        match_id=MATCH_ID,
+        kind="pledge",
+        offered_by="supporter",
+        supporting_pledge_id=OTHER_PLEDGE_ID,
+    )
 
 
 @pytest.mark.parametrize(
@@ -757,9 +784,12 @@ def test_ended_pledge_cannot_be_matched(ended: Any) -> None:
         match(ended(), kind="funder", funder="City Fund")
 
 
-def test_match_leaves_the_state_unchanged() -> None:
+def test_offer_adds_an_open_match_and_leaves_the_lifecycle_unchanged() -> None:
     state = validated()
-    assert fold(state, match(state, kind="funder", funder="City Fund")) == state
+    after = fold(state, match(state, kind="funder", funder="City Fund"))
+    assert (after.status, after.content, after.stage) == (state.status, state.content, state.stage)
+    [offered] = after.matches
+    assert (offered.match_id, offered.status, offered.offered_by) == (MATCH_ID, "offered", "host")
 
 
 # --- withdrawal -----------------------------------------------------------------------------------

@@ -15,21 +15,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.errors import InvalidTransition
+from domain.errors import InvalidTransition, NotFound
 from domain.events import NewEvent, Outcome, Payload, PledgeValidated
 from domain.pledge import (
     ENDED,
+    LIVE_MATCH,
     STATUSES,
+    AcceptMatch,
     AmendPledge,
     ClosePledge,
+    EndMatch,
     MatchPledge,
     PledgeState,
     RecordErratum,
     Status,
     ValidatePledge,
     WithdrawPledge,
+    accept_match,
     amend_pledge,
     close_pledge,
+    end_match,
     evolve_pledge,
     match_pledge,
     record_erratum,
@@ -60,6 +65,8 @@ ACTIONS = (
     "withdraw",
     "close",
     "erratum",
+    "accept_match",
+    "end_match",
 )
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 FIRST_EVENT_ID = "event-0"
@@ -103,7 +110,14 @@ def decide(action: str, state: PledgeState, step: int) -> list[NewEvent]:
         ),
         "report": lambda: report_progress(state, progress_command(), owner, TODAY),
         "match": lambda: match_pledge(
-            state, MatchPledge(kind="funder", funder=f"Fund {step}"), None, owner
+            state, MatchPledge(kind="funder", funder=f"Fund {step}"), None, owner, f"m-{step}"
+        ),
+        # a validator answers for the funder; the first match still open, if any
+        "accept_match": lambda: accept_match(
+            state, AcceptMatch(match_id=_first_match(state, "offered")), None, validator()
+        ),
+        "end_match": lambda: end_match(
+            state, EndMatch(match_id=_first_match(state, "accepted"), reason="done"), None, owner
         ),
         "withdraw": lambda: withdraw_pledge(state, WithdrawPledge(reason="stopped"), owner),
         "close": lambda: close_pledge(
@@ -117,6 +131,10 @@ def decide(action: str, state: PledgeState, step: int) -> list[NewEvent]:
         ),
     }
     return commands[action]()
+
+
+def _first_match(state: PledgeState, status: str) -> str:
+    return next((m.match_id for m in state.matches if m.status == status), "no-such-match")
 
 
 def accepted_in(action: str, status: Status) -> bool:
@@ -161,6 +179,13 @@ def test_lifecycle_commands_keep_the_state_machine_invariants(actions: list[str]
     state = fold(None, payloads)
     for step, action in enumerate(actions):
         before = state.status
+        if action in ("accept_match", "end_match"):
+            wanted = "offered" if action == "accept_match" else "accepted"
+            if not any(m.status == wanted for m in state.matches):
+                # An ended pledge ended its live matches: nothing is left to answer or end.
+                with pytest.raises(NotFound):
+                    decide(action, state, step)
+                continue
         if not accepted_in(action, before):
             with pytest.raises(InvalidTransition):
                 decide(action, state, step)
@@ -175,6 +200,9 @@ def test_lifecycle_commands_keep_the_state_machine_invariants(actions: list[str]
         assert state.ended == (state.status in ENDED)
         assert (state.outcome is not None) == (state.status == "closed")
         assert state.ever_validated == any(isinstance(p, PledgeValidated) for p in payloads)
+        if state.ended:
+            assert all(m.status not in LIVE_MATCH for m in state.matches)
+        assert len({m.match_id for m in state.matches}) == len(state.matches)
     assert replay(payloads) == state
 
 
@@ -184,7 +212,7 @@ def run(actions: list[str]) -> PledgeState:
     for step, action in enumerate(actions):
         try:
             state = fold(state, decide(action, state, step))
-        except InvalidTransition:
+        except (InvalidTransition, NotFound):  # NotFound: no match to accept or end
             continue
     return state
 
@@ -200,6 +228,10 @@ def test_after_a_pledge_ends_only_an_erratum_is_accepted(history: list[str], end
     for step, action in enumerate(ACTIONS, start=len(history) + 1):
         if action == "erratum":
             assert fold(state, decide(action, state, step)) == state
+        elif action in ("accept_match", "end_match"):
+            # The ending ended every live match: none is left to accept or end.
+            with pytest.raises(NotFound):
+                decide(action, state, step)
         else:
             with pytest.raises(InvalidTransition):
                 decide(action, state, step)

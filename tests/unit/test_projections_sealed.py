@@ -159,6 +159,40 @@ PAYLOADS: dict[str, st.SearchStrategy[dict[str, Any]]] = {
                 ),
                 max_size=2,
             ),
+            "support_needed": TEXT,
+        },
+    ),
+    "pledge.match_offered": st.fixed_dictionaries(
+        {
+            "match_id": st.uuids().map(str),
+            "kind": st.just("funder"),
+            "offered_by": st.sampled_from(["host", "supporter"]),
+            "funder": TEXT.map(lambda t: t + "f"),
+        },
+        optional={
+            "amount": DECIMAL,
+            "currency": st.sampled_from(["EUR", "MAD", "USD"]),
+            "note": TEXT,
+            "supporting_pledge_id": st.none(),
+        },
+    ),
+    "pledge.match_accepted": st.fixed_dictionaries(
+        {"match_id": st.uuids().map(str)}, optional={"note": TEXT}
+    ),
+    "pledge.match_ended": st.fixed_dictionaries(
+        {"match_id": st.uuids().map(str), "reason": TEXT.map(lambda t: t + "r")}
+    ),
+    "pledge.observation_corrected": st.fixed_dictionaries(
+        {
+            "progress_event_id": st.uuids().map(str),
+            "indicator_id": SLUG,
+            "date": DAY.map(date.isoformat),
+            "reason": TEXT.map(lambda t: t + "r"),
+        },
+        optional={
+            "previous_value": st.none() | DECIMAL,
+            "value": st.none() | DECIMAL,
+            "comment": TEXT,
         },
     ),
     "pledge.validated": st.fixed_dictionaries(
