@@ -65,6 +65,7 @@ EVENT_AUTHORITY: dict[str, Authority] = {
     ),
     "apikey.issued": _authority("admin"),
     "apikey.revoked": _authority("admin"),
+    "report.published": _authority("admin"),
 }
 
 

@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
-from domain import keys, registry
+from domain import keys, publication, registry
 from domain import pledge as pledges
 from domain.errors import InvalidInput, NotFound
 from domain.events import NewEvent, invalid_input_from
@@ -67,6 +67,7 @@ CommandName = Literal[
     "record_erratum",
     "issue_key",
     "revoke_key",
+    "publish_report",
 ]
 TargetField = Literal["network_id", "declaration_id", "pledge_id", "key_id"]
 
@@ -181,6 +182,12 @@ def _issue_key(d: Decision) -> list[NewEvent]:
     return keys.issue_key(cmd, d.snapshot.state, network, d.principal)
 
 
+def _publish_report(d: Decision) -> list[NewEvent]:
+    cmd: publication.PublishReport = d.command
+    network = d.batch.network(cmd.network_id) if cmd.network_id is not None else None
+    return publication.publish_report(cmd, d.snapshot.state, network, d.principal, d.batch.today())
+
+
 def _of_pledge(_: Any, pledge_id: str) -> str:
     return pledge_stream(pledge_id)
 
@@ -261,6 +268,12 @@ COMMANDS: dict[CommandName, CommandHandler] = {
         "key_id",
         lambda _, key_id: keys.key_stream(key_id),
         lambda d: keys.revoke_key(d.target, d.command, d.snapshot.state, d.principal),
+    ),
+    "publish_report": CommandHandler(
+        publication.PublishReport,
+        None,
+        lambda cmd, _: publication.publication_stream(cmd.output_sha256),
+        _publish_report,
     ),
 }
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from domain import keys, registry
+from domain import keys, publication, registry
 from domain.events import Payload
 from domain.pledge import evolve_pledge
 from ledger.envelope import Envelope
@@ -27,6 +27,7 @@ EVOLVERS: dict[str, Evolver] = {
     "declaration": registry.evolve_declaration,
     "pledge": evolve_pledge,
     "apikey": keys.evolve_key,
+    "report": publication.evolve_publication,
 }
 
 # Beyond this many foreign events since the last sync, reading which streams they touched costs

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from domain.events import Decision, IndicatorPoint, Outcome, Stage
 from domain.pledge import Status
 from domain.values import Language
+from projections.quality import QualityFlag
 
 
 class OutModel(BaseModel):
@@ -107,6 +108,8 @@ class PledgeOut(OutModel):
     reports: int
     last_period_end: date | None
     freshness: FreshnessOut
+    flags: tuple[QualityFlag, ...]
+    """Quality flags on the page's day (``projections.quality``): derived, never stored."""
     version: int
     submitted_at: str
     submitted_by: str

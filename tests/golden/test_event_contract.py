@@ -152,6 +152,23 @@ SAMPLES: list[tuple[str, ev.NewEvent]] = [
         "apikey:k-3fa9c1d2",
         ev.NewEvent(ev.KeyRevoked(key_id="k-3fa9c1d2", reason="The system was retired")),
     ),
+    (
+        "report:" + "b" * 64,
+        ev.NewEvent(
+            ev.ReportPublished(
+                report_sha256="a" * 64,
+                output_sha256="b" * 64,
+                format="md",
+                as_of=date(2026, 6, 30),
+                network_id="uclg",
+                framework="gcr",
+                lang="fr",
+                freshness_months=12,
+                tree_size=1234,
+                checkpoint_tree_size=1240,
+            )
+        ),
+    ),
 ]
 
 
@@ -192,6 +209,7 @@ def test_event_type_strings_are_pinned() -> None:
         "pledge.submitted",
         "pledge.validated",
         "pledge.withdrawn",
+        "report.published",
     ]
     assert all(spec.schema_version == 1 for spec in ev.EVENT_SPECS.values())
 

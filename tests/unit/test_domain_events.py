@@ -31,6 +31,7 @@ from domain.events import (
     PledgeSubmitted,
     PledgeValidated,
     PledgeWithdrawn,
+    ReportPublished,
     ProgressReported,
     invalid_input_from,
     parse_payload,
@@ -103,6 +104,18 @@ SAMPLES: dict[str, Payload] = {
         key_id="k-3fa9c1d2", role="network", network_id="cities-for-all", label="Intake system"
     ),
     "apikey.revoked": KeyRevoked(key_id="k-3fa9c1d2", reason="The system was retired."),
+    "report.published": ReportPublished(
+        report_sha256="0" * 64,
+        output_sha256="f" * 64,
+        format="html",
+        as_of=date(2026, 6, 30),
+        network_id="cities-for-all",
+        framework="gcm",
+        lang="es",
+        freshness_months=12,
+        tree_size=42,
+        checkpoint_tree_size=42,
+    ),
 }
 
 
@@ -123,7 +136,7 @@ def _walk(value: Any) -> list[Any]:
 @pytest.mark.parametrize("event_type", sorted(EVENT_SPECS))
 def test_event_type_is_namespaced_by_its_stream_kind(event_type: str) -> None:
     kind, _, name = event_type.partition(".")
-    assert kind in {"network", "city", "declaration", "pledge", "apikey"}
+    assert kind in {"network", "city", "declaration", "pledge", "apikey", "report"}
     assert name
 
 
