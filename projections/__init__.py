@@ -22,16 +22,20 @@ from projections.models import (
     CheckpointCitationOut,
     CityOut,
     ErratumOut,
+    FlagCountOut,
     FreshnessOut,
     IndicatorOut,
     IndicatorProgressOut,
+    LegendEntryOut,
     MatchOut,
     NetworkOut,
     PledgeListOut,
     PledgeOut,
     PledgeSummaryOut,
+    PublishedReportOut,
     ReadingOut,
     ReportOut,
+    ReportPledgeOut,
     ReportSourceOut,
     RollupOut,
     SignatureOut,
@@ -41,6 +45,7 @@ from projections.models import (
 )
 from projections.pledges import list_pledges, pledge, silent_pledges
 from projections.projector import Projector
+from projections.publications import published_reports
 from projections.rebuild import RebuildProgress, RebuildResult, rebuild
 from projections.registry import city, network, signatures
 from projections.reports import (
@@ -59,10 +64,12 @@ __all__ = [
     "CheckpointCitationOut",
     "CityOut",
     "ErratumOut",
+    "FlagCountOut",
     "FreshnessOut",
     "IndicatorOut",
     "IndicatorProgressOut",
     "InvalidQuery",
+    "LegendEntryOut",
     "MatchOut",
     "NetworkOut",
     "PledgeListOut",
@@ -71,11 +78,13 @@ __all__ = [
     "ProjectionError",
     "ProjectionRunner",
     "Projector",
+    "PublishedReportOut",
     "ReadingOut",
     "RebuildFailed",
     "RebuildProgress",
     "RebuildResult",
     "ReportOut",
+    "ReportPledgeOut",
     "ReportSourceOut",
     "RollupOut",
     "SignatureOut",
@@ -90,6 +99,7 @@ __all__ = [
     "pledge",
     "pledge_as_of",
     "pledge_timeline",
+    "published_reports",
     "read_snapshot",
     "rebuild",
     "recompute_rollups_document",

@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 from domain.events import ReportPublished
 from domain.publication import publication_stream
 from ledger.envelope import Envelope
-
 from ledger.log import LogError, TransparencyLog
 from ledger.store import EventStore
 from projections.models import PublishedReportOut

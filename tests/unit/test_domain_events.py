@@ -31,8 +31,8 @@ from domain.events import (
     PledgeSubmitted,
     PledgeValidated,
     PledgeWithdrawn,
-    ReportPublished,
     ProgressReported,
+    ReportPublished,
     invalid_input_from,
     parse_payload,
 )
