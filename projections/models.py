@@ -149,6 +149,8 @@ class PledgeSummaryOut(OutModel):
     submitted_at: str
     updated_at: str
     last_reported_on: date | None
+    flags: tuple[QualityFlag, ...] = ()
+    """Quality flags on the list's day (``projections.quality``)."""
 
 
 class PledgeListOut(OutModel):

@@ -44,6 +44,7 @@ from projections import (
     rollups_as_of,
 )
 from projections.counters import build_rollup
+from projections.quality import QualityFlag
 
 router = APIRouter(prefix="/api/v1", tags=["public reads"])
 
@@ -64,6 +65,7 @@ CSV_COLUMNS = (
     "submitted_at",
     "updated_at",
     "last_reported_on",
+    "flags",
 )
 
 Identifier = Annotated[str, Path(min_length=1, max_length=64)]
@@ -158,6 +160,7 @@ def csv_page(items: tuple[PledgeSummaryOut, ...]) -> str:
             item.submitted_at,
             item.updated_at,
             item.last_reported_on.isoformat() if item.last_reported_on else "",
+            ";".join(item.flags),
         ]
         writer.writerow([spreadsheet_safe(cell) for cell in cells])
     return buffer.getvalue()
@@ -186,6 +189,10 @@ def pledges_list(
         str | None,
         Query(min_length=1, max_length=200, description="text in a title or description"),
     ] = None,
+    flag: Annotated[
+        QualityFlag | None,
+        Query(description="only the pledges carrying this quality flag today (derived)"),
+    ] = None,
     cursor: Annotated[str | None, Query(min_length=1, max_length=MAX_CURSOR)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     response_format: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
@@ -194,7 +201,8 @@ def pledges_list(
 
     ``sdg`` names a target ("10.7") and matches every pledge of its goal; ``stale=true``
     keeps the open pledges with no progress report within the freshness window; ``q`` finds
-    text in a title or description, any language, ignoring case. ``format=csv`` answers the
+    text in a title or description, any language, ignoring case; ``flag`` keeps the pledges
+    carrying that quality flag today (every row carries its flags). ``format=csv`` answers the
     page as CSV, the next page's URL in ``Link``.
     """
     after = decode_cursor(cursor) if cursor is not None else None
@@ -215,6 +223,8 @@ def pledges_list(
             text=q,
             after=after,
             limit=limit,
+            flags_on=today(services),
+            flag=flag,
         )
     items = page.items
     next_cursor = encode_cursor(page.next_after) if page.next_after is not None else None
