@@ -105,8 +105,8 @@ Settings (environment variables; an option given on the command line wins):
 
 \b
 Only demo, serve and keys issue create a store or a signing key (checkpoint
-signs an existing store); every other command refuses a store that does not exist, and verify,
-export, report, networks and cities
+signs an existing store, report --publish records a publication in one); every other command
+refuses a store that does not exist, and verify, export, report, networks and cities
 change nothing in one that does.
 Exit codes: 0 ok, 1 refused or failed, 2 usage error, 130 interrupted."""
 
