@@ -182,6 +182,8 @@ class ViewState:
                 payload.declaration_id, payload.city_id, payload.signed_on, envelope.recorded_at
             )
             self.changes.signatures.add(key)
+        # Every other event changes no view: API keys (their history is read from the log, see
+        # ledger.api_keys) and report publications (read from the log, projections.publications).
 
     def apply_all(self, envelopes: Iterable[Envelope]) -> None:
         for envelope in envelopes:
