@@ -910,6 +910,8 @@ def report(
         fail(f"--lang must be one of {', '.join(LANGUAGES)}", USAGE_ERROR)
     if publish and check_published:
         fail("--publish and --check-published do not go together", USAGE_ERROR)
+    if json_output and not check_published:
+        fail("--json goes with --check-published; the report itself: --format json", USAGE_ERROR)
     try:
         day = date.fromisoformat(as_of)
     except ValueError:

@@ -251,6 +251,7 @@ def test_flag_counts_are_given_per_network(scenario: dict[str, str]) -> None:
         (["--framework", "sdg"], "--framework"),
         (["--lang", "de"], "--lang"),
         (["--publish", "--check-published"], "--check-published"),
+        (["--json"], "--format json"),
     ],
 )
 def test_a_bad_scope_is_a_one_line_usage_error_that_stores_nothing(
