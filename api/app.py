@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.bootstrap import Services, bootstrap
 from api.caching import cache_validators
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers, problem
-from api.routes import audit, health, reads, reference, writes
+from api.routes import audit, health, reads, reference, reports, writes
 from ledger.errors import ConfigurationError
 from ledger.group_commit import GroupCommitter
 from ledger.settings import LedgerSettings
@@ -187,6 +187,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(reads.router)
     app.include_router(reference.router)
+    app.include_router(reports.router)
     app.include_router(audit.router)
     app.include_router(writes.router)
     return app

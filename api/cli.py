@@ -14,6 +14,7 @@ and change nothing in it.
 from __future__ import annotations
 
 import enum
+import hashlib
 import os
 import sys
 import tempfile
@@ -53,6 +54,7 @@ from api.errors import ApiError
 from api.remote_log import LedgerServer, is_server_address, mirror_server
 from api.report_formats import REPORT_FORMATS, render_report
 from domain.errors import DomainError
+from domain.events import FRAMEWORKS
 from domain.keys import DEFAULT_REVOCATION_REASON, OPERATOR
 from domain.values import Language
 from ledger.api_keys import KeySecrets, issue_key, key_history, revoke_key
@@ -81,6 +83,9 @@ from projections import (
 )
 from projections.check import ViewsCheck, check_views
 from projections.errors import ProjectionError
+from projections.models import PublishedReportOut, ReportOut
+from projections.publications import publication_of
+from projections.report_text import LANGUAGES
 from projections.tables import live_tables
 
 USAGE_ERROR = 2
@@ -101,8 +106,8 @@ Settings (environment variables; an option given on the command line wins):
 
 \b
 Only demo, serve and keys issue create a store or a signing key (checkpoint
-signs an existing store); every other command refuses a store that does not exist, and verify,
-export, report, networks and cities
+signs an existing store, report --publish records a publication in one); every other command
+refuses a store that does not exist, and verify, export, report, networks and cities
 change nothing in one that does.
 Exit codes: 0 ok, 1 refused or failed, 2 usage error, 130 interrupted."""
 
@@ -864,24 +869,63 @@ def report(
         str | None,
         typer.Option("--network", help="Only this network's pledges (see `networks`)."),
     ] = None,
+    framework: Annotated[
+        str,
+        typer.Option(
+            "--framework", help="gcm (GCM-tagged pledges), gcr (GCR-tagged: a GRF report) or all."
+        ),
+    ] = "all",
+    lang: Annotated[str, typer.Option("--lang", help="en, fr or es.")] = "en",
     report_format: Annotated[str, typer.Option("--format", help="md, csv, json or html.")] = "md",
+    publish: Annotated[
+        bool,
+        typer.Option(
+            "--publish",
+            help="Record on the log that this report was published: its digests, as-of day, "
+            "scope and tree size (the day must be over; the report must cite a checkpoint).",
+        ),
+    ] = False,
+    check_published: Annotated[
+        bool,
+        typer.Option(
+            "--check-published",
+            help="Compute the report again and say whether exactly these bytes were published "
+            "(exit 0) or not (exit 1); prints the publication, not the report.",
+        ),
+    ] = False,
     database_url: DatabaseUrl = None,
+    json_output: JsonOutput = False,
 ) -> None:
     """Accountability report (IMRF / GRF) as of a date, citing the checkpoint it rests on.
 
-    The store is not changed: the report cites the smallest signed checkpoint that covers its
-    events; if events it counts are not covered yet, it cites none and says so (run
-    `pledge-ledger checkpoint`, then report again). Its sha256 is the SHA-256 of the
-    canonical (RFC 8785) JSON of the report without that field.
+    The store is not changed, except by --publish: the report cites the smallest signed
+    checkpoint that covers its events; if events it counts are not covered yet, it cites none
+    and says so (run `pledge-ledger checkpoint`, then report again). Its sha256 is the SHA-256
+    of the canonical (RFC 8785) JSON of the report without that field.
     """
     if report_format not in REPORT_FORMATS:
         fail(f"--format must be one of {', '.join(REPORT_FORMATS)}", USAGE_ERROR)
+    if framework not in FRAMEWORKS:
+        fail(f"--framework must be one of {', '.join(FRAMEWORKS)}", USAGE_ERROR)
+    if lang not in LANGUAGES:
+        fail(f"--lang must be one of {', '.join(LANGUAGES)}", USAGE_ERROR)
+    if publish and check_published:
+        fail("--publish and --check-published do not go together", USAGE_ERROR)
+    if json_output and not check_published:
+        fail("--json goes with --check-published; the report itself: --format json", USAGE_ERROR)
     try:
         day = date.fromisoformat(as_of)
     except ValueError:
         fail(f"--as-of {as_of!r} is not a date written YYYY-MM-DD", USAGE_ERROR)
-    if day > datetime.now(UTC).date():
+    today = datetime.now(UTC).date()
+    if day > today:
         fail(f"--as-of {day.isoformat()} is in the future", USAGE_ERROR)
+    if publish and day >= today:
+        fail(
+            f"--as-of {day.isoformat()}: a report as of a day that is not over can still change; "
+            "publish one as of an earlier day",
+            USAGE_ERROR,
+        )
     settings = load_settings(database_url)
     with reported_errors(), open_for_reading(settings) as reader:
         if network_id is not None:
@@ -892,15 +936,98 @@ def report(
             as_of=day,
             freshness_months=settings.freshness_months,
             network_id=network_id,
+            framework=framework,
+            lang=lang,
         )
         latest = reader.log.latest_checkpoint()
-    sys.stdout.write(render_report(built, report_format))
+        output = render_report(built, report_format)
+        if check_published:
+            found = publication_of(reader.store, reader.log, output_sha256(output))
+    if check_published:
+        print_publication_check(found, built, output, json_output)
+        return
+    if publish:
+        if built.source.checkpoint is None:
+            fail(
+                f"this report counts {built.source.tree_size} log entries but no signed "
+                "checkpoint covers them: run `pledge-ledger checkpoint`, then publish"
+            )
+        publication = publish_report(settings, built, report_format, output)
+    sys.stdout.write(output)
     sys.stdout.flush()
+    if publish:
+        leaf = publication.leaf_index
+        note(
+            f"published: report.published event {publication.event_id}"
+            + (f" at leaf {leaf}" if leaf is not None else "")
+            + f", output sha256 {publication.output_sha256}"
+        )
     if built.source.checkpoint is None and built.source.tree_size > 0:
         signed = 0 if latest is None else latest.size
         note(
             f"this report counts {built.source.tree_size} log entries but the latest checkpoint "
             f"covers {signed}: it cites none; `pledge-ledger checkpoint` signs them"
+        )
+
+
+def output_sha256(output: str) -> str:
+    """The SHA-256 of the bytes ``report`` prints (UTF-8)."""
+    return hashlib.sha256(output.encode()).hexdigest()
+
+
+def publish_report(
+    settings: LedgerSettings, built: ReportOut, report_format: str, output: str
+) -> PublishedReportOut:
+    """Record ``output``'s publication on the log, as the local operator, through the one
+    write path; answer the publication as the log now holds it."""
+    checkpoint = built.source.checkpoint
+    digest = output_sha256(output)
+    body = {
+        "report_sha256": built.sha256,
+        "output_sha256": digest,
+        "format": report_format,
+        "as_of": built.as_of.isoformat(),
+        "network_id": built.network_id,
+        "framework": built.framework,
+        "lang": built.lang,
+        "freshness_months": built.freshness_months,
+        "tree_size": built.source.tree_size,
+        "checkpoint_tree_size": checkpoint.tree_size if checkpoint is not None else None,
+    }
+    with reported_errors(), bootstrap(settings) as services:
+        services.ledger.write("publish_report", OPERATOR, body)
+        found = publication_of(services.store, services.log, digest)
+    if found is None:  # the write path answered: the stream holds the event
+        fail("the publication was written but cannot be read back")
+    return found
+
+
+def print_publication_check(
+    found: PublishedReportOut | None, built: ReportOut, output: str, json_output: bool
+) -> None:
+    digest = output_sha256(output)
+    if json_output:
+        print_json(
+            {
+                "published": found is not None,
+                "output_sha256": digest,
+                "report_sha256": built.sha256,
+                "publication": None if found is None else found.model_dump(mode="json"),
+            }
+        )
+    elif found is not None:
+        where = f" at leaf {found.leaf_index}" if found.leaf_index is not None else ""
+        console.print(
+            f"published: these bytes (sha256 {digest}) were published on "
+            f"{found.recorded_at}{where}, event {found.event_id}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    if found is None:
+        fail(
+            f"not published: no report.published event holds sha256 {digest} "
+            f"(report sha256 {built.sha256})"
         )
 
 

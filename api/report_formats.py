@@ -21,11 +21,15 @@ import io
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal
 
+from domain.values import Language
 from ledger.canonical import canonical_bytes
 from projections.errors import InvalidQuery
 from projections.models import ReportOut, RollupOut
+from projections.quality import QUALITY_FLAGS
+from projections.report_text import localized, word
 
 ReportFormat = Literal["md", "csv", "json", "html"]
 REPORT_FORMATS: tuple[ReportFormat, ...] = ("md", "csv", "json", "html")
@@ -36,8 +40,10 @@ class Section:
     title: str
     name: str
     columns: tuple[str, ...]
+    """The value columns' codes (CSV metrics); ``headers`` are their words in the language."""
+    headers: tuple[str, ...]
     rows: tuple[tuple[str, str, tuple[str, ...]], ...]
-    """(key, label, values) per row."""
+    """(id, name, values) per row."""
 
 
 ROLLUP_COLUMNS = (
@@ -53,68 +59,160 @@ ROLLUP_COLUMNS = (
     "share_reported_within_window",
     "silent",
 )
+INDICATOR_COLUMNS = (
+    "measure",
+    "pledges",
+    "reported",
+    "met_target",
+    "baseline_total",
+    "latest_total",
+    "target_total",
+)
+PLEDGE_COLUMNS = ("network", "cities", "status", "stage", "outcome", "last_reported_on", "flags")
+SILENT_COLUMNS = (
+    "network",
+    "cities",
+    "status",
+    "silent_since",
+    "last_reported_on",
+    "external_ids",
+)
 
 
 def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _rollup_values(rollup: RollupOut) -> tuple[str, ...]:
+def percentage(share: str | None, lang: Language) -> str:
+    """A share (``0.1234``) as a percentage to one place (``12.3%``; ``12,3 %`` in French and
+    Spanish), as forums read them; no share (nothing to divide) stays empty."""
+    if share is None:
+        return ""
+    value = (Decimal(share) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+    text = f"{value:f}".removesuffix(".0")
+    return f"{text}%" if lang == "en" else f"{text.replace('.', ',')} %"
+
+
+def _rollup_values(rollup: RollupOut, lang: Language) -> tuple[str, ...]:
     s = rollup.by_status
-    return tuple(
-        _text(v)
-        for v in (
-            rollup.pledges,
-            rollup.open,
-            s["awaiting_validation"],
-            s["changes_requested"],
-            s["validated"],
-            s["withdrawn"],
-            s["closed"],
-            rollup.share_validated,
-            rollup.reported_within_window,
-            rollup.share_reported_within_window,
-            rollup.silent,
-        )
+    return (
+        str(rollup.pledges),
+        str(rollup.open),
+        str(s["awaiting_validation"]),
+        str(s["changes_requested"]),
+        str(s["validated"]),
+        str(s["withdrawn"]),
+        str(s["closed"]),
+        percentage(rollup.share_validated, lang),
+        str(rollup.reported_within_window),
+        percentage(rollup.share_reported_within_window, lang),
+        str(rollup.silent),
     )
 
 
-def report_sections(report: ReportOut) -> list[Section]:
-    """The report's tables, in the order every format writes them."""
+def _headers(columns: tuple[str, ...], lang: Language) -> tuple[str, ...]:
+    return tuple(word(f"col_{c}", lang) for c in columns)
 
-    def rollup_section(title: str, name: str, rollups: Sequence[RollupOut]) -> Section:
-        labels = report.labels.get(rollups[0].dimension, {}) if rollups else {}
+
+def report_sections(report: ReportOut) -> list[Section]:
+    """The report's tables, in the order every format writes them, in its language."""
+    lang = report.lang
+    labels = report.labels
+
+    def name(kind: str, key: str) -> str:
+        return labels.get(kind, {}).get(key, "")
+
+    def names(kind: str, keys: Sequence[str]) -> str:
+        return ", ".join(name(kind, k) or k for k in keys)
+
+    def rollup_section(name_: str, rollups: Sequence[RollupOut]) -> Section:
         return Section(
-            title,
-            name,
+            word(f"section_{name_}", lang),
+            name_,
             ROLLUP_COLUMNS,
-            tuple((r.key, labels.get(r.key, ""), _rollup_values(r)) for r in rollups),
+            _headers(ROLLUP_COLUMNS, lang),
+            tuple((r.key, name(r.dimension, r.key), _rollup_values(r, lang)) for r in rollups),
         )
 
     totals = (report.totals,) if report.totals is not None else ()
-    stage_columns = tuple(report.totals.by_stage) if report.totals is not None else ()
-    return [
-        rollup_section("Totals", "totals", totals),
+    sections = [
         Section(
-            "Implementation stage",
-            "stages",
-            stage_columns,
-            tuple(("all", "", tuple(str(n) for n in t.by_stage.values())) for t in totals),
+            word("section_legend", lang),
+            "legend",
+            ("meaning",),
+            _headers(("meaning",), lang),
+            tuple((e.term, "", (e.text,)) for e in report.legend),
         ),
-        rollup_section("By GCM objective", "by_gcm_objective", report.by_gcm_objective),
-        rollup_section("By GCR area", "by_gcr_area", report.by_gcr_area),
-        rollup_section("By network", "by_network", report.by_network),
         Section(
-            "Indicator progress",
+            word("section_totals", lang),
+            "totals",
+            ROLLUP_COLUMNS,
+            _headers(ROLLUP_COLUMNS, lang),
+            tuple(("all", word("col_all", lang), _rollup_values(t, lang)) for t in totals),
+        ),
+        Section(
+            word("section_stages", lang),
+            "stages",
+            ("pledges",),
+            _headers(("pledges",), lang),
+            tuple(
+                (stage, name("stage", stage) or word("stage_none", lang), (str(count),))
+                for t in totals
+                for stage, count in t.by_stage.items()
+            ),
+        ),
+        Section(
+            word("section_outcomes", lang),
+            "outcomes",
+            ("pledges",),
+            _headers(("pledges",), lang),
+            tuple(
+                (outcome, name("outcome", outcome), (str(count),))
+                for outcome, count in report.outcomes.items()
+            ),
+        ),
+    ]
+    if report.framework != "gcr":
+        sections.append(rollup_section("by_gcm_objective", report.by_gcm_objective))
+    if report.framework != "gcm":
+        sections.append(rollup_section("by_gcr_area", report.by_gcr_area))
+    sections.append(rollup_section("by_network", report.by_network))
+    sections.append(
+        Section(
+            word("section_quality_flags", lang),
+            "quality_flags",
+            ("pledges", "flagged", *QUALITY_FLAGS),
+            (
+                word("col_pledges", lang),
+                word("col_flagged", lang),
+                *(word(f"flag_{f}", lang) for f in QUALITY_FLAGS),
+            ),
+            tuple(
+                (
+                    c.network_id,
+                    word("col_all", lang)
+                    if c.network_id == "all"
+                    else name("network", c.network_id),
+                    (str(c.pledges), str(c.flagged), *(str(c.counts[f]) for f in QUALITY_FLAGS)),
+                )
+                for c in report.quality_flags
+            ),
+        )
+    )
+    sections.append(
+        Section(
+            word("section_indicator_progress", lang),
             "indicator_progress",
-            ("pledges", "reported", "met_target", "baseline_total", "latest_total", "target_total"),
+            INDICATOR_COLUMNS,
+            _headers(INDICATOR_COLUMNS, lang),
             tuple(
                 (
                     i.indicator_id,
-                    i.measure,
+                    "",
                     tuple(
                         _text(v)
                         for v in (
+                            i.measure,
                             i.pledges,
                             i.reported,
                             i.met_target,
@@ -126,19 +224,22 @@ def report_sections(report: ReportOut) -> list[Section]:
                 )
                 for i in report.indicator_progress
             ),
-        ),
+        )
+    )
+    sections.append(
         Section(
-            "Silent pledges",
+            word("section_silent_pledges", lang),
             "silent_pledges",
-            ("network_id", "cities", "status", "silent_since", "last_reported_on", "external_ids"),
+            SILENT_COLUMNS,
+            _headers(SILENT_COLUMNS, lang),
             tuple(
                 (
                     p.pledge_id,
-                    p.title.get("en") or next(iter(p.title.values()), ""),
+                    localized(p.title, lang),
                     (
-                        p.network_id,
-                        " ".join(p.cities),
-                        p.status,
+                        name("network", p.network_id) or p.network_id,
+                        names("city", p.cities),
+                        name("status", p.status),
                         p.silent_since.isoformat(),
                         _text(p.last_reported_on),
                         " ".join(p.external_ids),
@@ -146,25 +247,52 @@ def report_sections(report: ReportOut) -> list[Section]:
                 )
                 for p in report.silent_pledges
             ),
-        ),
-    ]
+        )
+    )
+    sections.append(
+        Section(
+            word("section_pledges", lang),
+            "pledges",
+            PLEDGE_COLUMNS,
+            _headers(PLEDGE_COLUMNS, lang),
+            tuple(
+                (
+                    p.pledge_id,
+                    p.title,
+                    (
+                        name("network", p.network_id) or p.network_id,
+                        names("city", p.cities),
+                        name("status", p.status),
+                        name("stage", p.stage) if p.stage is not None else "",
+                        name("outcome", p.outcome) if p.outcome is not None else "",
+                        _text(p.last_reported_on),
+                        names("flag", p.flags),
+                    ),
+                )
+                for p in report.pledges
+            ),
+        )
+    )
+    return sections
 
 
 def source_lines(report: ReportOut) -> list[str]:
     """What the report rests on, in words: tree size, day, freshness window, checkpoint, digest."""
-    source = report.source
+    source, lang = report.source, report.lang
     lines = [
-        f"Computed from the first {source.tree_size} entries of the transparency log "
-        f"(tree size {source.tree_size}), events recorded by the end of "
-        f"{report.as_of.isoformat()} (UTC).",
-        f"Freshness window: {report.freshness_months} months "
-        f"(silent: no report since {report.freshness_cutoff.isoformat()}).",
+        word("source_entries", lang, tree_size=source.tree_size, as_of=report.as_of.isoformat()),
+        word(
+            "source_freshness",
+            lang,
+            months=report.freshness_months,
+            cutoff=report.freshness_cutoff.isoformat(),
+        ),
     ]
     if source.checkpoint is not None:
-        lines.append(f"Signed checkpoint covering it: tree size {source.checkpoint.tree_size}.")
+        lines.append(word("source_checkpoint", lang, size=source.checkpoint.tree_size))
     else:
-        lines.append("No signed checkpoint covers these entries yet.")
-    lines.append(f"SHA-256 of the report's canonical JSON form: {report.sha256}")
+        lines.append(word("source_no_checkpoint", lang))
+    lines.append(word("source_digest", lang, sha256=report.sha256))
     return lines
 
 
@@ -189,10 +317,10 @@ def render_markdown(report: ReportOut) -> str:
     for section in report_sections(report):
         out.extend(["", f"## {section.title}", ""])
         if not section.rows:
-            out.append("None.")
+            out.append(markdown_text(word("none", report.lang)))
             continue
-        header = ("key", "label", *section.columns)
-        out.append("| " + " | ".join(header) + " |")  # our own column names
+        header = (word("col_id", report.lang), word("col_name", report.lang), *section.headers)
+        out.append("| " + " | ".join(markdown_text(h) for h in header) + " |")
         out.append("|" + "---|" * len(header))
         for key, label, values in section.rows:
             cells = (key, label, *values)
@@ -228,6 +356,8 @@ def render_csv(report: ReportOut) -> str:
     source = report.source
     row("source", "", "", "as_of", report.as_of.isoformat())
     row("source", "", "", "network_id", _text(report.network_id))
+    row("source", "", "", "framework", report.framework)
+    row("source", "", "", "lang", report.lang)
     row("source", "", "", "tree_size", str(source.tree_size))
     checkpoint_size = source.checkpoint.tree_size if source.checkpoint else None
     row("source", "", "", "checkpoint_tree_size", _text(checkpoint_size))
@@ -253,7 +383,7 @@ def render_html(report: ReportOut) -> str:
     e = html.escape
     out = [
         "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        f'<html lang="{e(report.lang)}"><head><meta charset="utf-8">',
         f"<title>{e(report.title)}</title>",
         "<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:75rem}"
         "table{border-collapse:collapse;margin:.5rem 0 1.5rem}"
@@ -268,10 +398,13 @@ def render_html(report: ReportOut) -> str:
     for section in report_sections(report):
         out.append(f'<h2 id="{e(section.name)}">{e(section.title)}</h2>')
         if not section.rows:
-            out.append("<p>None.</p>")
+            out.append(f"<p>{e(word('none', report.lang))}</p>")
             continue
-        out.append("<table><thead><tr><th>key</th><th>label</th>")
-        out.extend(f"<th>{e(c)}</th>" for c in section.columns)
+        out.append(
+            f"<table><thead><tr><th>{e(word('col_id', report.lang))}</th>"
+            f"<th>{e(word('col_name', report.lang))}</th>"
+        )
+        out.extend(f"<th>{e(c)}</th>" for c in section.headers)
         out.append("</tr></thead><tbody>")
         for key, label, values in section.rows:
             out.append(f"<tr><td>{e(key)}</td><td>{e(label)}</td>")

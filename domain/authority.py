@@ -88,6 +88,7 @@ EVENT_AUTHORITY: dict[str, Authority] = {
     "pledge.observation_corrected": _authority("admin", "network", network_scope="pledge_owner"),
     "apikey.issued": _authority("admin"),
     "apikey.revoked": _authority("admin"),
+    "report.published": _authority("admin"),
 }
 
 

@@ -457,6 +457,34 @@ class KeyRevoked(Payload):
     reason: Reason
 
 
+# --- report publication ---------------------------------------------------------------------------
+
+Framework = Literal["gcm", "gcr", "all"]
+ReportFormat = Literal["md", "csv", "json", "html"]
+FRAMEWORKS: tuple[Framework, ...] = ("gcm", "gcr", "all")
+
+
+class ReportPublished(Payload):
+    """A report was handed to a forum: what it rests on, its scope and the digests of its bytes.
+
+    ``report_sha256`` is the report's own digest (SHA-256 of the canonical JSON of its JSON form
+    without that field), ``output_sha256`` the SHA-256 of the exact bytes published in
+    ``format``. With the scope below, anyone can compute the report again from the log's first
+    ``tree_size`` entries and compare both.
+    """
+
+    report_sha256: Sha256Hex
+    output_sha256: Sha256Hex
+    format: ReportFormat
+    as_of: IsoDate
+    network_id: Slug | None = None
+    framework: Framework
+    lang: Language
+    freshness_months: StrictInt = Field(ge=1, le=120)
+    tree_size: StrictInt = Field(ge=0)
+    checkpoint_tree_size: StrictInt = Field(ge=0)
+
+
 @dataclass(frozen=True, slots=True)
 class EventSpec:
     event_type: str
@@ -500,6 +528,7 @@ EVENT_SPECS: dict[str, EventSpec] = {
         EventSpec("pledge.observation_corrected", ObservationCorrected),
         EventSpec("apikey.issued", KeyIssued),
         EventSpec("apikey.revoked", KeyRevoked),
+        EventSpec("report.published", ReportPublished),
     )
 }
 TYPE_OF_PAYLOAD: dict[type[Payload], str] = {s.payload: s.event_type for s in EVENT_SPECS.values()}

@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
-from domain import external_ids, keys, reference, registry
+from domain import external_ids, keys, publication, reference, registry
 from domain import pledge as pledges
 from domain.errors import InvalidInput, NotFound
 from domain.events import (
@@ -88,6 +88,7 @@ CommandName = Literal[
     "retire_priority_area",
     "register_declaration",
     "register_call",
+    "publish_report",
 ]
 TargetField = Literal["network_id", "city_id", "declaration_id", "pledge_id", "key_id", "area_id"]
 
@@ -317,6 +318,12 @@ def _register_declaration(d: Decision) -> list[NewEvent]:
     return reference.register_declaration(d.command, state, d.principal)
 
 
+def _publish_report(d: Decision) -> list[NewEvent]:
+    cmd: publication.PublishReport = d.command
+    network = d.batch.network(cmd.network_id) if cmd.network_id is not None else None
+    return publication.publish_report(cmd, d.snapshot.state, network, d.principal, d.batch.today())
+
+
 def _of_pledge(_: Any, pledge_id: str) -> str:
     return pledge_stream(pledge_id)
 
@@ -456,6 +463,12 @@ COMMANDS: dict[CommandName, CommandHandler] = {
         None,
         lambda cmd, _: reference.call_stream(cmd.id),
         lambda d: reference.register_call(d.command, d.snapshot.state, d.principal),
+    ),
+    "publish_report": CommandHandler(
+        publication.PublishReport,
+        None,
+        lambda cmd, _: publication.publication_stream(cmd.output_sha256),
+        _publish_report,
     ),
 }
 

@@ -37,7 +37,7 @@ ENVELOPE_KEYS = frozenset(
     }
 )
 _STREAM_ID = re.compile(
-    r"^(network|city|declaration|pledge|apikey|area|call|extid):[a-z0-9][a-z0-9-]{0,63}\Z"
+    r"^(network|city|declaration|pledge|apikey|area|call|extid|report):[a-z0-9][a-z0-9-]{0,63}\Z"
 )
 _STREAM_KIND = {event_type: event_type.split(".", 1)[0] + ":" for event_type in EVENT_SPECS}
 _DATE = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])\Z")

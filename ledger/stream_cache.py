@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from domain import external_ids, keys, reference, registry
+from domain import external_ids, keys, publication, reference, registry
 from domain.events import Payload
 from domain.pledge import evolve_pledge
 from ledger.envelope import Envelope
@@ -30,6 +30,7 @@ EVOLVERS: dict[str, Evolver] = {
     "area": reference.evolve_priority_area,
     "call": reference.evolve_call,
     "extid": external_ids.evolve_claim,
+    "report": publication.evolve_publication,
 }
 
 # Beyond this many foreign events since the last sync, reading which streams they touched costs

@@ -17,9 +17,12 @@ from datetime import date
 
 
 def months_before(day: date, months: int) -> date:
-    """The same day ``months`` calendar months earlier, clamped to the end of a shorter month."""
+    """The same day ``months`` calendar months earlier, clamped to the end of a shorter month
+    (and to the first representable day: a report may be asked for as of year 1)."""
     index = day.year * 12 + (day.month - 1) - months
     year, month = divmod(index, 12)
+    if year < 1:
+        return date.min
     month += 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 

@@ -13,9 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.events import Decision, IndicatorPoint, Outcome, Stage
+from domain.events import Decision, Framework, IndicatorPoint, Outcome, Stage
 from domain.pledge import Status
 from domain.values import Language
+from projections.quality import QualityFlag
 
 
 class OutModel(BaseModel):
@@ -172,6 +173,8 @@ class PledgeOut(OutModel):
     reports: int
     last_period_end: date | None
     freshness: FreshnessOut
+    flags: tuple[QualityFlag, ...]
+    """Quality flags on the page's day (``projections.quality``): derived, never stored."""
     version: int
     submitted_at: str
     submitted_by: str
@@ -219,6 +222,8 @@ class PledgeSummaryOut(OutModel):
     last_reported_on: date | None
     external_ids: tuple[str, ...] = ()
     """``scheme:value`` of every id the pledge has elsewhere."""
+    flags: tuple[QualityFlag, ...] = ()
+    """Quality flags on the list's day (``projections.quality``)."""
 
 
 class PledgeListOut(OutModel):
@@ -344,10 +349,43 @@ class ReportSourceOut(OutModel):
     """The smallest signed checkpoint whose tree holds those entries, if there is one yet."""
 
 
+class ReportPledgeOut(OutModel):
+    """One pledge in a report's scope, as the report's readers see it (names in ``labels``)."""
+
+    pledge_id: str
+    title: str
+    """In the report's language, else the original marked with its language code."""
+    network_id: str
+    cities: tuple[str, ...]
+    status: Status
+    stage: Stage | None
+    outcome: Outcome | None
+    last_reported_on: date | None
+    flags: tuple[QualityFlag, ...]
+
+
+class FlagCountOut(OutModel):
+    """How many pledges of a network (``all``: of the whole scope) carry each quality flag."""
+
+    network_id: str
+    pledges: int
+    flagged: int
+    """Pledges with at least one flag."""
+    counts: dict[str, int]
+
+
+class LegendEntryOut(OutModel):
+    term: str
+    text: str
+
+
 class ReportOut(OutModel):
     title: str
     as_of: date
     network_id: str | None
+    framework: Framework = "all"
+    """The scope: ``gcm`` counts GCM-tagged pledges, ``gcr`` GCR-tagged ones (a GRF report)."""
+    lang: Language = "en"
     freshness_months: int
     freshness_cutoff: date
     source: ReportSourceOut
@@ -357,7 +395,33 @@ class ReportOut(OutModel):
     by_network: tuple[RollupOut, ...]
     indicator_progress: tuple[IndicatorProgressOut, ...]
     silent_pledges: tuple[SilentPledgeOut, ...]
+    outcomes: dict[str, int] = {}
+    """Closed pledges in scope by outcome."""
+    quality_flags: tuple[FlagCountOut, ...] = ()
+    pledges: tuple[ReportPledgeOut, ...] = ()
+    legend: tuple[LegendEntryOut, ...] = ()
     labels: dict[str, dict[str, str]]
-    """Readable names of the keys: GCM objectives, GCR areas, networks."""
+    """Readable names of the keys in the report's language: GCM objectives, GCR areas,
+    networks, cities, statuses, stages, outcomes, quality flags."""
     sha256: str = ""
     """SHA-256 of the canonical JSON of every other field."""
+
+
+class PublishedReportOut(OutModel):
+    """A ``report.published`` event: which report a forum received, and where it is on the log."""
+
+    event_id: str
+    recorded_at: str
+    recorded_by: str
+    leaf_index: int | None
+    """None until the log has integrated the event."""
+    report_sha256: str
+    output_sha256: str
+    format: str
+    as_of: date
+    network_id: str | None
+    framework: Framework
+    lang: Language
+    freshness_months: int
+    tree_size: int
+    checkpoint_tree_size: int

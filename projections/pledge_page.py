@@ -25,6 +25,7 @@ from projections.models import (
     ValidationOut,
 )
 from projections.pledge_fold import MatchRecord, PledgeView, indicator_standings
+from projections.quality import quality_flags
 
 
 def freshness_of(view: PledgeView, today: date, freshness_months: int) -> FreshnessOut:
@@ -184,6 +185,7 @@ def pledge_page(
         reports=view.reports,
         last_period_end=state.last_period_end,
         freshness=freshness_of(view, today, freshness_months),
+        flags=quality_flags(view, today),
         version=view.version,
         submitted_at=view.submitted_at,
         submitted_by=view.submitted_by,

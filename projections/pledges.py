@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, Select, select
 
 from domain.external_ids import external_id_digest, external_id_key
 from projections.counters import Key, memberships, sdg_goal
@@ -20,6 +20,7 @@ from projections.models import PledgeListOut, PledgeOut, PledgeSummaryOut, Silen
 from projections.pledge_fold import PledgeView, view_document, view_from_document
 from projections.pledge_page import matches_supported_by, pledge_page
 from projections.projector import ProjectionBatch
+from projections.quality import QUALITY_FLAGS, quality_flags
 from projections.state import ViewState
 from projections.tables import (
     ViewTables,
@@ -283,7 +284,8 @@ def silent_pledges(
     return [silent_pledge(stored_view(document)) for (document,) in connection.execute(query)]
 
 
-def pledge_summary(view: PledgeView) -> PledgeSummaryOut:
+def pledge_summary(view: PledgeView, flags_on: date | None = None) -> PledgeSummaryOut:
+    """The view as a list row; with ``flags_on``, carrying its quality flags on that day."""
     content = view.state.content
     return PledgeSummaryOut(
         pledge_id=view.pledge_id,
@@ -300,7 +302,13 @@ def pledge_summary(view: PledgeView) -> PledgeSummaryOut:
         updated_at=view.updated_at,
         last_reported_on=view.last_reported_on,
         external_ids=tuple(external_id_key(x.scheme, x.value) for x in view.external_ids),
+        flags=quality_flags(view, flags_on) if flags_on is not None else (),
     )
+
+
+# A flag depends on the day it is judged on, so no column or index can hold it: a list filtered
+# by flag reads the other filters' rows in pages of this many and keeps the flagged ones.
+_FLAG_SCAN_PAGE = 500
 
 
 def list_pledges(
@@ -323,9 +331,14 @@ def list_pledges(
     external_id: tuple[str, str] | None = None,
     after: str | None = None,
     limit: int = 50,
+    flags_on: date | None = None,
+    flag: str | None = None,
     tables: ViewTables | None = None,
 ) -> PledgeListOut:
     """Pledges matching every filter given, by pledge id, a page at a time.
+
+    With ``flags_on``, each row carries its quality flags on that day, and ``flag`` keeps only
+    the pledges that carry that flag then (``projections.quality``).
 
     ``sdg`` matches the goal of the target given ("10.7" finds pledges naming any target of
     goal 10); ``silent_on`` keeps only the pledges silent on that day (with
@@ -383,9 +396,43 @@ def list_pledges(
             raise InvalidQuery("the search text is empty", field="q")
         escaped = wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(pledges.c.search.like(f"%{escaped}%", escape="\\"))
+    if flag is not None:
+        if flag not in QUALITY_FLAGS:
+            raise InvalidQuery(f"quality flags: {', '.join(QUALITY_FLAGS)}", field="flag")
+        if flags_on is None:
+            raise InvalidQuery("filtering by flag needs the day to judge it on", field="flag")
+        return _flagged_page(connection, query, pledges.c.pledge_id, flag, flags_on, after, limit)
     if after is not None:
         query = query.where(pledges.c.pledge_id > after)
     rows = connection.execute(query.limit(limit + 1)).all()
-    items = [pledge_summary(stored_view(document)) for _, document in rows[:limit]]
+    items = [pledge_summary(stored_view(document), flags_on) for _, document in rows[:limit]]
     next_after = rows[limit - 1][0] if len(rows) > limit else None
     return PledgeListOut(items=tuple(items), next_after=next_after)
+
+
+def _flagged_page(
+    connection: Connection,
+    query: Select[Any],
+    pledge_id: ColumnElement[str],
+    flag: str,
+    day: date,
+    after: str | None,
+    limit: int,
+) -> PledgeListOut:
+    """A page of the pledges ``query`` finds that carry ``flag`` on ``day``."""
+    found: list[PledgeSummaryOut] = []
+    position = after
+    while len(found) <= limit:
+        page = query if position is None else query.where(pledge_id > position)
+        rows = connection.execute(page.limit(_FLAG_SCAN_PAGE)).all()
+        for row in rows:
+            view = stored_view(row[1])
+            if flag in quality_flags(view, day):
+                found.append(pledge_summary(view, day))
+                if len(found) > limit:
+                    break
+        if len(rows) < _FLAG_SCAN_PAGE:
+            break
+        position = str(rows[-1][0])
+    next_after = found[limit - 1].pledge_id if len(found) > limit else None
+    return PledgeListOut(items=tuple(found[:limit]), next_after=next_after)

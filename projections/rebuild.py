@@ -364,17 +364,24 @@ def _fold_pledges(
     return events
 
 
+# The first stream id after every pledge stream (``;`` follows ``:``): the pledge runs end here,
+# and the streams after it (``report:``) are folded with the registry's.
+PLEDGE_END = PLEDGE_PREFIX[:-1] + chr(ord(PLEDGE_PREFIX[-1]) + 1)
+
+
 def _fold_registry(
     engine: Engine, store: EventStore, aside: ViewTables, head: int, page_size: int
 ) -> tuple[ViewState, int]:
-    """Fold the registry's streams, write its views, and answer the state and event count."""
+    """Fold every stream but the pledges' (the registry, the keys, the report publications),
+    write the registry's views, and answer the state and event count."""
     state = ViewState(decode=decode_sealed)
     events = 0
-    for rows in _stream_pages(engine, store, head, page_size, "", PLEDGE_PREFIX):
-        for _, _, raw in rows:
-            state.apply(read_envelope(raw))
-        state.take_changes()
-        events += len(rows)
+    for start, below in (("", PLEDGE_PREFIX), (PLEDGE_END, None)):
+        for rows in _stream_pages(engine, store, head, page_size, start, below):
+            for _, _, raw in rows:
+                state.apply(read_envelope(raw))
+            state.take_changes()
+            events += len(rows)
     with engine.begin() as connection, bulk_loading(connection):
         RegistryProjector().load(connection, aside, state)
     return state, events
@@ -402,7 +409,7 @@ def _stream_aside(
 
         output = _PledgeOutput(engine, aside, nullcontext(), chunk)
         events = _fold_pledges(
-            engine, store, state, head, page_size, PLEDGE_PREFIX, None, output, folded
+            engine, store, state, head, page_size, PLEDGE_PREFIX, PLEDGE_END, output, folded
         )
         cells = output.tally.cells()
     else:
@@ -437,10 +444,8 @@ def _fold_in_processes(
     folded = context.Array("q", workers, lock=False)
     writing = context.Lock()
     pipes = [context.Pipe(duplex=False) for _ in range(workers)]
-    runs = [
-        (bounds[index], bounds[index + 1] if index + 1 < workers else None)
-        for index in range(workers)
-    ]
+    cuts = [min(bound, PLEDGE_END) for bound in bounds] + [PLEDGE_END]
+    runs = [(cuts[index], cuts[index + 1]) for index in range(workers)]
     processes = [
         context.Process(
             target=_fold_run,

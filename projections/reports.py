@@ -24,7 +24,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from domain.events import OUTCOMES, STAGES, Framework
+from domain.pledge import STATUSES
 from domain.taxonomies import reference_taxonomies
+from domain.values import Language
 from ledger.canonical import canonical_bytes
 from ledger.envelope import Envelope
 from ledger.log import TransparencyLog
@@ -34,8 +37,19 @@ from projections.counters import DIMENSIONS, RollupCells
 from projections.envelopes import read_envelope, recorded_on
 from projections.errors import InvalidQuery
 from projections.freshness import freshness_cutoff, is_silent
-from projections.models import CheckpointCitationOut, ReportOut, ReportSourceOut, RollupOut
+from projections.models import (
+    CheckpointCitationOut,
+    FlagCountOut,
+    LegendEntryOut,
+    ReportOut,
+    ReportPledgeOut,
+    ReportSourceOut,
+    RollupOut,
+)
+from projections.pledge_fold import PledgeView
 from projections.pledges import silent_pledge
+from projections.quality import QUALITY_FLAGS, QualityFlag, quality_flags
+from projections.report_text import LEGEND_TERMS, localized, taxonomy_label, word
 from projections.rollups import all_rollups
 from projections.runner import VIEWS
 from projections.sealed import decode_sealed
@@ -51,15 +65,69 @@ def report_digest(report: ReportOut) -> str:
     ).hexdigest()
 
 
-def _labels(state: ViewState) -> dict[str, dict[str, str]]:
+def in_scope(view: PledgeView, framework: Framework) -> bool:
+    """Whether a pledge counts in a report on ``framework`` (``gcr``: a GRF report)."""
+    content = view.state.content
+    if framework == "gcm":
+        return bool(content.gcm_objectives)
+    if framework == "gcr":
+        return bool(content.gcr_areas)
+    return True
+
+
+def _labels(state: ViewState, lang: Language) -> dict[str, dict[str, str]]:
     taxonomies = reference_taxonomies()
-    return {
-        "gcm_objective": {str(k): e.short for k, e in taxonomies.gcm_objectives.items()},
-        "gcr_area": {k: e.title for k, e in taxonomies.gcr_areas.items()},
-        "network": {
-            k: n.name.get("en") or next(iter(n.name.values()), k) for k, n in state.networks.items()
-        },
+    codes = {
+        "status": STATUSES,
+        "stage": STAGES,
+        "outcome": OUTCOMES,
+        "flag": QUALITY_FLAGS,
     }
+    labels = {
+        "gcm_objective": {
+            str(k): taxonomy_label(e, lang, short=True)
+            for k, e in taxonomies.gcm_objectives.items()
+        },
+        "gcr_area": {
+            k: taxonomy_label(e, lang, short=False) for k, e in taxonomies.gcr_areas.items()
+        },
+        "network": {k: localized(n.name, lang) for k, n in state.networks.items()},
+        "city": {k: localized(c.name, lang) for k, c in state.cities.items()},
+    }
+    for kind, keys in codes.items():
+        labels[kind] = {key: word(f"{kind}_{key}", lang) for key in keys}
+    return labels
+
+
+def _title(as_of: date, network_id: str | None, framework: Framework, lang: Language) -> str:
+    title = word("title", lang, as_of=as_of.isoformat())
+    title += " — " + word(f"title_framework_{framework}", lang)
+    if network_id is not None:
+        title += ", " + word("title_network", lang, network=network_id)
+    return title
+
+
+def _flag_counts(
+    views: list[PledgeView], flags: dict[str, tuple[QualityFlag, ...]]
+) -> tuple[FlagCountOut, ...]:
+    groups: dict[str, list[PledgeView]] = {"all": views}
+    for view in views:
+        groups.setdefault(f"network:{view.network_id}", []).append(view)
+    counted = []
+    for group, members in sorted(groups.items(), key=lambda g: (g[0] != "all", g[0])):
+        counts: dict[str, int] = dict.fromkeys(QUALITY_FLAGS, 0)
+        for view in members:
+            for flag in flags[view.pledge_id]:
+                counts[flag] += 1
+        counted.append(
+            FlagCountOut(
+                network_id=group.removeprefix("network:"),
+                pledges=len(members),
+                flagged=sum(1 for v in members if flags[v.pledge_id]),
+                counts=counts,
+            )
+        )
+    return tuple(counted)
 
 
 def report_from_state(
@@ -69,10 +137,19 @@ def report_from_state(
     as_of: date,
     freshness_months: int,
     network_id: str | None = None,
+    framework: Framework = "all",
+    lang: Language = "en",
     checkpoint: CheckpointCitationOut | None = None,
 ) -> ReportOut:
     """The report on a folded state (see ``report_from_entries``)."""
-    views = [v for v in state.pledges.values() if network_id is None or v.network_id == network_id]
+    views = sorted(
+        (
+            v
+            for v in state.pledges.values()
+            if (network_id is None or v.network_id == network_id) and in_scope(v, framework)
+        ),
+        key=lambda v: v.pledge_id,
+    )
     cells = RollupCells.of(views)
     totals = cells.rollup("all", "all", as_of, freshness_months)
     cutoff = freshness_cutoff(as_of, freshness_months)
@@ -80,13 +157,17 @@ def report_from_state(
         (v for v in views if v.is_open and is_silent(v.freshness_anchor, cutoff)),
         key=lambda v: (v.freshness_anchor, v.pledge_id),
     )
-    title = f"Pledge Ledger accountability report as of {as_of.isoformat()}"
-    if network_id is not None:
-        title += f", network {network_id}"
+    flags = {v.pledge_id: quality_flags(v, as_of) for v in views}
+    outcomes = dict.fromkeys(OUTCOMES, 0)
+    for view in views:
+        if view.state.status == "closed" and view.state.outcome is not None:
+            outcomes[view.state.outcome] += 1
     report = ReportOut(
-        title=title,
+        title=_title(as_of, network_id, framework, lang),
         as_of=as_of,
         network_id=network_id,
+        framework=framework,
+        lang=lang,
         freshness_months=freshness_months,
         freshness_cutoff=cutoff,
         source=ReportSourceOut(tree_size=tree_size, checkpoint=checkpoint),
@@ -96,12 +177,35 @@ def report_from_state(
                 rollups_of(cells, "gcm_objective", as_of, freshness_months),
                 key=lambda r: int(r.key),
             )
-        ),
-        by_gcr_area=tuple(rollups_of(cells, "gcr_area", as_of, freshness_months)),
+        )
+        if framework != "gcr"
+        else (),
+        by_gcr_area=tuple(rollups_of(cells, "gcr_area", as_of, freshness_months))
+        if framework != "gcm"
+        else (),
         by_network=tuple(rollups_of(cells, "network", as_of, freshness_months)),
         indicator_progress=totals.indicators if totals is not None else (),
         silent_pledges=tuple(silent_pledge(v) for v in silent),
-        labels=_labels(state),
+        outcomes=outcomes,
+        quality_flags=_flag_counts(views, flags),
+        pledges=tuple(
+            ReportPledgeOut(
+                pledge_id=v.pledge_id,
+                title=localized(v.state.content.title, lang),
+                network_id=v.network_id,
+                cities=v.state.content.cities,
+                status=v.state.status,
+                stage=v.state.stage,
+                outcome=v.state.outcome,
+                last_reported_on=v.last_reported_on,
+                flags=flags[v.pledge_id],
+            )
+            for v in views
+        ),
+        legend=tuple(
+            LegendEntryOut(term=term, text=word(f"legend_{term}", lang)) for term in LEGEND_TERMS
+        ),
+        labels=_labels(state, lang),
     )
     return report.model_copy(update={"sha256": report_digest(report)})
 
@@ -113,6 +217,8 @@ def report_from_entries(
     as_of: date,
     freshness_months: int,
     network_id: str | None = None,
+    framework: Framework = "all",
+    lang: Language = "en",
     checkpoint: CheckpointCitationOut | None = None,
 ) -> ReportOut:
     """The report as of ``as_of`` from envelope bytes in leaf order (no database needed).
@@ -127,6 +233,8 @@ def report_from_entries(
         as_of=as_of,
         freshness_months=freshness_months,
         network_id=network_id,
+        framework=framework,
+        lang=lang,
         checkpoint=checkpoint,
     )
 
@@ -139,6 +247,8 @@ def build_report(
     as_of: date,
     freshness_months: int,
     network_id: str | None = None,
+    framework: Framework = "all",
+    lang: Language = "en",
 ) -> ReportOut:
     """The accountability report as of ``as_of``, from the log, citing its checkpoint.
 
@@ -153,6 +263,8 @@ def build_report(
         as_of=as_of,
         freshness_months=freshness_months,
         network_id=network_id,
+        framework=framework,
+        lang=lang,
         checkpoint=None
         if covering is None
         else CheckpointCitationOut(tree_size=covering.size, note=covering.note),

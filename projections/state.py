@@ -318,6 +318,8 @@ class ViewState:
                 network.network_id, dict(payload.name), network.registered_at
             )
             self.changes.networks.add(payload.network_id)
+        # Every other event changes no view: API keys (their history is read from the log, see
+        # ledger.api_keys) and report publications (read from the log, projections.publications).
 
     def _set_reference(self, row: ReferenceRow) -> None:
         key = (row.kind, row.item_id)

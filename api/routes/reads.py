@@ -48,6 +48,7 @@ from projections import (
 )
 from projections.counters import build_rollup
 from projections.pledges import hosting_views
+from projections.quality import QualityFlag
 
 router = APIRouter(prefix="/api/v1", tags=["public reads"])
 
@@ -68,6 +69,7 @@ CSV_COLUMNS = (
     "submitted_at",
     "updated_at",
     "last_reported_on",
+    "flags",
 )
 
 Identifier = Annotated[str, Path(min_length=1, max_length=64)]
@@ -169,6 +171,7 @@ def csv_page(items: tuple[PledgeSummaryOut, ...]) -> str:
             item.submitted_at,
             item.updated_at,
             item.last_reported_on.isoformat() if item.last_reported_on else "",
+            ";".join(item.flags),
         ]
         writer.writerow([spreadsheet_safe(cell) for cell in cells])
     return buffer.getvalue()
@@ -214,6 +217,10 @@ def pledges_list(
             description="SCHEME:ID, an id the pledge has elsewhere (grf:…, gcm:…, NETWORK:…)",
         ),
     ] = None,
+    flag: Annotated[
+        QualityFlag | None,
+        Query(description="only the pledges carrying this quality flag today (derived)"),
+    ] = None,
     cursor: Annotated[str | None, Query(min_length=1, max_length=MAX_CURSOR)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     response_format: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
@@ -224,6 +231,8 @@ def pledges_list(
     keeps the open pledges with no progress report within the freshness window; ``q`` finds
     text in a title or description, any language (translations too), ignoring case;
     ``external_id=grf:12345`` finds the pledge that carries that id. ``format=csv`` answers the
+    text in a title or description, any language, ignoring case; ``flag`` keeps the pledges
+    carrying that quality flag today (every row carries its flags). ``format=csv`` answers the
     page as CSV, the next page's URL in ``Link``.
     """
     after = decode_cursor(cursor) if cursor is not None else None
@@ -249,6 +258,8 @@ def pledges_list(
             external_id=held,
             after=after,
             limit=limit,
+            flags_on=today(services),
+            flag=flag,
         )
     items = page.items
     next_cursor = encode_cursor(page.next_after) if page.next_after is not None else None

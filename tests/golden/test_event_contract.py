@@ -419,6 +419,23 @@ SAMPLES: list[tuple[str, ev.NewEvent]] = [
             date(2026, 12, 31),
         ),
     ),
+    (
+        "report:" + "b" * 64,
+        ev.NewEvent(
+            ev.ReportPublished(
+                report_sha256="a" * 64,
+                output_sha256="b" * 64,
+                format="md",
+                as_of=date(2026, 6, 30),
+                network_id="uclg",
+                framework="gcr",
+                lang="fr",
+                freshness_months=12,
+                tree_size=1234,
+                checkpoint_tree_size=1240,
+            )
+        ),
+    ),
 ]
 
 
@@ -476,6 +493,7 @@ def test_event_type_strings_are_pinned() -> None:
         "pledge.translated",
         "pledge.validated",
         "pledge.withdrawn",
+        "report.published",
     ]
     assert all(spec.schema_version == 1 for spec in ev.EVENT_SPECS.values())
 

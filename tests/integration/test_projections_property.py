@@ -11,6 +11,7 @@ endings, pledges ended with live matches) and errata that correct reported figur
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -129,6 +130,7 @@ STEPS = st.lists(
                 "correct_network",
                 "sign",
                 "withdraw_signature",
+                "publish",
             ]
         ),
         which=st.integers(min_value=0, max_value=7),
@@ -186,6 +188,23 @@ def pledge_body(step: Step) -> dict[str, Any]:
 def run_step(services: Services, step: Step, pledges: list[tuple[str, str]], today: date) -> None:
     """One command in its own batch; the domain may refuse it (then nothing is written)."""
     with services.ledger.batch() as batch:
+        if step.action == "publish":
+            # A report publication (its own stream, after the pledges' in stream order): it
+            # changes no view, and a rebuild cut into runs must still count it.
+            digest = hashlib.sha256(f"{step.amount}/{step.which}/{today}".encode()).hexdigest()
+            published = {
+                "report_sha256": digest,
+                "output_sha256": digest,
+                "format": "json",
+                "as_of": today - timedelta(days=1),
+                "framework": ("gcm", "gcr", "all")[step.which % 3],
+                "lang": "en",
+                "freshness_months": 12,
+                "tree_size": 0,
+                "checkpoint_tree_size": 0,
+            }
+            batch.execute("publish_report", ADMIN, published)
+            return
         if step.action == "submit" or not pledges:
             body = pledge_body(step)
             result = batch.execute("submit_pledge", key(body["network_id"]), body)

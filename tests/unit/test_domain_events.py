@@ -50,6 +50,7 @@ from domain.events import (
     PriorityAreaRegistered,
     PriorityAreaRetired,
     ProgressReported,
+    ReportPublished,
     SignatureWithdrawn,
     invalid_input_from,
     parse_payload,
@@ -193,6 +194,18 @@ SAMPLES: dict[str, Payload] = {
     "extid.released": ExternalIdReleased(
         scheme="gcm", value="12345", pledge_id="0b9c1f9e-5c1a-4a43-9d3e-0d6f3f0c2a11"
     ),
+    "report.published": ReportPublished(
+        report_sha256="0" * 64,
+        output_sha256="f" * 64,
+        format="html",
+        as_of=date(2026, 6, 30),
+        network_id="cities-for-all",
+        framework="gcm",
+        lang="es",
+        freshness_months=12,
+        tree_size=42,
+        checkpoint_tree_size=42,
+    ),
 }
 
 
@@ -213,7 +226,17 @@ def _walk(value: Any) -> list[Any]:
 @pytest.mark.parametrize("event_type", sorted(EVENT_SPECS))
 def test_event_type_is_namespaced_by_its_stream_kind(event_type: str) -> None:
     kind, _, name = event_type.partition(".")
-    assert kind in {"network", "city", "declaration", "pledge", "apikey", "area", "call", "extid"}
+    assert kind in {
+        "network",
+        "city",
+        "declaration",
+        "pledge",
+        "apikey",
+        "area",
+        "call",
+        "extid",
+        "report",
+    }
     assert name
 
 

@@ -25,6 +25,10 @@ def test_months_before_clamps_to_the_end_of_a_shorter_month(
     assert months_before(day, months) == expected
 
 
+def test_months_before_the_first_year_is_the_first_day() -> None:
+    assert months_before(date(1, 6, 1), 12) == date.min
+
+
 def test_a_pledge_anchored_on_the_cutoff_is_not_yet_silent() -> None:
     cutoff = freshness_cutoff(date(2026, 3, 1), 12)
 

@@ -1,0 +1,128 @@
+"""Reports and quality flags over HTTP: the report in each format, the published reports, and
+the pledge list's ``flag`` filter."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.bootstrap import Services
+from api.problems import PROBLEM_JSON
+from api.report_formats import render_report
+from projections import build_report
+from tests.integration.ledger_scenario import ADMIN, register_basics, submit_pledge
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    register_basics(services)
+    with TestClient(create_app(services=services)) as test_client:
+        yield test_client
+
+
+def test_every_row_of_the_list_carries_its_flags_and_flag_filters_them(
+    client: TestClient, services: Services
+) -> None:
+    measured = submit_pledge(services)
+    unmeasured = submit_pledge(services, indicators=[])
+    everything = client.get("/api/v1/pledges").json()["items"]
+    flags = {item["pledge_id"]: item["flags"] for item in everything}
+    assert flags[measured] == []
+    assert flags[unmeasured] == ["no_indicator"]
+    flagged = client.get("/api/v1/pledges", params={"flag": "no_indicator"})
+    assert flagged.status_code == 200, flagged.text
+    assert [item["pledge_id"] for item in flagged.json()["items"]] == [unmeasured]
+    page = client.get("/api/v1/pledges/" + unmeasured).json()
+    assert page["flags"] == ["no_indicator"]
+
+
+def test_a_flag_filter_pages_through_the_flagged_pledges(
+    client: TestClient, services: Services
+) -> None:
+    unmeasured = sorted(submit_pledge(services, indicators=[]) for _ in range(3))
+    submit_pledge(services)
+    first = client.get("/api/v1/pledges", params={"flag": "no_indicator", "limit": 2}).json()
+    assert [i["pledge_id"] for i in first["items"]] == unmeasured[:2]
+    second = client.get(first["next"]).json()
+    assert [i["pledge_id"] for i in second["items"]] == unmeasured[2:]
+    assert second["next"] is None
+
+
+def test_an_unknown_flag_is_refused_naming_the_parameter(client: TestClient) -> None:
+    response = client.get("/api/v1/pledges", params={"flag": "late"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["field"] == "flag"
+
+
+@pytest.mark.parametrize("report_format", ["md", "csv", "json", "html"])
+def test_the_report_over_http_is_the_command_lines_bytes(
+    client: TestClient, services: Services, report_format: str
+) -> None:
+    submit_pledge(services)
+    params = {"as_of": "2026-03-01", "format": report_format, "lang": "es", "framework": "gcm"}
+    response = client.get("/api/v1/reports", params=params)
+    assert response.status_code == 200, response.text
+    built = build_report(
+        services.store,
+        services.log,
+        as_of=services.log.clock.now().date(),
+        freshness_months=services.settings.freshness_months,
+        framework="gcm",
+        lang="es",
+    )
+    assert response.content == render_report(built, report_format).encode()
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "field"),
+    [
+        ({"as_of": "2026-03-01", "network": "no-such-network"}, 404, "network"),
+        ({"as_of": "2999-01-01"}, 400, "as_of"),
+        ({"as_of": "2026-03-01", "framework": "sdg"}, 422, "framework"),
+        ({"as_of": "2026-03-01", "lang": "de"}, 422, "lang"),
+        ({"as_of": "2026-03-01", "format": "pdf"}, 422, "format"),
+    ],
+)
+def test_a_bad_report_request_is_a_problem_naming_the_parameter(
+    client: TestClient, params: dict[str, str], status: int, field: str
+) -> None:
+    response = client.get("/api/v1/reports", params=params)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["field"] == field
+
+
+def test_published_reports_are_listed_with_their_digests_and_leaf(
+    client: TestClient, services: Services
+) -> None:
+    assert client.get("/api/v1/reports/published").json() == []
+    response = client.get("/api/v1/reports", params={"as_of": "2026-02-28", "format": "md"})
+    output = response.content
+    built = build_report(
+        services.store,
+        services.log,
+        as_of=services.log.clock.now().date().replace(day=28, month=2),
+        freshness_months=services.settings.freshness_months,
+    )
+    body = {
+        "report_sha256": built.sha256,
+        "output_sha256": hashlib.sha256(output).hexdigest(),
+        "format": "md",
+        "as_of": "2026-02-28",
+        "framework": "all",
+        "lang": "en",
+        "freshness_months": built.freshness_months,
+        "tree_size": built.source.tree_size,
+        "checkpoint_tree_size": 0,
+    }
+    services.ledger.write("publish_report", ADMIN, body)
+    [published] = client.get("/api/v1/reports/published").json()
+    assert published["output_sha256"] == hashlib.sha256(output).hexdigest()
+    assert published["report_sha256"] == built.sha256
+    assert published["recorded_by"] == ADMIN.key_id
+    assert published["leaf_index"] is not None
