@@ -75,11 +75,11 @@ from projections import (
     network,
     read_snapshot,
     rebuild,
-    recompute_rollups_document,
     rollups_document,
 )
 from projections.check import ViewsCheck, check_views
 from projections.errors import ProjectionError
+from projections.rollups_replay import RollupsReplay
 from projections.tables import live_tables
 
 USAGE_ERROR = 2
@@ -484,16 +484,6 @@ def published_rollups(reader: StoreReader) -> Callable[[int], bytes]:
     return document
 
 
-def replay_rollups(entries: Iterator[bytes], tree_size: int, freshness_months: int) -> Any:
-    """The verifier's replay of ``rollups.json`` (it checks the document's fields first)."""
-    try:
-        return recompute_rollups_document(
-            entries, tree_size=tree_size, freshness_months=freshness_months
-        )
-    except (DomainError, ProjectionError) as error:
-        raise ValueError(str(error)) from error  # the verifier reports it as a failed replay
-
-
 @app.command()
 def checkpoint(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
     """Integrate pending events into the log and sign a checkpoint now (of an existing store).
@@ -772,7 +762,7 @@ def run_verification(
         report = verify_bundle(
             bundle,
             trusted_vkey=trust_key,
-            replay=None if no_rollups else replay_rollups,
+            replay=None if no_rollups else RollupsReplay(),
             progress=update,
             known_checkpoints=known,
         )
