@@ -627,6 +627,15 @@ def verify(
             "holds); the log must extend it. Repeatable.",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes that read and check the entries (default: one per usable core).",
+            show_default=False,
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
@@ -648,7 +657,9 @@ def verify(
             bundle = Path(scratch) / "bundle"
             with reported_errors(), progress_bar("downloading", enabled=not json_output) as update:
                 mirror_server(LedgerServer(source), bundle, rollups=not no_rollups, progress=update)
-            report = run_verification(bundle, trusted, no_rollups, known, json_output)
+            report = run_verification(
+                bundle, trusted, no_rollups, known, json_output, workers=workers
+            )
         if not report.ok:
             raise typer.Exit(FAILED)
         return
@@ -660,7 +671,9 @@ def verify(
                 "nor an http(s) URL",
                 USAGE_ERROR,
             )
-        report = run_verification(directory, trusted, no_rollups, known, json_output)
+        report = run_verification(
+            directory, trusted, no_rollups, known, json_output, workers=workers
+        )
         if not report.ok:
             raise typer.Exit(FAILED)
         return
@@ -694,6 +707,7 @@ def verify(
             json_output,
             views=views,
             store={"unsigned_events": unsigned, "partial_demo": partial_demo},
+            workers=workers,
         )
     if not json_output:
         say_unsigned(unsigned)
@@ -757,6 +771,7 @@ def run_verification(
     *,
     views: ViewsCheck | None = None,
     store: dict[str, Any] | None = None,
+    workers: int | None = None,
 ) -> VerificationResult:
     with progress_bar("verifying", enabled=not json_output) as update:
         report = verify_bundle(
@@ -765,6 +780,7 @@ def run_verification(
             replay=None if no_rollups else RollupsReplay(),
             progress=update,
             known_checkpoints=known,
+            workers=workers,
         )
     report_verification(report, json_output, views=views, store=store)
     return report

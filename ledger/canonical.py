@@ -121,9 +121,9 @@ def _floats_or_bad_text(value: Any, check_text: bool) -> str | None:
 
 
 _NUMBER_WITH_FRACTION = re.compile(rb"(?:\A|[:,\[])-?[0-9]+[.eE]")
-"""Where a float would stand in bytes orjson wrote: a number right after ``:``, ``,`` or ``[``
-(canonical bytes have no spaces), or first, with a fraction or an exponent. Every float matches; a string
-holding such text matches too, and then the values are walked (the slow path) to tell."""
+"""Where a float would stand in bytes orjson wrote: a number first or right after ``:``, ``,``
+or ``[`` (canonical bytes have no spaces), with a fraction or an exponent. Every float matches;
+a string holding such text matches too, and then the values are walked (the slow path)."""
 
 
 def parse_canonical(data: bytes) -> Any:
