@@ -158,9 +158,11 @@ def write_bundle(lines: Iterator[bytes], directory: Path) -> int:
     return size
 
 
-def floor_rate(entries: Path) -> tuple[int, float]:
-    """SHA-256 of every leaf plus orjson.loads of every line, one core: the floor."""
+def floor_rate(entries: Path) -> tuple[int, float, float]:
+    """SHA-256 of every leaf plus orjson.loads of every line, one core: the floor (entries,
+    wall seconds, CPU seconds)."""
     started = time.perf_counter()
+    cpu_started = time.process_time()
     sha256 = hashlib.sha256
     loads = orjson.loads
     count = 0
@@ -170,7 +172,7 @@ def floor_rate(entries: Path) -> tuple[int, float]:
             sha256(b"\x00" + raw).digest()
             loads(raw)
             count += 1
-    return count, time.perf_counter() - started
+    return count, time.perf_counter() - started, time.process_time() - cpu_started
 
 
 def _descendants(root: int) -> list[int]:
@@ -253,7 +255,7 @@ def measure(bundle: Path, workers: int | None) -> None:
     average = (bundle / "entries.jsonl").stat().st_size / size
     print(f"\n== {size:,} entries, {average:.0f} bytes each on average ==")
     print(f"load:       {load_average()} (before)")
-    counted, floor_seconds = floor_rate(bundle / "entries.jsonl")
+    counted, floor_seconds, floor_cpu = floor_rate(bundle / "entries.jsonl")
     assert counted == size
     wall, cpu, max_rss, peak_pss, output = run_verify(bundle, workers)
     report = orjson.loads(output)
@@ -272,7 +274,11 @@ def measure(bundle: Path, workers: int | None) -> None:
         f"memory:     {peak_pss / 1024:,.0f} MB peak PSS of the process tree, "
         f"{max_rss / 1024:,.0f} MB largest RSS of one process"
     )
-    print(f"ratio:      verify / floor = {rate / floor:.2f}")
+    print(
+        f"ratio:      verify / floor = {rate / floor:.2f}; CPU verify / floor = "
+        f"{cpu / floor_cpu:.1f} (on {os.cpu_count()} cores at best "
+        f"{os.cpu_count() or 1} / that = {(os.cpu_count() or 1) * floor_cpu / cpu:.2f})"
+    )
     print(f"load:       {load_average()} (after)")
 
 
