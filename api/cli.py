@@ -78,7 +78,6 @@ from projections import (
     network,
     read_snapshot,
     rebuild,
-    recompute_rollups_document,
     rollups_document,
 )
 from projections.check import ViewsCheck, check_views
@@ -86,6 +85,7 @@ from projections.errors import ProjectionError
 from projections.models import PublishedReportOut, ReportOut
 from projections.publications import publication_of
 from projections.report_text import LANGUAGES
+from projections.rollups_replay import RollupsReplay
 from projections.tables import live_tables
 
 USAGE_ERROR = 2
@@ -490,16 +490,6 @@ def published_rollups(reader: StoreReader) -> Callable[[int], bytes]:
     return document
 
 
-def replay_rollups(entries: Iterator[bytes], tree_size: int, freshness_months: int) -> Any:
-    """The verifier's replay of ``rollups.json`` (it checks the document's fields first)."""
-    try:
-        return recompute_rollups_document(
-            entries, tree_size=tree_size, freshness_months=freshness_months
-        )
-    except (DomainError, ProjectionError) as error:
-        raise ValueError(str(error)) from error  # the verifier reports it as a failed replay
-
-
 @app.command()
 def checkpoint(database_url: DatabaseUrl = None, json_output: JsonOutput = False) -> None:
     """Integrate pending events into the log and sign a checkpoint now (of an existing store).
@@ -643,6 +633,15 @@ def verify(
             "holds); the log must extend it. Repeatable.",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes that read and check the entries (default: one per usable core).",
+            show_default=False,
+        ),
+    ] = None,
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
@@ -664,7 +663,9 @@ def verify(
             bundle = Path(scratch) / "bundle"
             with reported_errors(), progress_bar("downloading", enabled=not json_output) as update:
                 mirror_server(LedgerServer(source), bundle, rollups=not no_rollups, progress=update)
-            report = run_verification(bundle, trusted, no_rollups, known, json_output)
+            report = run_verification(
+                bundle, trusted, no_rollups, known, json_output, workers=workers
+            )
         if not report.ok:
             raise typer.Exit(FAILED)
         return
@@ -676,7 +677,9 @@ def verify(
                 "nor an http(s) URL",
                 USAGE_ERROR,
             )
-        report = run_verification(directory, trusted, no_rollups, known, json_output)
+        report = run_verification(
+            directory, trusted, no_rollups, known, json_output, workers=workers
+        )
         if not report.ok:
             raise typer.Exit(FAILED)
         return
@@ -710,6 +713,7 @@ def verify(
             json_output,
             views=views,
             store={"unsigned_events": unsigned, "partial_demo": partial_demo},
+            workers=workers,
         )
     if not json_output:
         say_unsigned(unsigned)
@@ -773,14 +777,16 @@ def run_verification(
     *,
     views: ViewsCheck | None = None,
     store: dict[str, Any] | None = None,
+    workers: int | None = None,
 ) -> VerificationResult:
     with progress_bar("verifying", enabled=not json_output) as update:
         report = verify_bundle(
             bundle,
             trusted_vkey=trust_key,
-            replay=None if no_rollups else replay_rollups,
+            replay=None if no_rollups else RollupsReplay(),
             progress=update,
             known_checkpoints=known,
+            workers=workers,
         )
     report_verification(report, json_output, views=views, store=store)
     return report

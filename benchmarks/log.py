@@ -1,143 +1,168 @@
-"""Benchmark of the transparency log: integration, proofs, and offline verification.
+"""Benchmark of ``pledge-ledger verify`` on audit bundles of demo-sized entries, with the
+roll-ups replay, beside the floor measured in the same run.
 
-For each size N it builds a fresh store of N synthetic canonical envelopes (sealed from real
-domain payloads, appended straight through ``EventStore.append`` in big batches), then measures:
+For each size N it needs a bundle of N entries as the demo writes them:
 
-- integration: ``TransparencyLog.integrate()`` over all N events, in events/s;
-- proofs: median and p99 latency of ``inclusion_proof(i, N)`` and ``consistency_proof(m, N)``
-  over random ``i`` / ``m`` (target: median <= 1 ms at 1M leaves);
-- verify: ``verify_bundle`` on an exported bundle, one core, in events/s (target >= 100k/s),
-  next to the limit measured in the same run on the same bytes without ledger code (SHA-256 of
-  each leaf plus ``orjson.loads`` of each line), and the ratio verify / limit.
+- the demo's own bundle (``pledge-ledger demo --pledges 17000`` then ``export``: about 101k
+  entries) is used as it is when N is its size, and made first unless ``--demo-bundle`` names
+  one already exported;
+- any other N is the demo's bundle with its pledges replicated: the registry (keys, networks,
+  cities, memberships, declarations) once, then the demo's pledge events again and again, each
+  copy with new pledge and event ids (every UUID in a line mapped to a new one, so references
+  such as errata and matches follow), cut at N entries. Entries keep the demo's sizes and
+  mixture of event types; checkpoints every 100,000 entries and at N are signed with a new
+  Ed25519 key, the tiles are computed from the entries, and ``rollups.json`` is the replay's
+  own document (the property tests hold it equal to the read models' fold).
+
+Then it measures, on the same bundle:
+
+- floor: read each line, SHA-256 it as a leaf and ``orjson.loads`` it, in this process, one
+  core: what any verifier pays;
+- verify: the whole ``pledge-ledger verify DIR`` process (every check, the roll-ups replay, all
+  its worker processes), wall time, CPU time, and peak memory: the largest resident set of one
+  process (``ru_maxrss``) and the largest sum over the process tree of proportional set sizes
+  (PSS, sampled every 50 ms; shared pages counted once), which is the memory the command holds;
+- the ratio verify / floor in entries per second (the target is >= 0.5, using every core).
+
+The machine's load average is printed beside the figures: other jobs on the machine slow both.
 
 Usage::
 
-    .venv/bin/python -m benchmarks.log [--sizes 100000,1000000] [--database-url URL]
-                                       [--queries 1000] [--profile]
-
-Without ``--database-url`` each size gets its own temporary SQLite file. With a PostgreSQL URL
-each size gets its own schema, dropped afterwards.
+    .venv/bin/python -m benchmarks.log [--sizes 101323,1000000] [--demo-bundle DIR]
+                                       [--workers N] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
+import functools
 import hashlib
-import pstats
-import random
+import os
+import re
+import resource
 import shutil
-import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import orjson
-from sqlalchemy import create_engine, text
 
-from api.bootstrap import Services, bootstrap
 from benchmarks.machine import machine
-from ledger.bundle import export_bundle
-from ledger.envelope import Envelope
-from ledger.settings import LedgerSettings
-from ledger.verify import verify_bundle
-from tests.integration.synthetic_log import synthetic_envelope
+from ledger.canonical import canonical_bytes
+from ledger.checkpoint import Checkpoint, sign_checkpoint
+from ledger.envelope import open_envelope
+from ledger.merkle import InMemoryTree, leaf_hash
+from ledger.note import generate_signer
+from ledger.tiles import tiles_for_tree
+from projections.rollups_replay import RollupsReplay
 
-T = TypeVar("T")
-
-
-STREAMS = 1000
-APPEND_BATCH = 10_000
-EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def envelope(number: int) -> Envelope:
-    return synthetic_envelope(number, streams=STREAMS)
+DEMO_PLEDGES = 17_000
+CHECKPOINT_EVERY = 100_000
+ORIGIN = "bench.pledge-ledger/log"
+_UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-@contextmanager
-def fresh_settings(database_url: str | None, scratch: Path, size: int) -> Iterator[LedgerSettings]:
-    if database_url is None or database_url.startswith("sqlite"):
-        # A given SQLite URL names where the files go: one new file per size, removed after.
-        given = LedgerSettings(database_url=database_url).sqlite_path if database_url else None
-        path = (
-            Path(given).with_name(f"{Path(given).stem}-{size}.db") if given else scratch / "log.db"
-        )
-        if path.exists():
-            raise SystemExit(f"{path} exists: the benchmark needs a fresh database")
-        try:
-            yield LedgerSettings(
-                database_url=f"sqlite:///{path}",
-                signing_key_file=scratch / "bench.key",
-                log_origin="bench.pledge-ledger/log",
-                checkpoint_interval_seconds=0,
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
+def pledge_ledger() -> str:
+    return str(Path(sys.executable).with_name("pledge-ledger"))
+
+
+def make_demo_bundle(scratch: Path) -> Path:
+    """``pledge-ledger demo --pledges 17000`` into a scratch store, exported."""
+    url = f"sqlite:///{scratch / 'demo.db'}"
+    started = time.perf_counter()
+    subprocess.run(
+        [pledge_ledger(), "demo", "--pledges", str(DEMO_PLEDGES), "--database-url", url, "--json"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    bundle = scratch / "demo-bundle"
+    subprocess.run(
+        [pledge_ledger(), "export", str(bundle), "--database-url", url, "--json"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    print(
+        f"demo:       {DEMO_PLEDGES:,} pledges loaded and exported in "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    return bundle
+
+
+def _mapped_uuid(match: re.Match[bytes], copy: int) -> bytes:
+    digest = hashlib.blake2b(match.group(0) + copy.to_bytes(4, "big"), digest_size=16).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-4{digest[13:16]}-a{digest[17:20]}-{digest[20:32]}".encode()
+
+
+def replicated_lines(demo_entries: Path, size: int) -> Iterator[bytes]:
+    """``size`` entries: the demo's, then copies of its pledge events with new ids."""
+    with open(demo_entries, "rb") as handle:
+        lines = handle.read().splitlines()
+    pledge_lines = [line for line in lines if b'"stream_id":"pledge:' in line]
+    yield from lines[:size]
+    written = min(size, len(lines))
+    copy = 0
+    while written < size:
+        copy += 1
+        for line in pledge_lines:
+            if written == size:
+                return
+            yield _UUID.sub(functools.partial(_mapped_uuid, copy=copy), line)
+            written += 1
+
+
+def write_bundle(lines: Iterator[bytes], directory: Path) -> int:
+    """A complete, signed bundle of ``lines``; answers its size."""
+    signer = generate_signer(ORIGIN)
+    directory.mkdir(parents=True)
+    (directory / "checkpoints").mkdir()
+    tree = InMemoryTree()
+    replay = RollupsReplay()
+    fold = replay.fold(12)
+    last_recorded_at: str | None = None
+    with open(directory / "entries.jsonl", "wb") as entries:
+        for raw in lines:
+            entries.write(raw + b"\n")
+            tree.append(leaf_hash(raw))
+            envelope = open_envelope(raw)
+            fold.add(
+                replay.extract(
+                    envelope.type,
+                    envelope.stream_id,
+                    envelope.recorded_at,
+                    envelope.decode_payload(),
+                )
             )
-        finally:
-            for leftover in path.parent.glob(f"{path.name}*"):
-                leftover.unlink()
-        return
-    schema = f"bench_{size}_{uuid.uuid4().hex[:8]}"
-    try:
-        yield LedgerSettings(
-            database_url=database_url,
-            database_schema=schema,
-            signing_key_file=scratch / "bench.key",
-            log_origin="bench.pledge-ledger/log",
-            checkpoint_interval_seconds=0,
-        )
-    finally:
-        engine = create_engine(LedgerSettings(database_url=database_url).sqlalchemy_url())
-        with engine.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        engine.dispose()
+            last_recorded_at = envelope.recorded_at
+            if tree.size % CHECKPOINT_EVERY == 0:
+                note = sign_checkpoint(Checkpoint(ORIGIN, tree.size, tree.root()), signer)
+                (directory / "checkpoints" / str(tree.size)).write_bytes(note)
+    size = tree.size
+    note = sign_checkpoint(Checkpoint(ORIGIN, size, tree.root()), signer)
+    (directory / "checkpoint").write_bytes(note)
+    (directory / "checkpoints" / str(size)).write_bytes(note)
+    (directory / "key.vkey").write_text(signer.vkey + "\n")
+    for path, content in tiles_for_tree(size, tree.get_subtree):
+        target = directory / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    (directory / "rollups.json").write_bytes(canonical_bytes(fold.document(size, last_recorded_at)))
+    return size
 
 
-def timed(action: Callable[[], T]) -> tuple[T, float]:
+def floor_rate(entries: Path) -> tuple[int, float, float]:
+    """SHA-256 of every leaf plus orjson.loads of every line, one core: the floor (entries,
+    wall seconds, CPU seconds)."""
     started = time.perf_counter()
-    value = action()
-    return value, time.perf_counter() - started
-
-
-def profiled(enabled: bool, label: str, action: Callable[[], T]) -> T:
-    if not enabled:
-        return action()
-    profile = cProfile.Profile()
-    value = profile.runcall(action)
-    print(f"\n--- profile: {label} (top 15 by cumulative time) ---")
-    pstats.Stats(profile, stream=sys.stdout).sort_stats("cumulative").print_stats(15)
-    return value
-
-
-def fill(services: Services, size: int) -> float:
-    """Append ``size`` envelopes in batches; answer the seconds spent (sealing included)."""
-    started = time.perf_counter()
-    for first in range(0, size, APPEND_BATCH):
-        batch = [envelope(n) for n in range(first, min(size, first + APPEND_BATCH))]
-        services.store.append(batch)
-    return time.perf_counter() - started
-
-
-def latencies(queries: list[tuple[int, int]], proof: Callable[[int, int], list[bytes]]) -> str:
-    samples = []
-    for a, b in queries:
-        started = time.perf_counter()
-        proof(a, b)
-        samples.append(time.perf_counter() - started)
-    samples.sort()
-    median = statistics.median(samples) * 1000
-    p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1000
-    return f"median {median:.3f} ms, p99 {p99:.3f} ms"
-
-
-def limit_rate(entries: Path) -> tuple[int, float]:
-    """SHA-256 of every leaf plus orjson.loads of every line: the floor for any verifier."""
-    started = time.perf_counter()
+    cpu_started = time.process_time()
     sha256 = hashlib.sha256
     loads = orjson.loads
     count = 0
@@ -147,79 +172,168 @@ def limit_rate(entries: Path) -> tuple[int, float]:
             sha256(b"\x00" + raw).digest()
             loads(raw)
             count += 1
-    return count, time.perf_counter() - started
+    return count, time.perf_counter() - started, time.process_time() - cpu_started
 
 
-def run(size: int, database_url: str | None, queries: int, profile: bool, seed: int) -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="pledge-ledger-bench-"))
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending.extend(children.get(pid, []))
+    return found
+
+
+def _pss_kib(pid: int) -> int:
     try:
-        with (
-            fresh_settings(database_url, scratch, size) as settings,
-            bootstrap(settings) as services,
-        ):
-            print(f"\n== N = {size:,} events ({services.settings.backend}) ==")
-            seconds = fill(services, size)
-            print(f"store:      appended {size:,} sealed envelopes in {seconds:.1f} s")
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+            for line in rollup:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
-            integrated, seconds = timed(
-                lambda: profiled(profile, "integrate", services.log.integrate)
-            )
-            assert integrated == size, (integrated, size)
-            print(f"integrate:  {size / seconds:,.0f} events/s ({seconds:.1f} s)")
 
-            rng = random.Random(seed)
-            inclusion = [(rng.randrange(size), size) for _ in range(queries)]
-            consistency = [(rng.randrange(1, size), size) for _ in range(queries)]
-            log = services.log
-            profiled(
-                profile, "inclusion proofs", lambda: latencies(inclusion[:50], log.inclusion_proof)
-            )
-            print(f"inclusion:  {latencies(inclusion, log.inclusion_proof)}  ({queries} queries)")
-            print(
-                f"consistency:{latencies(consistency, log.consistency_proof)}  ({queries} queries)"
-            )
+class TreeMemory:
+    """The largest PSS sum over a process and its descendants, sampled every 50 ms."""
 
-            bundle = scratch / "bundle"
-            summary, seconds = timed(
-                lambda: export_bundle(services.log, bundle, vkey=services.log.signer.vkey)
-            )
-            print(f"export:     {summary.entries / seconds:,.0f} events/s ({seconds:.1f} s)")
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_kib = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
 
-        entries = bundle / "entries.jsonl"
-        average = entries.stat().st_size / size
-        result, verify_seconds = timed(
-            lambda: profiled(profile, "verify", lambda: verify_bundle(bundle))
-        )
-        assert result.ok, result.failure
-        counted, limit_seconds = limit_rate(entries)
-        assert counted == size
-        verify_rate, limit = size / verify_seconds, size / limit_seconds
-        print(
-            f"verify:     {verify_rate:,.0f} events/s ({verify_seconds:.1f} s, one core, "
-            f"{average:.0f} bytes per entry)"
-        )
-        print(
-            f"limit:      {limit:,.0f} events/s (SHA-256 + orjson.loads per line, no ledger code)"
-        )
-        print(f"ratio:      verify / limit = {verify_rate / limit:.2f}")
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    def _sample(self) -> None:
+        while not self.done.wait(0.05):
+            total = sum(_pss_kib(pid) for pid in _descendants(self.pid))
+            self.peak_kib = max(self.peak_kib, total)
+
+    def stop(self) -> int:
+        self.done.set()
+        self.thread.join()
+        return self.peak_kib
+
+
+def run_verify(bundle: Path, workers: int | None) -> tuple[float, float, int, int, str]:
+    """The ``verify`` process: wall s, CPU s (with workers), max RSS KiB, peak PSS KiB, output."""
+    command = [pledge_ledger(), "verify", str(bundle), "--json"]
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE)
+    memory = TreeMemory(process.pid)
+    output, _ = process.communicate()
+    wall = time.perf_counter() - started
+    peak_pss = memory.stop()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if process.returncode != 0:
+        raise SystemExit(f"verify failed on {bundle}: {output.decode()}")
+    return wall, cpu, after.ru_maxrss, peak_pss, output.decode()
+
+
+def count_lines(path: Path) -> int:
+    with open(path, "rb") as handle:
+        return sum(1 for _ in handle)
+
+
+def measure(bundle: Path, workers: int | None) -> None:
+    size = count_lines(bundle / "entries.jsonl")
+    average = (bundle / "entries.jsonl").stat().st_size / size
+    print(f"\n== {size:,} entries, {average:.0f} bytes each on average ==")
+    print(f"load:       {load_average()} (before)")
+    counted, floor_seconds, floor_cpu = floor_rate(bundle / "entries.jsonl")
+    assert counted == size
+    wall, cpu, max_rss, peak_pss, output = run_verify(bundle, workers)
+    report = orjson.loads(output)
+    assert report["ok"], report
+    assert report["rollups_checked"], report
+    floor, rate = size / floor_seconds, size / wall
+    print(
+        f"floor:      {floor:,.0f} entries/s ({floor_seconds:.1f} s: read + SHA-256 + "
+        "orjson.loads per line, one core)"
+    )
+    print(
+        f"verify:     {rate:,.0f} entries/s ({wall:.1f} s wall, {cpu:.1f} s CPU, every check "
+        "and the roll-ups replay)"
+    )
+    print(
+        f"memory:     {peak_pss / 1024:,.0f} MB peak PSS of the process tree, "
+        f"{max_rss / 1024:,.0f} MB largest RSS of one process"
+    )
+    print(
+        f"ratio:      verify / floor = {rate / floor:.2f}; CPU verify / floor = "
+        f"{cpu / floor_cpu:.1f} (on {os.cpu_count()} cores at best "
+        f"{os.cpu_count() or 1} / that = {(os.cpu_count() or 1) * floor_cpu / cpu:.2f})"
+    )
+    print(f"load:       {load_average()} (after)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated event counts")
-    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
-    parser.add_argument("--queries", type=int, default=1000, help="proof queries per kind")
-    parser.add_argument("--seed", type=int, default=2018, help="seed of the random queries")
-    parser.add_argument("--profile", action="store_true", help="print cProfile summaries")
+    parser.add_argument(
+        "--sizes",
+        default="demo,1000000",
+        help="comma-separated entry counts; 'demo' is the demo's own bundle",
+    )
+    parser.add_argument(
+        "--demo-bundle",
+        type=Path,
+        default=None,
+        help="an exported bundle of `pledge-ledger demo --pledges 17000`",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="verify's worker processes (default: one per core)",
+    )
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="keep the generated bundles under this folder"
+    )
     args = parser.parse_args()
-    sizes = [int(part.replace("_", "")) for part in args.sizes.split(",") if part.strip()]
     print(f"machine:    {machine()}")
     program = f"-m {__spec__.name}" if __spec__ is not None else sys.argv[0]
     print(f"command:    {Path(sys.executable).name} {program} {' '.join(sys.argv[1:])}")
-    for size in sizes:
-        run(size, args.database_url, args.queries, args.profile, args.seed)
+    print(f"date:       {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    scratch = Path(tempfile.mkdtemp(prefix="pledge-ledger-bench-log-", dir=args.keep))
+    try:
+        demo = args.demo_bundle or make_demo_bundle(scratch)
+        demo_size = count_lines(demo / "entries.jsonl")
+        for part in args.sizes.split(","):
+            if part.strip() == "demo":
+                measure(demo, args.workers)
+                continue
+            size = int(part.replace("_", ""))
+            if size == demo_size:
+                measure(demo, args.workers)
+                continue
+            bundle = scratch / f"bundle-{size}"
+            started = time.perf_counter()
+            written = write_bundle(replicated_lines(demo / "entries.jsonl", size), bundle)
+            print(
+                f"\nbundle:     {written:,} entries replicated from the demo's in "
+                f"{time.perf_counter() - started:.0f} s"
+            )
+            measure(bundle, args.workers)
+            if args.keep is None:
+                shutil.rmtree(bundle)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

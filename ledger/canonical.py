@@ -8,6 +8,7 @@ outside the subset is refused rather than encoded differently.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -119,11 +120,18 @@ def _floats_or_bad_text(value: Any, check_text: bool) -> str | None:
     return None
 
 
+_NUMBER_WITH_FRACTION = re.compile(rb"(?:\A|[:,\[])-?[0-9]+[.eE]")
+"""Where a float would stand in bytes orjson wrote: a number first or right after ``:``, ``,``
+or ``[`` (canonical bytes have no spaces), with a fraction or an exponent. Every float matches;
+a string holding such text matches too, and then the values are walked (the slow path)."""
+
+
 def parse_canonical(data: bytes) -> Any:
     """Parse bytes that claim to be canonical, and prove it: re-encoding must give them back.
 
-    Fast path for the verifier: one parse, one re-encode (strict 53-bit integers), a type-only
-    walk for floats, and the string checks only when the bytes are not ASCII.
+    Fast path for the verifier: one parse, one re-encode (strict 53-bit integers), and a walk
+    over the values (for floats, and for the string checks when the bytes are not ASCII) only
+    when the bytes are not ASCII or hold what could be a float.
     """
     try:
         value = orjson.loads(data)
@@ -133,9 +141,11 @@ def parse_canonical(data: bytes) -> Any:
         again = orjson.dumps(value, option=_OPTIONS | orjson.OPT_STRICT_INTEGER)
     except orjson.JSONEncodeError as error:
         raise NotCanonical(f"outside the canonical subset: {error}") from error
-    problem = _floats_or_bad_text(value, check_text=not data.isascii())
-    if problem is not None:
-        raise NotCanonical(problem)
+    ascii_only = data.isascii()
+    if not ascii_only or _NUMBER_WITH_FRACTION.search(data) is not None:
+        problem = _floats_or_bad_text(value, check_text=not ascii_only)
+        if problem is not None:
+            raise NotCanonical(problem)
     if again != data:
         raise NotCanonical("bytes are valid JSON but not in canonical (RFC 8785) form")
     return value

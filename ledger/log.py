@@ -63,7 +63,6 @@ from ledger.merkle import (
     MerkleError,
     consistency_proof,
     inclusion_proof,
-    node_hash,
     root_from_subtrees,
     verify_consistency,
 )
@@ -916,14 +915,45 @@ def _compare_subtree_rows(connection: Connection, computed: list[tuple[int, int,
 
 
 def _audit_tree(connection: Connection, store: EventStore, size: int) -> None:
-    """Recompute the first ``size`` leaves and every perfect subtree above them; compare all."""
-    below = [leaf for _, leaf in _rehashed_leaves(connection, store, 0, size)]
-    level = 0
-    while len(below) >= 2:
-        level += 1
-        above = [node_hash(below[2 * n], below[2 * n + 1]) for n in range(len(below) // 2)]
-        _compare_subtree_rows(connection, [(level, n, value) for n, value in enumerate(above)])
-        below = above
+    """Recompute the first ``size`` leaves and every perfect subtree above them; compare all.
+
+    In O(log n) memory: the leaves are hashed again page by page (a bad leaf row raises at
+    once, in leaf order) and each subtree is compared as the leaves complete it. A bad subtree
+    row is reported once every leaf has been checked, and of several, the one a walk level by
+    level would meet first (the lowest level, then the lowest index).
+    """
+    compact = CompactRange()
+    completed: list[tuple[int, int, bytes]] = []
+    first: tuple[tuple[int, int], LogRewritten] | None = None
+
+    def compare(rows: list[tuple[int, int, bytes]]) -> None:
+        nonlocal first
+        rows.sort()
+        try:
+            _compare_subtree_rows(connection, rows)
+        except LogRewritten as error:
+            level, index = _failing_subtree(connection, rows)
+            if first is None or (level, index) < first[0]:
+                first = ((level, index), error)
+
+    for _, leaf in _rehashed_leaves(connection, store, 0, size):
+        completed.extend(row for row in compact.append(leaf) if row[0])
+        if len(completed) >= _PAGE:
+            compare(completed)
+            completed = []
+    compare(completed)
+    if first is not None:
+        raise first[1]
+
+
+def _failing_subtree(connection: Connection, rows: list[tuple[int, int, bytes]]) -> tuple[int, int]:
+    """The first of ``rows`` (in order) whose stored hash is missing or differs."""
+    for level, index, value in rows:
+        try:
+            _compare_subtree_rows(connection, [(level, index, value)])
+        except LogRewritten:
+            return level, index
+    raise AssertionError("no subtree row differs")  # pragma: no cover - called on a mismatch
 
 
 def _anchored_edge(

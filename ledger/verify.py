@@ -23,33 +23,38 @@ the trusted key, and the bundle's latest tree must be proven consistent with it.
 from __future__ import annotations
 
 import errno
+import gc
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from array import array
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
+from domain.events import Payload
 from ledger.authority import AuthorityReplay
 from ledger.bundle import CHECKPOINT, CHECKPOINTS, ENTRIES, KEY, ROLLUPS
-from ledger.canonical import parse_canonical
 from ledger.checkpoint import Checkpoint, open_checkpoint
-from ledger.envelope import check_envelope
-from ledger.errors import CorruptEvent
+from ledger.entry_scan import (
+    CHUNK_BYTES,
+    ENTRY_LIMIT,
+    REPLAY_ERRORS,
+    ChunkScan,
+    EntryScanner,
+    usable_cores,
+)
 from ledger.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
     LEAF_PREFIX,
+    NODE_PREFIX,
     MerkleError,
-    consistency_proof,
     inclusion_proof,
-    root_from_leaf_hashes,
-    root_from_subtrees,
-    verify_consistency,
     verify_inclusion,
 )
 from ledger.note import NoteError, Verifier
@@ -60,8 +65,23 @@ from ledger.tiles import (
     TileReader,
     first_mismatching_leaf,
     parse_tile_path,
-    tiles_for_tree,
+    tile_path,
 )
+
+__all__ = [
+    "ENTRY_LIMIT",
+    "KEY_LIMIT",
+    "NOTE_LIMIT",
+    "ROLLUPS_DEPTH",
+    "ROLLUPS_LIMIT",
+    "TILE_LIMIT",
+    "Finding",
+    "Replay",
+    "ReplayFold",
+    "VerificationResult",
+    "first_difference",
+    "verify_bundle",
+]
 
 KEY_LIMIT = 4 * 1024
 """Bytes of ``key.vkey``: one verifier key (name, hash and 32-byte key) is under 200."""
@@ -69,10 +89,6 @@ NOTE_LIMIT = 64 * 1024
 """Bytes of a checkpoint note: its body and up to ``MAX_SIGNATURES`` (100) signature lines."""
 TILE_LIMIT = TILE_WIDTH * HASH_SIZE
 """Bytes of a hash tile: 256 hashes."""
-ENTRY_LIMIT = 64 * 1024 * 1024
-"""Bytes of one line of ``entries.jsonl``. The domain bounds every field but not an envelope as
-a whole; its largest is a pledge with 50 indicators of 51 points, each with a 5,000-character
-comment: about 12.8 million characters, at most 4 bytes each in UTF-8 (some 52 MB)."""
 ROLLUPS_LIMIT = 64 * 1024 * 1024
 """Bytes of ``rollups.json`` (a few KiB per city, network and taxonomy key)."""
 ROLLUPS_DEPTH = 16
@@ -82,9 +98,35 @@ FRESHNESS_MONTHS = range(1, 121)
 
 _MISSING = object()
 
-Replay = Callable[[Iterator[bytes], int, int], Any]
-"""Recomputes the roll-ups document from the entries (in leaf order) at a tree size, with a
-freshness window in months."""
+
+class ReplayFold(Protocol):
+    """The roll-ups replay's state, fed every entry's extracted facts in leaf order."""
+
+    def add(self, facts: Any) -> None: ...
+
+    def document(self, tree_size: int, last_recorded_at: str | None) -> Any:
+        """The roll-ups document the entries give (freshness judged on the last one's day)."""
+        ...
+
+
+class Replay(Protocol):
+    """Recomputes the roll-ups document from the entries, supplied by the read side.
+
+    ``extract`` runs in the verifier's worker processes, once per entry, on its payload as the
+    domain's model decodes it (anything it raises fails the replay); ``fold`` starts the state
+    the main process feeds in leaf order, for a freshness window in months.
+    """
+
+    def extract(
+        self,
+        event_type: str,
+        stream_id: str,
+        recorded_at: str,
+        payload: Payload,
+        event_id: str = "",
+    ) -> Any: ...
+
+    def fold(self, freshness_months: int) -> ReplayFold: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +355,8 @@ def verify_bundle(
     replay: Replay | None = None,
     progress: Callable[[int, int], None] | None = None,
     known_checkpoints: Sequence[tuple[str, bytes]] = (),
+    workers: int | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> VerificationResult:
     """Check a bundle; the result's ``failure`` names the first thing that does not hold.
 
@@ -322,13 +366,44 @@ def verify_bundle(
     ``known_checkpoints`` are ``(name, signed note)`` pairs the auditor kept from earlier
     verifications; the bundle fails, naming the first one it contradicts, unless its latest tree
     extends every one of them.
+
+    ``entries.jsonl`` is read once, in chunks, by ``workers`` processes (default: one per usable
+    core; 1 checks it in this process); memory does not grow with the number of entries beyond
+    8 bytes per entry and the replays' state per pledge, key and city.
     """
     result = VerificationResult()
+    collecting = gc.isenabled()
+    gc.disable()  # the replays keep many small objects and none in a cycle
     try:
-        _verify(directory, trusted_vkey, replay, progress, known_checkpoints, result)
+        _verify(
+            directory,
+            trusted_vkey,
+            replay,
+            progress,
+            known_checkpoints,
+            result,
+            usable_cores() if workers is None else workers,
+            chunk_bytes,
+        )
     except _Failed as failed:
         result.failure = failed.finding
+    finally:
+        if collecting:
+            gc.enable()
     return result
+
+
+@dataclass(slots=True)
+class _InOrder:
+    """What the checks that need the entries in leaf order found, and their state."""
+
+    disorder: _Failed | None = None
+    disorder_index: int | None = None
+    unauthorised: _Failed | None = None
+    replay_failure: str | None = None
+    last_recorded_at: str | None = None
+    versions: dict[str, int] = field(default_factory=dict)
+    authority: AuthorityReplay = field(default_factory=AuthorityReplay)
 
 
 def _verify(
@@ -338,98 +413,173 @@ def _verify(
     progress: Callable[[int, int], None] | None,
     known_checkpoints: Sequence[tuple[str, bytes]],
     result: VerificationResult,
+    workers: int,
+    chunk_bytes: int,
 ) -> None:
     if not directory.is_dir():
         raise _Failed(str(directory), "is not a bundle directory")
     verifier = _load_key(directory, trusted_vkey, result)
     latest, by_size = _load_checkpoints(directory, verifier)
     result.tree_size = latest.size
-
-    leaf_hashes: list[bytes] = []
-    versions: dict[str, int] = {}
-    seen: set[str] = set()
-    sha256 = hashlib.sha256
-    # A deleted or moved entry also breaks stream versions further on; the signed root names
-    # the first position that differs, so such findings wait until the root is checked.
-    disorder: _Failed | None = None
-    # Likewise an event recorded without authority: reported once the entries are proven.
-    authority = AuthorityReplay()
-    unauthorised: _Failed | None = None
-    for index, raw in enumerate(_iter_lines(directory)):
+    known = [
+        _open_known_checkpoint(name, note, verifier, latest) for name, note in known_checkpoints
+    ]
+    # What rollups.json says is needed before the entries are read (its freshness window), but
+    # what is wrong with it is reported in its turn, after every check of the log.
+    rollups: tuple[Any, int] | _Failed | None = None
+    if replay is not None:
         try:
-            body = parse_canonical(raw)
-            check_envelope(body)
-        except CorruptEvent as error:
-            raise _Failed(_entry(index), f"not a canonical envelope: {error}") from error
-        if disorder is None:
-            event_id: str = body["event_id"]
-            stream_id: str = body["stream_id"]
-            expected = versions.get(stream_id, 0) + 1
-            if event_id in seen:
-                disorder = _Failed(_entry(index, event_id), "this event id appears twice")
-            elif body["stream_version"] != expected:
-                disorder = _Failed(
-                    _entry(index, event_id),
-                    f"{stream_id} version {body['stream_version']} follows version "
-                    f"{expected - 1}: an event is missing, repeated or out of order",
-                )
-            seen.add(event_id)
-            versions[stream_id] = expected
-        if unauthorised is None:
-            problem = authority.check(index, body)
-            if problem is not None:
-                unauthorised = _Failed(_entry(index, body["event_id"]), problem)
-        leaf_hashes.append(sha256(LEAF_PREFIX + raw).digest())
-        if progress is not None and not (index + 1) % 10_000:
-            progress(index + 1, latest.size)
-    count = result.entries = len(leaf_hashes)
-    if progress is not None:
-        progress(count, latest.size)
-    # One pass of hashing: the tile levels (0, 8, 16, ...) give every root and every tile.
-    levels = _TileLevels(leaf_hashes)
-    roots = {size: root_from_subtrees(size, levels) for size in by_size if size <= count}
-
-    if count != latest.size or roots.get(latest.size) != latest.root:
-        _locate(directory, latest, leaf_hashes)
-    if disorder is not None:
-        raise disorder
+            rollups = _read_rollups(directory, latest.size)
+        except _Failed as failed:
+            rollups = failed
+    fold = replay.fold(rollups[1]) if replay is not None and isinstance(rollups, tuple) else None
+    tiles = _TileCheck(directory, latest.size)
+    wanted_roots = {size for size in by_size if size <= latest.size}
+    wanted_roots |= {
+        k.size for _, k in known if isinstance(k, Checkpoint) and 0 < k.size <= latest.size
+    }
+    tree = _StreamingTree(wanted_roots, tiles)
+    state = _InOrder()
+    prefixes = array("Q")
+    with (
+        _opened(directory, ENTRIES) as descriptor,
+        EntryScanner(
+            descriptor,
+            replay.extract if replay is not None and fold is not None else None,
+            workers=workers,
+            chunk_bytes=chunk_bytes,
+        ) as scanner,
+    ):
+        for chunk in scanner.chunks():
+            base = tree.size
+            tree.push_all(chunk.hashes)
+            prefixes.frombytes(chunk.id_prefixes)
+            _check_in_order(chunk, base, state, fold)
+            if chunk.failure is not None:
+                local, problem = chunk.failure
+                raise _Failed(_entry(base + local), problem)
+            if progress is not None:
+                progress(tree.size, latest.size)
+        count = result.entries = tree.size
+        if count != latest.size or tree.roots.get(latest.size) != latest.root:
+            _locate(directory, latest, _leaf_hashes(directory))
+        duplicates = scanner.duplicates(prefixes.tobytes()) if count else []
+    del prefixes
+    duplicate = _first_duplicate(directory, duplicates)
+    if duplicate is not None and (
+        state.disorder_index is None or duplicate[0] <= state.disorder_index
+    ):
+        raise _Failed(_entry(duplicate[0], duplicate[1]), "this event id appears twice")
+    if state.disorder is not None:
+        raise state.disorder
     for size in sorted(by_size):
         name, checkpoint = by_size[size]
-        if roots.get(size) != checkpoint.root:
+        if tree.roots.get(size) != checkpoint.root:
             raise _Failed(
                 name,
                 f"its signed root is not the root of the first {size} entries, which the "
                 f"latest checkpoint confirms: it is not consistent with the log",
             )
         result.checkpoints.append(size)
-    if unauthorised is not None:
-        raise unauthorised
+    if state.unauthorised is not None:
+        raise state.unauthorised
     result.authority_checked = True
-    for name, note in known_checkpoints:
-        result.known_checkpoints.append(
-            _check_known_checkpoint(name, note, verifier, latest, levels)
-        )
-    result.tiles = _check_tiles(directory, latest.size, levels)
+    for opened in known:
+        result.known_checkpoints.append(_check_known_checkpoint(opened, latest, tree.roots))
+    result.tiles = tiles.finish(tree)
     if replay is not None:
-        _check_rollups(directory, latest.size, replay)
+        if isinstance(rollups, _Failed):
+            raise rollups
+        assert isinstance(rollups, tuple)
+        assert fold is not None
+        if state.replay_failure is not None:
+            raise _Failed(ROLLUPS, f"the entries cannot be replayed: {state.replay_failure}")
+        try:
+            recomputed = fold.document(latest.size, state.last_recorded_at)
+        except REPLAY_ERRORS as error:
+            raise _Failed(ROLLUPS, f"the entries cannot be replayed: {error}") from error
+        difference = first_difference(rollups[0], recomputed)
+        if difference is not None:
+            raise _Failed(ROLLUPS, f"differs from the replay of the entries at {difference}")
         result.rollups_checked = True
 
 
+def _check_in_order(chunk: ChunkScan, base: int, state: _InOrder, fold: ReplayFold | None) -> None:
+    """Stream versions, writers' authority and the roll-ups fold, entry by entry in leaf order.
+
+    A deleted or moved entry also breaks stream versions further on; the signed root names the
+    first position that differs, so such findings wait until the root is checked. Likewise an
+    event recorded without authority, and an entry the roll-ups cannot replay.
+    """
+    versions = state.versions
+    authority = state.authority
+    replay_stop = len(chunk.records)
+    if fold is not None and state.replay_failure is None and chunk.replay_failure is not None:
+        replay_stop = chunk.replay_failure[0]
+    for local, (
+        event_id,
+        stream_id,
+        version,
+        event_type,
+        recorded_by,
+        facts,
+        replayed,
+    ) in enumerate(chunk.records):
+        index = base + local
+        if state.disorder is None:
+            expected = versions.get(stream_id, 0) + 1
+            if version != expected:
+                state.disorder_index = index
+                state.disorder = _Failed(
+                    _entry(index, event_id),
+                    f"{stream_id} version {version} follows version "
+                    f"{expected - 1}: an event is missing, repeated or out of order",
+                )
+            versions[stream_id] = expected
+        if state.unauthorised is None:
+            problem = authority.check_facts(index, event_type, recorded_by, stream_id, facts)
+            if problem is not None:
+                state.unauthorised = _Failed(_entry(index, event_id), problem)
+        if fold is not None and state.replay_failure is None:
+            if local >= replay_stop:
+                assert chunk.replay_failure is not None
+                state.replay_failure = chunk.replay_failure[1]
+            else:
+                try:
+                    fold.add(replayed)
+                except REPLAY_ERRORS as error:
+                    state.replay_failure = str(error)
+    if chunk.last_recorded_at is not None:
+        state.last_recorded_at = chunk.last_recorded_at
+
+
+def _open_known_checkpoint(
+    name: str, note: bytes, verifier: Verifier, latest: Checkpoint
+) -> tuple[str, Checkpoint | _Failed]:
+    """A checkpoint the auditor kept, opened with the trusted key (or why it cannot be)."""
+    try:
+        return name, open_checkpoint(note, verifier, expected_origin=latest.origin)
+    except NoteError as error:
+        failed = _Failed(
+            name, f"is not a checkpoint of this log signed by the trusted key: {error}"
+        )
+        return name, failed
+
+
 def _check_known_checkpoint(
-    name: str, note: bytes, verifier: Verifier, latest: Checkpoint, levels: _TileLevels
+    opened: tuple[str, Checkpoint | _Failed], latest: Checkpoint, roots: Mapping[int, bytes]
 ) -> int:
-    """Prove the bundle's latest tree (already checked against its entries) extends ``note``.
+    """Prove the bundle's latest tree (already checked against its entries) extends a kept one.
 
     Answers the known checkpoint's size. A known checkpoint larger than the bundle's latest
     means the log lost entries it once signed (or the bundle is older than what the auditor
     saw); a same-or-smaller one whose root the entries do not give means history was rewritten.
+    With every entry in hand, the first ``size`` entries giving the kept root is exactly what a
+    consistency proof from it to the latest root would prove.
     """
-    try:
-        known = open_checkpoint(note, verifier, expected_origin=latest.origin)
-    except NoteError as error:
-        raise _Failed(
-            name, f"is not a checkpoint of this log signed by the trusted key: {error}"
-        ) from error
+    name, known = opened
+    if isinstance(known, _Failed):
+        raise known
     if known.size > latest.size:
         raise _Failed(
             name,
@@ -440,15 +590,13 @@ def _check_known_checkpoint(
         if known.root != EMPTY_ROOT:
             raise _Failed(name, "signs a non-empty root for the empty tree")
         return 0
-    try:
-        proof = consistency_proof(known.size, latest.size, levels)
-        verify_consistency(known.size, latest.size, proof, known.root, latest.root)
-    except MerkleError as error:
+    if roots.get(known.size) != known.root:
         raise _Failed(
             name,
             f"the log contradicts it: its first {known.size} entries no longer give the root "
-            f"signed then, so the log's history was rewritten since ({error})",
-        ) from error
+            f"signed then, so the log's history was rewritten since (the root of the first "
+            f"{known.size} entries is not the one signed then)",
+        )
     return known.size
 
 
@@ -547,50 +695,178 @@ def _event_id_at(directory: Path, wanted: int) -> str | None:
     return None
 
 
-class _TileLevels:
-    """The hashes tiles hold (Merkle levels 0, 8, 16, …), computed from the leaves directly."""
-
-    def __init__(self, leaf_hashes: list[bytes]) -> None:
-        self.levels: dict[int, list[bytes]] = {0: leaf_hashes}
-        below = leaf_hashes
-        level = 0
-        while len(below) >= TILE_WIDTH:
-            level += TILE_HEIGHT
-            below = [
-                root_from_leaf_hashes(below[start : start + TILE_WIDTH])
-                for start in range(0, len(below) - TILE_WIDTH + 1, TILE_WIDTH)
-            ]
-            self.levels[level] = below
-
-    def __call__(self, level: int, index: int) -> bytes:
-        stored = self.levels.get(level)
-        if stored is not None:
-            return stored[index]
-        base = level - level % TILE_HEIGHT
-        width = 1 << (level - base)
-        return root_from_leaf_hashes(self.levels[base][index * width : (index + 1) * width])
+def _event_ids_at(directory: Path, wanted: set[int]) -> dict[int, str | None]:
+    """The event ids of the entries at ``wanted`` indices (one more pass: findings only)."""
+    found: dict[int, str | None] = {}
+    last = max(wanted, default=-1)
+    for index, raw in enumerate(_iter_lines(directory)):
+        if index > last:
+            break
+        if index in wanted:
+            try:
+                value = orjson.loads(raw).get("event_id")
+            except (orjson.JSONDecodeError, AttributeError):
+                value = None
+            found[index] = value if isinstance(value, str) else None
+    return found
 
 
-def _check_tiles(directory: Path, size: int, levels: _TileLevels) -> int:
-    """Every tile a mirror would serve must equal the one recomputed from the entries."""
-    expected = dict(tiles_for_tree(size, levels))
-    present: set[str] = set()
-    for relative in _files_under(directory, TILE_FOLDER):
+def _leaf_hashes(directory: Path) -> list[bytes]:
+    """Every entry's leaf hash, to say where the entries leave the signed tree (findings only:
+    a bundle that verifies never holds them all)."""
+    sha256 = hashlib.sha256
+    return [sha256(LEAF_PREFIX + raw).digest() for raw in _iter_lines(directory)]
+
+
+def _first_duplicate(directory: Path, groups: list[list[int]]) -> tuple[int, str] | None:
+    """The first entry whose event id an earlier entry has, among entries whose ids share
+    their first 64 bits (``groups``, from the scan): its index and event id."""
+    if not groups:
+        return None
+    event_ids = _event_ids_at(directory, {index for group in groups for index in group})
+    first: tuple[int, str] | None = None
+    for group in groups:
+        seen: set[str] = set()
+        for index in group:
+            event_id = event_ids.get(index)
+            if event_id is None:
+                continue
+            if event_id in seen:
+                if first is None or index < first[0]:
+                    first = (index, event_id)
+                break
+            seen.add(event_id)
+    return first
+
+
+class _StreamingTree:
+    """The Merkle tree of the entries as their leaf hashes stream by, in O(log n) memory.
+
+    It keeps the right edge (one hash per set bit of the size, as ``CompactRange``), records the
+    root at each size in ``wanted`` (the checkpoints'), and hands every completed hash of a
+    tile level (Merkle levels 8, 16, …) and every leaf hash to the tile check.
+    """
+
+    def __init__(self, wanted: set[int], tiles: _TileCheck) -> None:
+        self.size = 0
+        self.edge: list[bytes] = []
+        self.wanted = wanted
+        self.roots: dict[int, bytes] = {0: EMPTY_ROOT} if 0 in wanted else {}
+        self.tiles = tiles
+
+    def push_all(self, leaf_hashes: bytes) -> None:
+        self.tiles.add(0, leaf_hashes)
+        sha256 = hashlib.sha256
+        edge = self.edge
+        pop = edge.pop
+        push = edge.append
+        wanted = self.wanted
+        size = self.size
+        add_tile_hash = self.tiles.add
+        for offset in range(0, len(leaf_hashes), HASH_SIZE):
+            value = leaf_hashes[offset : offset + HASH_SIZE]
+            bits = size
+            level = 0
+            while bits & 1:
+                value = sha256(NODE_PREFIX + pop() + value).digest()
+                bits >>= 1
+                level += 1
+                if not level % TILE_HEIGHT:
+                    add_tile_hash(level // TILE_HEIGHT, value)
+            push(value)
+            size += 1
+            if size in wanted:
+                self.roots[size] = self.root()
+        self.size = size
+
+    def root(self) -> bytes:
+        if not self.edge:
+            return EMPTY_ROOT
+        value = self.edge[-1]
+        for left in reversed(self.edge[:-1]):
+            value = hashlib.sha256(NODE_PREFIX + left + value).digest()
+        return value
+
+
+class _TileCheck:
+    """Every tile a mirror would serve must equal the one recomputed from the entries.
+
+    Full tiles are compared as the tree completes them; the right-edge partial tiles, the tiles
+    the bundle lacks and those it has too many are settled by ``finish``. Findings keep the
+    order of a walk over the tiles (level by level, full tiles then the partial one), and are
+    reported after every check of the log itself.
+    """
+
+    def __init__(self, directory: Path, size: int) -> None:
+        self.directory = directory
+        self.size = size
+        self.listing_failure: _Failed | None = None
+        self.present: set[str] = set()
         try:
-            parse_tile_path(relative)
-        except MerkleError as error:
-            raise _Failed(relative, f"is not a tile path: {error}") from error
-        present.add(relative)
-    for tile, content in expected.items():
-        if tile not in present:
-            raise _Failed(tile, "missing")
-        published = _read_file(directory, tile, TILE_LIMIT, "a hash tile")
+            for relative in _files_under(directory, TILE_FOLDER):
+                try:
+                    parse_tile_path(relative)
+                except MerkleError as error:
+                    raise _Failed(relative, f"is not a tile path: {error}") from error
+                self.present.add(relative)
+        except _Failed as failed:
+            self.listing_failure = failed
+        self.rows: list[bytearray] = []
+        self.full: list[int] = []
+        self.expected: set[str] = set()
+        self.failures: dict[int, _Failed | tuple[str, bytes, bytes]] = {}
+
+    def add(self, level: int, hashes: bytes) -> None:
+        """Hashes of a tile level completed in order (level 0: leaf hashes)."""
+        while len(self.rows) <= level:
+            self.rows.append(bytearray())
+            self.full.append(0)
+        row = self.rows[level]
+        row += hashes
+        while len(row) >= TILE_LIMIT:
+            self._compare(level, self.full[level], bytes(row[:TILE_LIMIT]))
+            self.full[level] += 1
+            del row[:TILE_LIMIT]
+
+    def _compare(self, level: int, index: int, content: bytes) -> None:
+        width = len(content) // HASH_SIZE
+        if width == TILE_WIDTH and (index + 1) << (TILE_HEIGHT * (level + 1)) > self.size:
+            return  # entries beyond the signed tree: the root check names them
+        path = tile_path(level, index, width)
+        self.expected.add(path)
+        if self.listing_failure is not None or level in self.failures:
+            return
+        if path not in self.present:
+            self.failures[level] = _Failed(path, "missing")
+            return
+        try:
+            published = _read_file(self.directory, path, TILE_LIMIT, "a hash tile")
+        except _Failed as failed:
+            self.failures[level] = failed
+            return
         if published != content:
-            raise _Failed(tile, _tile_difference(directory, tile, published, content))
-    extra = sorted(present - set(expected))
-    if extra:
-        raise _Failed(extra[0], "is not a tile of this tree")
-    return len(expected)
+            self.failures[level] = (path, published, content)
+
+    def finish(self, tree: _StreamingTree) -> int:
+        """Settle the partial tiles, then raise the first finding; answer the tiles checked."""
+        if self.listing_failure is not None:
+            raise self.listing_failure
+        level = 0
+        while tree.size >> (TILE_HEIGHT * level):
+            row = self.rows[level] if level < len(self.rows) else bytearray()
+            if row:
+                self._compare(level, self.full[level], bytes(row))
+            level += 1
+        if self.failures:
+            failure = self.failures[min(self.failures)]
+            if isinstance(failure, _Failed):
+                raise failure
+            path, published, content = failure
+            raise _Failed(path, _tile_difference(self.directory, path, published, content))
+        extra = sorted(self.present - self.expected)
+        if extra:
+            raise _Failed(extra[0], "is not a tile of this tree")
+        return len(self.expected)
 
 
 def _tile_difference(directory: Path, tile: str, published: bytes, expected: bytes) -> str:
@@ -621,7 +897,9 @@ def _tile_difference(directory: Path, tile: str, published: bytes, expected: byt
     )
 
 
-def _check_rollups(directory: Path, size: int, replay: Replay) -> None:
+def _read_rollups(directory: Path, size: int) -> tuple[Any, int]:
+    """The published roll-ups and their freshness window, checked for shape before the
+    entries are replayed to compare with them."""
     if not _is_present(directory, ROLLUPS):
         raise _Failed(ROLLUPS, "missing, so the published roll-ups cannot be checked")
     data = _read_file(directory, ROLLUPS, ROLLUPS_LIMIT, "a roll-ups document")
@@ -646,15 +924,7 @@ def _check_rollups(directory: Path, size: int, replay: Replay) -> None:
             ROLLUPS,
             f"tree_size must be the latest checkpoint's size {size}, not {_shown(tree_size)}",
         )
-    try:
-        recomputed = replay(_iter_lines(directory), size, months)
-    except (ValueError, LookupError, TypeError, ArithmeticError) as error:
-        # The entries verified against the signed root, but a forged bundle's own key can sign
-        # anything: entries the read side cannot fold are a failure, not a crash.
-        raise _Failed(ROLLUPS, f"the entries cannot be replayed: {error}") from error
-    difference = first_difference(published, recomputed)
-    if difference is not None:
-        raise _Failed(ROLLUPS, f"differs from the replay of the entries at {difference}")
+    return published, months
 
 
 def _deeper_than(document: Any, limit: int) -> bool:
