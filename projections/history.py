@@ -140,6 +140,17 @@ def encode_cells(cells: RollupCells, dimension: str) -> bytes | None:
     return orjson.dumps(groups) if groups else None
 
 
+DAY_MARK = "all"
+"""The dimension whose change rows mark every day and batch, empty or not (``{}``): its latest
+day is the day the history last took in, which a batch compares its own day with."""
+
+
+def change_document(cells: RollupCells, dimension: str) -> bytes | None:
+    """A change row's document: ``encode_cells``, and ``{}`` rather than none for ``DAY_MARK``."""
+    document = encode_cells(cells, dimension)
+    return b"{}" if document is None and dimension == DAY_MARK else document
+
+
 def add_encoded(
     cells: RollupCells, dimension: str, document: bytes, keys: Sequence[str] | None = None
 ) -> None:
@@ -260,7 +271,7 @@ def record_batch(
     rows = []
     delta = change()
     for dimension in DIMENSIONS:
-        document = encode_cells(delta, dimension)
+        document = change_document(delta, dimension)
         if document is not None:
             rows.append((dimension, day.isoformat(), last, len(document), document))
     insert_rows(connection, history_changes, ("dimension", "day", "batch", "size", "cells"), rows)
@@ -273,7 +284,7 @@ def _close_days_before(connection: Connection, day: date) -> None:
     went back), drop the snapshots it makes wrong."""
     changes = history_changes
     latest = connection.execute(
-        select(func.max(changes.c.day)).where(changes.c.dimension == "all")
+        select(func.max(changes.c.day)).where(changes.c.dimension == DAY_MARK)
     ).scalar()
     if latest is None or latest == day:
         return
@@ -295,7 +306,7 @@ def _merge_day(connection: Connection, dimension: str, day: date) -> None:
     for _, document in rows:
         add_encoded(cells, dimension, document)
     connection.execute(delete(changes).where(*where))
-    document = encode_cells(cells, dimension)
+    document = change_document(cells, dimension)
     if document is not None:
         insert_rows(
             connection,
@@ -424,7 +435,7 @@ class _DayWriter:
         in_order = self.latest is None or self.day >= self.latest
         self.latest = self.day if in_order else self.latest
         for dimension in DIMENSIONS:
-            change = encode_cells(delta, dimension)
+            change = change_document(delta, dimension)
             if change is None:
                 continue
             self.rows.append((dimension, self.day, MERGED, len(change), change))

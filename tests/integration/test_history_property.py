@@ -240,3 +240,33 @@ def test_a_history_that_does_not_cover_the_day_answers_none_and_the_query_folds_
         result = build_history(services.engine, services.store)
         assert result.events == services.store.max_notification_id()
         assert_history_equals_fold(services, [START, day - timedelta(days=1), day])
+
+
+def test_an_event_recorded_on_an_earlier_day_drops_the_snapshots_it_makes_wrong(
+    settings: LedgerSettings,
+) -> None:
+    """Two writers whose clocks disagree: the second records events on days the history has
+    already closed and snapshotted. Its answers stay those of the fold."""
+    clock = SteppingClock(datetime.combine(START, time(8), tzinfo=UTC))
+    with (
+        mock.patch.object(history_module, "SNAPSHOT_RATIO", 0.0),  # a snapshot every day
+        bulk_store(settings, clock) as services,
+    ):
+        ProjectionRunner(services.engine, services.store).install()
+        register(services)
+        pledges: list[tuple[str, str]] = []
+        for n, days_later in enumerate((0, 2, 4, 6)):
+            day = START + timedelta(days=days_later)
+            clock.set(datetime.combine(day, time(9), tzinfo=UTC) + timedelta(seconds=n))
+            run_step(services, Step(0, "submit", n, 10 * n), pledges, day)
+            catch_up(services, 100)
+        # A clock behind by five days, on a second writer of the same store.
+        late = SteppingClock(datetime.combine(START + timedelta(days=1), time(10), tzinfo=UTC))
+        with bootstrap(
+            services.settings, clock=late, ids=SeededIds(12), write_mode=WriteMode.BULK_LOAD
+        ) as behind:
+            run_step(behind, Step(0, "report", 0, 7), pledges, START + timedelta(days=1))
+            run_step(behind, Step(0, "validate", 4, 0), pledges, START + timedelta(days=1))
+            catch_up(behind, 100)
+        assert in_lockstep(services)
+        assert_history_equals_fold(services, [START + timedelta(days=d) for d in range(-1, 9)])
