@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -110,6 +111,23 @@ def create_history_tables(connection: Connection) -> None:
 # --- the sums as documents ---------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1 << 16)
+def _iso(day: date) -> str:
+    return day.isoformat()  # a few thousand distinct days, each written many times
+
+
+def by_dimension(cells: RollupCells) -> dict[str, RollupCells]:
+    """The sums split by dimension, in one pass."""
+    parts: dict[str, RollupCells] = {}
+    for group, counters in cells.counters.items():
+        parts.setdefault(group[0], RollupCells()).counters[group] = counters
+    for group, entries in cells.freshness.items():
+        parts.setdefault(group[0], RollupCells()).freshness[group] = entries
+    for group, indicators in cells.indicators.items():
+        parts.setdefault(group[0], RollupCells()).indicators[group] = indicators
+    return parts
+
+
 def encode_cells(cells: RollupCells, dimension: str) -> bytes | None:
     """A dimension's sums as JSON: {key: [counters, [[kind, day, n]...], [[indicator,
     measure, pledges, reported, met_target, baseline, latest, target]...]]} (None: empty)."""
@@ -120,7 +138,7 @@ def encode_cells(cells: RollupCells, dimension: str) -> bytes | None:
     for (d, key), entries in cells.freshness.items():
         if d == dimension:
             groups.setdefault(key, [{}, [], []])[1] = [
-                [kind, day.isoformat(), n] for (kind, day), n in entries.items()
+                [kind, _iso(day), n] for (kind, day), n in entries.items()
             ]
     for (d, key), indicators in cells.indicators.items():
         if d == dimension:
@@ -200,10 +218,36 @@ def add_encoded(
 
 def merge_cells(cells: RollupCells, change: RollupCells) -> None:
     """Add ``change`` (differences: negative figures too) to ``cells``, dropping zeros."""
-    for dimension in DIMENSIONS:
-        document = encode_cells(change, dimension)
-        if document is not None:
-            add_encoded(cells, dimension, document)
+    for group, counters in change.counters.items():
+        mine = cells.counters.setdefault(group, {})
+        for name, n in counters.items():
+            value = mine.get(name, 0) + n
+            if value:
+                mine[name] = value
+            else:
+                mine.pop(name, None)
+        if not mine:
+            del cells.counters[group]
+    for group, entries in change.freshness.items():
+        dates = cells.freshness.setdefault(group, {})
+        for entry, n in entries.items():
+            value = dates.get(entry, 0) + n
+            if value:
+                dates[entry] = value
+            else:
+                dates.pop(entry, None)
+        if not dates:
+            del cells.freshness[group]
+    for group, indicators in change.indicators.items():
+        sums = cells.indicators.setdefault(group, {})
+        for measured, totals in indicators.items():
+            summed = sums.get(measured, IndicatorTotals()).plus(totals)
+            if summed.is_zero:
+                sums.pop(measured, None)
+            else:
+                sums[measured] = summed
+        if not sums:
+            del cells.indicators[group]
 
 
 # --- where the history stands ------------------------------------------------------------------
@@ -269,9 +313,9 @@ def record_batch(
     last = notified[-1].notification_id
     _close_days_before(connection, day)
     rows = []
-    delta = change()
+    parts = by_dimension(change())
     for dimension in DIMENSIONS:
-        document = change_document(delta, dimension)
+        document = change_document(parts.get(dimension, RollupCells()), dimension)
         if document is not None:
             rows.append((dimension, day.isoformat(), last, len(document), document))
     insert_rows(connection, history_changes, ("dimension", "day", "batch", "size", "cells"), rows)
@@ -398,7 +442,7 @@ class _DayWriter:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.state = ViewState(decode=decode_sealed)
-        self.totals = RollupCells()
+        self.totals = {dimension: RollupCells() for dimension in DIMENSIONS}
         self.day: str | None = None
         self.latest: str | None = None
         self.rows: list[tuple[Any, ...]] = []
@@ -431,11 +475,13 @@ class _DayWriter:
         delta = RollupCells()
         for pledge_id, before in changes.pledges.items():
             delta.change(before, self.state.pledges[pledge_id])
-        merge_cells(self.totals, delta)
+        parts = by_dimension(delta)
         in_order = self.latest is None or self.day >= self.latest
         self.latest = self.day if in_order else self.latest
         for dimension in DIMENSIONS:
-            change = change_document(delta, dimension)
+            part = parts.get(dimension, RollupCells())
+            merge_cells(self.totals[dimension], part)
+            change = change_document(part, dimension)
             if change is None:
                 continue
             self.rows.append((dimension, self.day, MERGED, len(change), change))
@@ -443,7 +489,7 @@ class _DayWriter:
             last_size = self.snapshot_size.get(dimension, 0)
             grown = self.grown[dimension] >= SNAPSHOT_RATIO * last_size
             if snapshot and in_order and grown:
-                document = encode_cells(self.totals, dimension) or b"{}"
+                document = encode_cells(self.totals[dimension], dimension) or b"{}"
                 self.flush()
                 insert_rows(
                     self.connection,
