@@ -170,7 +170,7 @@ def encode_cells(cells: RollupCells, dimension: str) -> bytes | None:
 
 
 DAY_MARK = "all"
-"""The dimension whose change rows mark every day and batch, empty or not (``{}``): its latest
+"""The dimension whose change rows mark every day and batch, empty or not (``EMPTY``): its latest
 day is the day the history last took in, which a batch compares its own day with."""
 
 
@@ -541,8 +541,18 @@ def build_history(
     It folds up to where the views stood when it began, writing as it goes (the batches of the
     views leave the history alone meanwhile), then, in one transaction that holds the views'
     tracking row (so no batch runs), takes in what the views took in since and puts the
-    history in lockstep with them: from then on each batch of the views adds to it.
+    history in lockstep with them: from then on each batch of the views adds to it. It takes
+    the rebuild's lock: two builds, or a build beside a rebuild, would write the same rows.
     """
+    from projections.rebuild import only_one_rebuild
+
+    with only_one_rebuild(engine, store.settings):
+        return _build_history(engine, store, progress, page_size)
+
+
+def _build_history(
+    engine: Engine, store: EventStore, progress: Callable[[int], None] | None, page_size: int
+) -> HistoryResult:
     from projections.runner import VIEWS, claim_position, read_position
 
     started = time.perf_counter()

@@ -115,7 +115,7 @@ class RebuildResult:
 
 
 @contextmanager
-def _only_rebuild(engine: Engine, settings: LedgerSettings) -> Iterator[None]:
+def only_one_rebuild(engine: Engine, settings: LedgerSettings) -> Iterator[None]:
     """Refuse to run beside another rebuild of the same views (they share the aside tables).
 
     A PostgreSQL advisory lock or a lock file beside the SQLite database: both are released
@@ -159,7 +159,7 @@ def rebuild(
     workers: int = 1,
 ) -> RebuildResult:
     """Rebuild every view from the log and swap the result in; see the module doc."""
-    with _only_rebuild(engine, store.settings):
+    with only_one_rebuild(engine, store.settings):
         return _rebuild(engine, store, progress, projectors, page_size, name, workers)
 
 
