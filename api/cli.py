@@ -73,6 +73,7 @@ from projections import (
     CityOut,
     NetworkOut,
     ProjectionRunner,
+    build_history,
     build_report,
     city,
     network,
@@ -1311,10 +1312,21 @@ def projections_rebuild(
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="Processes folding the log (default: CPU count).")
     ] = max(1, os.cpu_count() or 1),
+    views_only: Annotated[
+        bool,
+        typer.Option(
+            "--views-only",
+            help="Leave the roll-ups' history (as-of queries) as it is: rebuild the views alone.",
+        ),
+    ] = False,
     database_url: DatabaseUrl = None,
     json_output: JsonOutput = False,
 ) -> None:
-    """Rebuild every read model from the log, aside, then swap it in (safe while serving)."""
+    """Rebuild every read model from the log, aside, then swap it in (safe while serving).
+
+    Then the roll-ups' history that as-of queries read (ADR 0017) is written again from the
+    log, in log order, unless --views-only.
+    """
     settings = load_settings(database_url)
     with reported_errors(), open_for_reading(settings):
         pass  # refuses a store that does not exist, rather than creating an empty one
@@ -1329,12 +1341,29 @@ def projections_rebuild(
             progress=lambda p: update(p.events, max(p.total, p.events)),
             workers=workers,
         )
-    summary = {
+    history = None
+    if not views_only:
+        with (
+            reported_errors(),
+            bootstrap(settings) as services,
+            progress_bar("writing the roll-ups' history", enabled=not json_output) as update,
+        ):
+            total = services.store.max_notification_id()
+            history = build_history(
+                services.engine, services.store, progress=lambda n: update(n, max(total, n))
+            )
+    summary: dict[str, object] = {
         "events": result.events,
         "seconds": round(result.seconds, 3),
         "events_per_second": round(result.events_per_second),
         "workers": workers,
     }
+    if history is not None:
+        summary["history"] = {
+            "events": history.events,
+            "seconds": round(history.seconds, 3),
+            "events_per_second": round(history.events_per_second),
+        }
     if json_output:
         print_json(summary)
         return
@@ -1342,6 +1371,11 @@ def projections_rebuild(
         f"Rebuilt the read models from {result.events} events in {result.seconds:.1f} s "
         f"({result.events_per_second:,.0f} events/s, {workers} process(es))."
     )
+    if history is not None:
+        console.print(
+            f"Wrote the roll-ups' history of {history.events} events in {history.seconds:.1f} s "
+            f"({history.events_per_second:,.0f} events/s)."
+        )
 
 
 @projections_app.command("check")

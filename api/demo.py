@@ -35,7 +35,7 @@ from ledger.clock import SteppingClock
 from ledger.commands import Batch
 from ledger.reference_seed import register_reference_seed
 from ledger.write_path import WriteMode
-from projections import rebuild
+from projections import build_history, rebuild
 
 DEMO_START = date(2018, 12, 1)
 FIRST_PLEDGE = date(2019, 1, 15)
@@ -572,7 +572,8 @@ def load_demo(
     A bulk load (the ledger's ``WriteMode.BULK_LOAD``): the log is integrated and a checkpoint
     signed, at the demo's time, after every batch, so bundles carry a history; the read models
     are built once at the end (a rebuild folds far faster than catching up batch by batch:
-    benchmarks/RESULTS.md), with ``rebuild_workers`` processes.
+    benchmarks/RESULTS.md), with ``rebuild_workers`` processes, then the roll-ups' history
+    that as-of queries read (``projections.build_history``).
     """
     if services.store.max_notification_id():
         raise DemoRefused("the demo loads only into an empty store; this one already has events")
@@ -605,6 +606,7 @@ def load_demo(
         if progress is not None:
             progress(done, total)
     rebuild(services.engine, services.store, workers=rebuild_workers)
+    build_history(services.engine, services.store)  # as-of roll-ups read it (ADR 0017)
     mark_demo_finished(services.engine, events=events)
     return DemoSummary(
         networks=len(NETWORKS),

@@ -10,8 +10,12 @@ fresh store, then measures:
   at 1M events);
 - roll-ups: ``projections.rollup`` for random groups of every dimension and ``rollups`` of a
   whole dimension, median and p99 (target: any roll-up p99 <= 50 ms at 1M events);
-- silent pledges of a network (first page of 50), and the catch-up after a single append;
-- as-of: one roll-up as of a past day, folded from the whole log (what a report costs).
+- silent pledges of a network (first page of 50);
+- as of a past day (ADR 0017): the catch-up after one append of the costliest events (a pledge
+  submission or a progress report) without and with the roll-ups' history, the history written
+  from the log (events/s, rows, bytes), one roll-up and every roll-up of a dimension as of
+  random days from the history, a pledge as of a random day (a fold of its own stream), and,
+  beside them, roll-ups and a report folded from the whole log (the oracle the history replaces).
 
 Usage::
 
@@ -39,37 +43,39 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, select, text, update
 
 from api.bootstrap import Services, bootstrap
-from api.demo import demo_clock, load_demo
+from api.demo import DEMO_START, NETWORKS, demo_clock, load_demo, network_key
 from benchmarks.machine import machine
-from domain.principal import Principal
-from ledger.api_keys import key_state
-from ledger.clock import SeededIds, random_ids
+from ledger.clock import SeededIds, SteppingClock, random_ids
 from ledger.settings import LedgerSettings
 from ledger.write_path import WriteMode
 from projections import (
     DIMENSIONS,
     ProjectionRunner,
+    build_history,
+    build_report,
     pledge,
+    pledge_as_of,
     rebuild,
     rollup,
+    rollup_as_of,
     rollups,
     rollups_as_of,
     silent_pledges,
 )
+from projections.history import BUILDING, HISTORY, history_changes, history_snapshots
 from projections.rebuild import RebuildResult
-from projections.tables import live_tables, read_snapshot
-from tests.integration.ledger_scenario import issue_keys
+from projections.tables import live_tables, projection_position, read_snapshot
 
 T = TypeVar("T")
 
-ADMIN = Principal("bench-admin", "admin")
 EVENTS_PER_PLEDGE = 5.82
 TODAY = date(2026, 3, 1)
 MONTHS = 12
@@ -258,35 +264,177 @@ def run(
 
             print(f"silent:     {latency(measure(silent, max(20, queries // 10)))}  (50 a page)")
 
-            runner = ProjectionRunner(services.engine, services.store)
-            catch_up_samples = []
-            run_id = uuid.uuid4().hex[:8]
-            if key_state(services.ledger, ADMIN.key_id) is None:  # a cached store may have it
-                with services.ledger.batch() as batch:
-                    issue_keys(batch, ADMIN)
-            for n in range(min(200, queries)):
-                city = {"id": f"bench-{run_id}-{n}", "name": {"en": "Bench"}, "country": "MA"}
-                with services.ledger.batch() as batch:
-                    batch.execute("register_city", ADMIN, city)
-                started = time.perf_counter()
-                runner.catch_up()
-                catch_up_samples.append(time.perf_counter() - started)
-            print(f"catch-up:   {latency(catch_up_samples)}  after one append")
-
-            day = date(2024, 1, 1)
-            started = time.perf_counter()
-            profiled(
-                prof,
-                "as-of",
-                lambda: rollups_as_of(services.store, "network", day, freshness_months=MONTHS),
-            )
-            seconds = time.perf_counter() - started
-            print(
-                f"as-of:      {events / seconds:,.0f} events/s folded "
-                f"(roll-ups by network as of {day}, {seconds:.1f} s)"
-            )
+            as_of_part(services, events, queries, rng, prof)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+# --- as of a past day (ADR 0017) ----------------------------------------------------------------
+
+
+def history_size(services: Services) -> str:
+    """Rows and stored bytes of the roll-ups' history."""
+    parts = []
+    with services.engine.connect() as connection:
+        for table in (history_changes, history_snapshots):
+            rows, size = connection.execute(
+                select(func.count(), func.coalesce(func.sum(table.c.size), 0))
+            ).one()
+            parts.append(
+                f"{table.name.removeprefix('projection_history_')} {rows:,} rows, "
+                f"{size / 1e6:.1f} MB"
+            )
+    return "; ".join(parts)
+
+
+def costly_appends(services: Services, runner: ProjectionRunner, count: int) -> list[float]:
+    """Catch-up after each of ``count`` appends of the costliest events: a pledge submission
+    (a new view, a dozen groups) and a progress report on it (a new anchor, readings)."""
+    members = live_tables().members
+    with services.engine.connect() as connection:
+        network_id, city_id = connection.execute(
+            select(members.c.network_id, members.c.city_id)
+            .where(members.c.network_id == NETWORKS[0][0])
+            .limit(1)
+        ).one()
+    principal = network_key(network_id)
+    samples = []
+    for n in range(count):
+        body = {
+            "network_id": network_id,
+            "cities": [city_id],
+            "title": {"en": f"Benchmark pledge {n}"},
+            "description": {"en": "A pledge written by the projections benchmark."},
+            "gcm_objectives": sorted({1 + n % 23, 16}),
+            "gcr_areas": [],
+            "sdg_targets": ["10.7"],
+            "priority_areas": [],
+            "starts_on": "2026-01-01",
+            "ends_on": "2027-12-31",
+            "indicators": [
+                {
+                    "id": "people-served",
+                    "title": {"en": "People served"},
+                    "measure": "unit",
+                    "ascending": True,
+                    "baseline": {"value": "0", "date": "2026-01-01"},
+                    "targets": [{"value": "1000", "date": "2027-12-31"}],
+                }
+            ],
+        }
+        with services.ledger.batch() as batch:
+            pledge_id = batch.execute("submit_pledge", principal, body).pledge_id
+        started = time.perf_counter()
+        runner.catch_up()
+        samples.append(time.perf_counter() - started)
+        report = {
+            "period": {"start": "2026-01-01", "end": "2026-02-28"},
+            "stage": "in_progress",
+            "observations": [
+                {"indicator_id": "people-served", "value": str(n), "date": "2026-02-28"}
+            ],
+        }
+        with services.ledger.batch() as batch:
+            batch.execute("report_progress", principal, report, target=pledge_id)
+        started = time.perf_counter()
+        runner.catch_up()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def as_of_part(
+    services: Services, events: int, queries: int, rng: random.Random, prof: bool
+) -> None:
+    """The write-side cost of the roll-ups' history and the as-of queries it serves, beside
+    the fold of the log they replace (the oracle) and the live views (the floor)."""
+    engine, store = services.engine, services.store
+    # After the demo's days (a reused store's clock would start at the demo's first day).
+    clock = services.ledger.clock
+    if isinstance(clock, SteppingClock):
+        clock.set(datetime.combine(TODAY, dtime(12), tzinfo=UTC))
+    runner = ProjectionRunner(engine, store)
+    appends = min(100, queries)
+    with engine.begin() as connection:  # the history set aside: the views' batches alone
+        connection.execute(
+            update(projection_position)
+            .where(projection_position.c.name == HISTORY)
+            .values(notification_id=BUILDING)
+        )
+    print(
+        f"catch-up:   {latency(costly_appends(services, runner, appends))}  "
+        "after one append (submission or progress report), without the history"
+    )
+    result = profiled(prof, "history", lambda: build_history(engine, store))
+    print(
+        f"history:    {result.events_per_second:,.0f} events/s written from the log "
+        f"({result.events:,} events in {result.seconds:.1f} s; {history_size(services)})"
+    )
+    print(
+        f"catch-up:   {latency(costly_appends(services, runner, appends))}  "
+        "after one append (submission or progress report), with the history"
+    )
+
+    first = DEMO_START
+    span = (TODAY - first).days
+    days = [first + timedelta(days=rng.randrange(span)) for _ in range(queries)]
+    by_dimension = groups(services)
+    all_samples: list[float] = []
+    for dimension in DIMENSIONS:
+        keys = by_dimension.get(dimension, [])
+        if not keys:
+            continue
+
+        def one(dimension: str = dimension, keys: list[str] = keys) -> None:
+            rollup_as_of(
+                store,
+                dimension,
+                rng.choice(keys),
+                rng.choice(days),
+                freshness_months=MONTHS,
+                engine=engine,
+            )
+
+        samples = measure(one, max(20, queries // len(DIMENSIONS)))
+        all_samples += samples
+        print(f"as-of:      {latency(samples)}  one roll-up by {dimension} from the history")
+    print(f"as-of:      {latency(all_samples)}  one roll-up of any group from the history")
+    for dimension in ("gcm_objective", "network", "country", "city"):
+
+        def listing(dimension: str = dimension) -> None:
+            rollups_as_of(
+                store, dimension, rng.choice(days), freshness_months=MONTHS, engine=engine
+            )
+
+        samples = measure(listing, max(20, queries // 20))
+        print(f"as-of:      {latency(samples)}  every {dimension} from the history")
+    pledge_ids = _pledge_ids(services)
+
+    def page_as_of() -> None:
+        pledge_as_of(store, rng.choice(pledge_ids), rng.choice(days), freshness_months=MONTHS)
+
+    print(f"as-of:      {latency(measure(page_as_of, queries))}  one pledge (its own stream)")
+
+    day = date(2024, 1, 1)
+    started = time.perf_counter()
+    profiled(
+        prof,
+        "as-of fold",
+        lambda: rollups_as_of(store, "network", day, freshness_months=MONTHS),
+    )
+    seconds = time.perf_counter() - started
+    print(
+        f"as-of:      {seconds * 1000:,.0f} ms every network folded from the log, the oracle "
+        f"({events / seconds:,.0f} events/s)"
+    )
+    started = time.perf_counter()
+    build_report(store, services.log, as_of=day, freshness_months=MONTHS)
+    print(f"report:     {time.perf_counter() - started:.1f} s as of {day} (a fold of the log)")
+
+
+def _pledge_ids(services: Services) -> list[str]:
+    table = live_tables().pledges
+    with services.engine.connect() as connection:
+        return list(connection.execute(select(table.c.pledge_id)).scalars())
 
 
 def main() -> None:

@@ -9,7 +9,9 @@ The public surface, for the API and the command line:
 - reading them: ``pledge``, ``list_pledges``, ``pledge_timeline``, ``rollup`` / ``rollups`` /
   ``all_rollups``, ``silent_pledges``, ``city``, ``network``, ``signatures`` (open the
   connection with ``read_snapshot(engine)`` when a query reads several tables).
-- the past: ``pledge_as_of``, ``rollup_as_of``, ``rollups_as_of``.
+- the past: ``pledge_as_of``, ``rollup_as_of``, ``rollups_as_of`` (given the engine, roll-ups
+  are read from the roll-ups' history, ADR 0017); ``build_history(engine, store)`` writes that
+  history from the log for a store whose history is behind (loaded in bulk, or older).
 - reports: ``build_report`` / ``report_from_entries`` return the ``ReportOut`` data (the api
   layer's ``api.report_formats`` writes it); the published roll-ups: ``rollups_document`` and
   its offline twin ``recompute_rollups_document``.
@@ -18,6 +20,7 @@ The public surface, for the API and the command line:
 from projections.as_of import pledge_as_of, rollup_as_of, rollups_as_of
 from projections.counters import DIMENSIONS
 from projections.errors import InvalidQuery, ProjectionError, RebuildFailed
+from projections.history import HistoryResult, build_history
 from projections.models import (
     CheckpointCitationOut,
     CityOut,
@@ -72,6 +75,7 @@ __all__ = [
     "ExternalIdOut",
     "FlagCountOut",
     "FreshnessOut",
+    "HistoryResult",
     "IndicatorOut",
     "IndicatorProgressOut",
     "InvalidQuery",
@@ -102,6 +106,7 @@ __all__ = [
     "TranslationOut",
     "ValidationOut",
     "all_rollups",
+    "build_history",
     "build_report",
     "city",
     "list_pledges",

@@ -4,15 +4,19 @@
 and freshness judged on D. That is exactly what the live views showed at the end of D, because
 the live views are the same fold of the same events (the property tests hold them to it).
 
-A pledge reads only its own stream (and its cities'); a roll-up folds the whole log, which is the
-price of reproducing it from nothing but the log: use it for reports, not for every page view.
+A pledge reads only its own stream (and its cities'). A roll-up is read from the roll-ups'
+history (``projections.history``, ADR 0017) when given the engine and the history covers the
+day; otherwise it folds the whole log, which is the price of reproducing it from nothing but the
+log. The fold stays the oracle: the property tests hold the history equal to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+
+from sqlalchemy import Engine
 
 from domain.events import CityRegistered
 from domain.pledge import pledge_stream
@@ -21,6 +25,7 @@ from ledger.envelope import Envelope
 from ledger.store import EventStore
 from projections.counters import RollupCells, check_dimension
 from projections.envelopes import read_envelope, recorded_by_end_of
+from projections.history import cells_as_of, covered
 from projections.models import PledgeOut, RollupOut
 from projections.pledge_fold import PledgeView
 from projections.pledge_page import matches_supported_by, pledge_page
@@ -34,6 +39,7 @@ from projections.state import (
     ViewState,
     without_cycle_collection,
 )
+from projections.tables import read_snapshot
 
 
 class _StoreLoader:
@@ -153,21 +159,65 @@ def rollups_of(
     return [r for r in found if r is not None]
 
 
+def rollups_from_history(
+    engine: Engine,
+    store: EventStore,
+    dimension: str,
+    day: date,
+    *,
+    freshness_months: int,
+    keys: Sequence[str] | None = None,
+) -> list[RollupOut] | None:
+    """Every roll-up of a dimension (of ``keys`` only, if given) as it stood at the end of
+    ``day``, read from the roll-ups' history (``projections.history``); None when the history
+    does not hold every event recorded by then (the views are behind, or it was never built)."""
+    check_dimension(dimension)
+    with read_snapshot(engine) as connection:
+        if not covered(connection, store, day):
+            return None
+        cells = cells_as_of(connection, dimension, day, keys)
+    return rollups_of(cells, dimension, day, freshness_months)
+
+
 @without_cycle_collection()
 def rollups_as_of(
-    store: EventStore, dimension: str, day: date, *, freshness_months: int
+    store: EventStore,
+    dimension: str,
+    day: date,
+    *,
+    freshness_months: int,
+    engine: Engine | None = None,
 ) -> list[RollupOut]:
-    """Every roll-up of a dimension as it stood at the end of ``day``."""
+    """Every roll-up of a dimension as it stood at the end of ``day``: from the history when
+    ``engine`` is given and it covers the day, else folded from the log (the same answer)."""
     check_dimension(dimension)
+    if engine is not None:
+        found = rollups_from_history(
+            engine, store, dimension, day, freshness_months=freshness_months
+        )
+        if found is not None:
+            return found
     cells = views_as_of(store, day).state.rollup_cells()
     return rollups_of(cells, dimension, day, freshness_months)
 
 
 @without_cycle_collection()
 def rollup_as_of(
-    store: EventStore, dimension: str, key: str, day: date, *, freshness_months: int
+    store: EventStore,
+    dimension: str,
+    key: str,
+    day: date,
+    *,
+    freshness_months: int,
+    engine: Engine | None = None,
 ) -> RollupOut | None:
-    """One group's roll-up as it stood at the end of ``day``."""
+    """One group's roll-up as it stood at the end of ``day`` (see ``rollups_as_of``)."""
     check_dimension(dimension)
+    if engine is not None:
+        found = rollups_from_history(
+            engine, store, dimension, day, freshness_months=freshness_months, keys=[key]
+        )
+        if found is not None:
+            return found[0] if found else None
     cells = views_as_of(store, day).state.rollup_cells()
     return cells.rollup(dimension, key, day, freshness_months)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from sqlalchemy import Connection
 
 from ledger.envelope import Envelope
+from projections.counters import RollupCells
 from projections.state import Changes, ViewState
 from projections.tables import ViewTables
 
@@ -28,6 +29,17 @@ class ProjectionBatch:
     notified: Sequence[Notified]
     state: ViewState
     changes: Changes
+    _rollup_change: list[RollupCells] = field(default_factory=list, compare=False, repr=False)
+
+    def rollup_change(self) -> RollupCells:
+        """What the batch changed in the roll-up sums (worked out once: the roll-up tables and
+        their history both take it in)."""
+        if not self._rollup_change:
+            delta = RollupCells()
+            for pledge_id, before in self.changes.pledges.items():
+                delta.change(before, self.state.pledges[pledge_id])
+            self._rollup_change.append(delta)
+        return self._rollup_change[0]
 
 
 class Projector(Protocol):

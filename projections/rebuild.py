@@ -70,7 +70,7 @@ from projections.rollups import RollupProjector
 from projections.runner import (
     VIEWS,
     Position,
-    apply_batch,
+    apply_day_batch,
     claim_position,
     default_projectors,
     notified_page,
@@ -118,7 +118,7 @@ class RebuildResult:
 
 
 @contextmanager
-def _only_rebuild(engine: Engine, settings: LedgerSettings) -> Iterator[None]:
+def only_one_rebuild(engine: Engine, settings: LedgerSettings) -> Iterator[None]:
     """Refuse to run beside another rebuild of the same views (they share the aside tables).
 
     A PostgreSQL advisory lock or a lock file beside the SQLite database: both are released
@@ -162,7 +162,7 @@ def rebuild(
     workers: int = 1,
 ) -> RebuildResult:
     """Rebuild every view from the log and swap the result in; see the module doc."""
-    with _only_rebuild(engine, store.settings):
+    with only_one_rebuild(engine, store.settings):
         return _rebuild(engine, store, progress, projectors, page_size, name, workers)
 
 
@@ -205,13 +205,29 @@ def _rebuild(
 
     report(RebuildProgress("swap", position.events, head))
     with engine.begin() as connection:
-        claim_position(connection, name)
+        live_position = claim_position(connection, name)
         while True:
-            page = notified_page(store, position.notification_id, page_size, connection=connection)
+            # Cut at the live views' position: the roll-ups' history stands there with them
+            # (if in lockstep) and takes in only the events after it, a day at a time.
+            stop = live_position.notification_id
+            page = notified_page(
+                store,
+                position.notification_id,
+                page_size,
+                stop=stop if position.notification_id < stop else None,
+                connection=connection,
+            )
             if not page:
                 break
-            apply_batch(connection, aside, projectors, page)
-            position = Position(page[-1].notification_id, position.events + len(page))
+            applied = apply_day_batch(
+                connection,
+                aside,
+                projectors,
+                page,
+                after=position.notification_id,
+                history=name == VIEWS,
+            )
+            position = Position(applied[-1].notification_id, position.events + len(applied))
         rename_view_tables(connection, live, retired)
         rename_view_tables(connection, aside, live)
         save_position(connection, name, position)

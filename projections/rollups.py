@@ -102,9 +102,7 @@ def _totals(row: Any) -> IndicatorTotals:
 
 class RollupProjector:
     def apply(self, connection: Connection, tables: ViewTables, batch: ProjectionBatch) -> None:
-        delta = RollupCells()
-        for pledge_id, before in batch.changes.pledges.items():
-            delta.change(before, batch.state.pledges[pledge_id])
+        delta = batch.rollup_change()
         self._add_counts(connection, tables.rollup_counters, _counter_rows(delta), COUNTER_KEY)
         self._add_counts(connection, tables.rollup_freshness, _freshness_rows(delta), FRESHNESS_KEY)
         self._add_indicators(connection, tables, delta)

@@ -28,6 +28,7 @@ from ledger.database import serialise_startup_ddl
 from ledger.errors import StoreUnavailable
 from ledger.store import EventStore
 from projections.envelopes import read_envelope
+from projections.history import create_history_tables, one_day, record_batch
 from projections.pledge_fold import PledgeView, view_from_document
 from projections.pledges import PledgeProjector
 from projections.projector import Notified, ProjectionBatch, Projector
@@ -145,7 +146,7 @@ def apply_batch(
     tables: ViewTables,
     projectors: Sequence[Projector],
     notified: Sequence[Notified],
-) -> None:
+) -> ProjectionBatch:
     """Fold ``notified`` against the stored views and let every projector write the changes."""
     state = ViewState(StoredViews(connection, tables), decode=decode_sealed)
     envelopes = [n.envelope for n in notified]
@@ -154,6 +155,27 @@ def apply_batch(
     batch = ProjectionBatch(notified, state, state.take_changes())
     for projector in projectors:
         projector.apply(connection, tables, batch)
+    return batch
+
+
+def apply_day_batch(
+    connection: Connection,
+    tables: ViewTables,
+    projectors: Sequence[Projector],
+    notified: Sequence[Notified],
+    *,
+    after: int,
+    history: bool = True,
+) -> Sequence[Notified]:
+    """``apply_batch`` on the events of ``notified`` recorded on the day of the first (the
+    others wait for the next batch), and add them to the roll-ups' history if it stands at
+    ``after`` with the views (``history``: for the default views' runner only); answer the
+    events applied."""
+    day = one_day(notified)
+    batch = apply_batch(connection, tables, projectors, day)
+    if history:
+        record_batch(connection, day, batch.rollup_change, after=after)
+    return day
 
 
 def notified_page(
@@ -201,22 +223,31 @@ class ProjectionRunner:
             serialise_startup_ddl(connection)
             create_view_tables(connection, self.tables)
             ensure_position(connection, self.name)
+            if self.name == VIEWS:
+                # A new store's history starts with its views; an older store's waits for
+                # build_history (its tracking row is new at 0 while the views stand further).
+                create_history_tables(connection)
         self._installed = True
 
     def position(self) -> Position:
         return read_position(self.engine, self.name)
 
     def run_batch(self, until: int | None = None) -> int:
-        """Apply the next batch (at most ``batch_size`` events, none past ``until``).
+        """Apply the next batch (at most ``batch_size`` events of one day, none past ``until``).
 
         Answers how many events it applied; 0 when the views are up to date.
         """
+        return self._run_batch(until)[0]
+
+    def _run_batch(self, until: int | None) -> tuple[int, bool]:
+        """The events applied, and whether more may be waiting (a full page, or one cut at
+        the end of a day)."""
         if not self._installed:
             self.install()
         with self.engine.begin() as connection:
             position = claim_position(connection, self.name)
             if until is not None and position.notification_id >= until:
-                return 0
+                return 0, False
             notified = notified_page(
                 self.store,
                 position.notification_id,
@@ -225,14 +256,21 @@ class ProjectionRunner:
                 connection=connection,
             )
             if not notified:
-                return 0
-            apply_batch(connection, self.tables, self.projectors, notified)
+                return 0, False
+            applied = apply_day_batch(
+                connection,
+                self.tables,
+                self.projectors,
+                notified,
+                after=position.notification_id,
+                history=self.name == VIEWS,
+            )
             save_position(
                 connection,
                 self.name,
-                Position(notified[-1].notification_id, position.events + len(notified)),
+                Position(applied[-1].notification_id, position.events + len(applied)),
             )
-        return len(notified)
+        return len(applied), len(applied) < len(notified) or len(notified) >= self.batch_size
 
     def behind(self) -> int:
         """How many events of the log the views have not taken in yet."""
@@ -256,11 +294,11 @@ class ProjectionRunner:
         """
         applied = 0
         while True:
-            done = self.run_batch(until)
+            done, more = self._run_batch(until)
             applied += done
             if progress is not None and done:
                 progress(applied)
-            if done < self.batch_size:
+            if not more:
                 return applied
 
     def follow(self, poll_interval: float = 1.0, stop: threading.Event | None = None) -> None:

@@ -2,8 +2,8 @@
 its timeline, and the roll-ups (one network's, or every key of a dimension).
 
 Everything here reads the projections' ``XxxOut`` models; nothing writes. Dates in the past
-(``as_of``) fold the log through ``projections.as_of`` behind ``state_as_of`` and
-``rollups_on``, the one place to make them fast later.
+(``as_of``) go through ``projections.as_of`` behind ``state_as_of`` (a fold of the pledge's own
+stream) and ``rollups_on`` (the roll-ups' history, or a fold of the log it does not cover).
 """
 
 from __future__ import annotations
@@ -137,11 +137,15 @@ def state_as_of(services: Services, pledge_id: str, day: date) -> PledgeOut | No
 def rollups_on(
     services: Services, dimension: str, day: date, key: str | None = None
 ) -> list[RollupOut]:
-    """Roll-ups as they stood at the end of a past day (folds the log)."""
+    """Roll-ups as they stood at the end of a past day (from the roll-ups' history, or a fold
+    of the log when it does not cover the day)."""
     months = services.settings.freshness_months
+    engine = services.engine
     if key is None:
-        return rollups_as_of(services.store, dimension, day, freshness_months=months)
-    found = rollup_as_of(services.store, dimension, key, day, freshness_months=months)
+        return rollups_as_of(services.store, dimension, day, freshness_months=months, engine=engine)
+    found = rollup_as_of(
+        services.store, dimension, key, day, freshness_months=months, engine=engine
+    )
     return [found] if found is not None else []
 
 

@@ -98,6 +98,22 @@ def test_projections_rebuild_reports_what_it_folded(env: dict[str, str]) -> None
     assert after.exit_code == 0
 
 
+def test_projections_rebuild_writes_the_history_as_of_queries_read_unless_views_only(
+    env: dict[str, str],
+) -> None:
+    result = runner.invoke(app, ["projections", "rebuild", "--workers", "1", "--json"], env=env)
+    assert result.exit_code == 0, result.stderr
+    summary = orjson.loads(result.stdout)
+    assert summary["history"]["events"] == summary["events"]
+    views_only = runner.invoke(
+        app, ["projections", "rebuild", "--workers", "1", "--views-only", "--json"], env=env
+    )
+    assert views_only.exit_code == 0, views_only.stderr
+    assert "history" not in orjson.loads(views_only.stdout)
+    text = runner.invoke(app, ["projections", "rebuild", "--workers", "1"], env=env)
+    assert "roll-ups' history" in text.stdout
+
+
 def test_bundle_carries_rollups_and_verify_replays_them(
     env: dict[str, str], tmp_path: Path
 ) -> None:
