@@ -20,7 +20,7 @@ a conflict (ADR 0002).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -135,6 +135,13 @@ class Ledger:
         )
         [written] = self.commit(batch)
         return written
+
+    def release(self, stream_ids: Iterable[str]) -> None:
+        """A bulk loader is done with these streams: its stream cache need not keep them.
+
+        A later command on one of them reads it from the store again, so this changes how much
+        memory a load holds, never what it decides."""
+        self.cache.release(stream_ids)
 
     def pledge_state(self, pledge_id: str) -> PledgeState:
         return self.new_batch().pledge(pledge_id)
