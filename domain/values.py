@@ -187,6 +187,8 @@ def _is_thousands_grouped(groups: list[str], separators: set[str]) -> bool:
 
 
 def _looks_like_phone_number(run: str) -> bool:
+    if len(run) < 8:
+        return False  # fewer than the 8 digits the shortest number below needs
     groups = _DIGIT_GROUP.findall(run)
     digits = sum(len(group) for group in groups)
     # "(555) 123-4567": the parenthesised area code may stand apart from the rest's separator
