@@ -157,7 +157,8 @@ class Ledger:
         self.log.integrate()
         if self.mode is WriteMode.BULK_LOAD:
             # A checkpoint per commit, however close in time: a loader's history is its batches.
-            self.log.sign(wait=False, force=True)
+            # It signs the edge the integration just extended (ADR 0018).
+            self.log.sign(wait=False, force=True, own_edge=True)
             return tuple(Written(result) for result in results)
         self._catch_up_read_models(results, notification_ids)
         receipts = iter(self.log.receipts([e.event_id for r in results for e in r.events]))
