@@ -512,6 +512,7 @@ class PledgeSteps:
         self.quality = quality
         self.today = schedule.today
         self.cursor = submitted_at
+        self.cut = False
         self.achievement = self._achievement()
         # The end date as amendments move it (the plan keeps the submitted one).
         self.ends_on = plan.ends_on
@@ -546,8 +547,10 @@ class PledgeSteps:
     # --- helpers -------------------------------------------------------------------------------
 
     def _add(self, at: datetime, kind: str, run: PledgeRun) -> bool:
-        """Add a step unless it would happen on or after the demo's today."""
-        if at.date() >= self.today:
+        """Add a step unless it would happen on or after the demo's today; after one that
+        would, nothing more happens to the pledge (its story is cut at today)."""
+        if self.cut or at.date() >= self.today:
+            self.cut = True
             return False
         plan = self.plan
 
