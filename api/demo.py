@@ -513,6 +513,8 @@ class PledgeSteps:
         self.today = schedule.today
         self.cursor = submitted_at
         self.cut = False
+        self.last_done = 0.0
+        """How far along the last planned report says the pledge got."""
         self.achievement = self._achievement()
         # The end date as amendments move it (the plan keeps the submitted one).
         self.ends_on = plan.ends_on
@@ -683,6 +685,7 @@ class PledgeSteps:
                 done = self.achievement
             stage = _stage(elapsed, filed, done, rng)
             report = Report(period_start, period_end, stage, done, rng.random() < 0.3)
+            self.last_done = done
             at = max(self.cursor, _moment(report_day, rng))
             if not self._add(at, "progress reported", _reporting(report, filed)):
                 break
@@ -718,7 +721,7 @@ class PledgeSteps:
             elif reports == 0:
                 outcome = rng.choice(("partially_fulfilled", "not_fulfilled"))
             else:
-                outcome = _outcome(self.achievement)
+                outcome = _outcome(self.last_done)
             note = f"Closed at the end of the pledge (demo): {outcome.replace('_', ' ')}."
             body = {"outcome": outcome, "note": note}
             self._add(_moment(day, rng), "pledge closed", self._execute("close_pledge", body))
