@@ -197,7 +197,7 @@ def run_bare(settings: LedgerSettings, events: int, backend: str, batch: int) ->
             ids.append(aggregate.id)
         for n in range(REPORTS_PER_PLEDGE):
             for aggregate_id in ids:
-                loaded = app.repository.get(aggregate_id)
+                loaded: BarePledge = app.repository.get(aggregate_id)
                 loaded.report(progress_body(n))
                 app.save(loaded)
     else:
