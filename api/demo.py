@@ -279,7 +279,6 @@ class DemoSchedule:
         self._stride = _coprime_stride(len(self.cities))
         self._recent: dict[str, deque[str]] = {n.id: deque(maxlen=16) for n in self.networks}
         self.signatures = 0
-        self.pledges_planned = 0
         self.finished: list[str] = []
         """Streams of pledges whose last step has run (the loader releases them)."""
 
@@ -436,7 +435,6 @@ class DemoSchedule:
             priority_areas=tuple(sorted(rng.sample(areas, k=min(len(areas), rng.randint(0, 2))))),
             indicators=self._indicators(theme, quality, rng),
         )
-        self.pledges_planned += 1
         PledgeSteps(self, plan, rng, quality, submitted_at).build()
         return plan if plan.steps else None
 
