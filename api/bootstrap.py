@@ -109,7 +109,9 @@ class SignedLogReader(TransparencyLog):
     def integrate(self, *, batch_size: int = 5000) -> int:
         return self.tree_size()
 
-    def sign(self, *, wait: bool = True, force: bool = False) -> SignedCheckpoint:
+    def sign(
+        self, *, wait: bool = True, force: bool = False, own_edge: bool = False
+    ) -> SignedCheckpoint:
         latest = self.latest_checkpoint()
         if latest is None:
             raise LogError(

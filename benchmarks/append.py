@@ -1,10 +1,21 @@
-"""Append throughput: pledge events through the ledger vs a bare eventsourcing aggregate.
+"""Write throughput, like with like: the ledger's real writes against bare eventsourcing writes.
 
-Both sides write the same number of events, one command per transaction, on the same kind of
-store: the ledger parses and validates each command, decides it in the domain, seals a canonical
-envelope and appends it; the bare side triggers an event on an eventsourcing ``Aggregate``
-(loaded through the application's repository) and saves it. The ratio bare/ledger (events/s)
-is the ledger's overhead; the target is at most 1.5.
+Both sides write the same events (pledge submissions, then progress reports on each pledge) on
+the same kind of store, and both pay what such a write really pays:
+
+- ``receipted`` (one command per commit, as one HTTP write without the HTTP): the ledger
+  validates the command, decides it in the domain, seals a canonical envelope, appends it,
+  integrates it into the transparency log, catches the read models up, signs a checkpoint and
+  builds the receipt with its inclusion proof. The bare side loads the aggregate through the
+  application's repository (the ledger loads the stream through its cache), triggers the
+  event and saves it, one transaction each.
+- ``bulk`` (``--batch`` commands per commit, as the demo and imports load): the ledger appends
+  each batch, integrates it, signs a checkpoint per commit and rebuilds the read models at the
+  end; the bare side keeps its aggregates in memory (as the ledger's stream cache does) and
+  saves each batch's events in one transaction.
+
+The bare side is the floor, measured in the same run: the ratio bare/ledger (events/s) is what
+the ledger's rules, canonical bytes, log, signatures and read models cost on top of the store.
 
     python -m benchmarks.append                      # SQLite, 5,000 events
     python -m benchmarks.append --events 20000 --postgres-url postgresql://postgres@127.0.0.1:5432/test
@@ -13,6 +24,7 @@ is the ledger's overhead; the target is at most 1.5.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 import uuid
@@ -29,14 +41,40 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.utils import Environment, EnvType
 from psycopg import sql
 
-from api.bootstrap import bootstrap
+from api.bootstrap import Services, bootstrap
 from benchmarks.machine import machine
+from domain.keys import OPERATOR
+from domain.principal import Principal
 from ledger.clock import SteppingClock
 from ledger.settings import LedgerSettings
 from ledger.write_path import WriteMode
-from tests.integration.ledger_scenario import UCLG, pledge_body, register_basics
+from projections import rebuild
 
 REPORTS_PER_PLEDGE = 4
+ADMIN = Principal("bench-admin", "admin")
+NETWORK = Principal("bench-network-key", "network", "bench-network")
+
+
+def pledge_body() -> dict[str, Any]:
+    return {
+        "network_id": "bench-network",
+        "cities": ["ma-marrakech"],
+        "title": {"en": "One-stop welcome centre for newcomers"},
+        "description": {"en": "Open a municipal welcome centre offering orientation."},
+        "gcm_objectives": [3, 15],
+        "sdg_targets": ["10.7"],
+        "starts_on": "2026-01-01",
+        "ends_on": "2028-12-31",
+        "indicators": [
+            {
+                "id": "people-served",
+                "title": {"en": "People served"},
+                "measure": "unit",
+                "baseline": {"value": "0", "date": "2026-01-01"},
+                "targets": [{"value": "5000", "date": "2028-12-31"}],
+            }
+        ],
+    }
 
 
 def progress_body(n: int) -> dict[str, Any]:
@@ -46,6 +84,26 @@ def progress_body(n: int) -> dict[str, Any]:
         "observations": [{"indicator_id": "people-served", "value": str(n), "date": "2026-02-01"}],
         "narrative": {"en": f"Report {n}."},
     }
+
+
+def _issue(principal: Principal) -> dict[str, Any]:
+    return {
+        "key_id": principal.key_id,
+        "role": principal.role,
+        "network_id": principal.network_id,
+        "label": "benchmark key",
+    }
+
+
+def register_network_and_city(services: Services) -> None:
+    """What the writes below need: keys, a network, a member city."""
+    with services.ledger.batch() as batch:
+        batch.execute("issue_key", OPERATOR, _issue(ADMIN))
+        batch.execute("register_network", ADMIN, {"id": "bench-network", "name": {"en": "Bench"}})
+        batch.execute("issue_key", OPERATOR, _issue(NETWORK))
+        city = {"id": "ma-marrakech", "name": {"en": "Marrakech"}, "country": "MA"}
+        batch.execute("register_city", ADMIN, city)
+        batch.execute("join_network", ADMIN, {"city_id": "ma-marrakech"}, target="bench-network")
 
 
 class BarePledge(Aggregate):
@@ -69,6 +127,7 @@ class BareApplication(Application[uuid.UUID]):
 @dataclass
 class Figure:
     backend: str
+    mode: str
     side: str
     events: int
     seconds: float
@@ -78,48 +137,85 @@ class Figure:
         return self.events / self.seconds
 
 
-def run_ledger(settings: LedgerSettings, events: int, backend: str) -> Figure:
+def _commands(events: int) -> tuple[int, int]:
+    pledges = max(1, events // (1 + REPORTS_PER_PLEDGE))
+    return pledges, pledges * (1 + REPORTS_PER_PLEDGE)
+
+
+def run_ledger(settings: LedgerSettings, events: int, backend: str, batch: int) -> Figure:
     clock = SteppingClock(datetime(2026, 3, 1, tzinfo=UTC), step=timedelta(milliseconds=1))
-    # Measure the append path alone: no log, no read models.
-    with bootstrap(settings, clock=clock, write_mode=WriteMode.APPEND_ONLY) as services:
-        register_basics(services)
-        pledges = events // (1 + REPORTS_PER_PLEDGE)
+    mode = WriteMode.RECEIPTED if batch == 1 else WriteMode.BULK_LOAD
+    pledges, written = _commands(events)
+    with bootstrap(settings, clock=clock, write_mode=mode) as services:
+        register_network_and_city(services)
+        if mode is WriteMode.BULK_LOAD:
+            rebuild(services.engine, services.store)
+        ledger = services.ledger
         started = time.perf_counter()
-        ids = []
-        for _ in range(pledges):
-            with services.ledger.batch() as batch:
-                ids.append(batch.execute("submit_pledge", UCLG, pledge_body()).pledge_id or "")
-        written = pledges
-        for n in range(REPORTS_PER_PLEDGE):
-            for pledge_id in ids:
-                with services.ledger.batch() as batch:
-                    batch.execute("report_progress", UCLG, progress_body(n), target=pledge_id)
-                written += 1
+        ids: list[str] = []
+        if mode is WriteMode.RECEIPTED:
+            for _ in range(pledges):
+                done = ledger.write("submit_pledge", NETWORK, pledge_body())
+                ids.append(done.result.pledge_id or "")
+                assert done.receipts, "a receipted write answers a receipt"
+            for n in range(REPORTS_PER_PLEDGE):
+                for pledge_id in ids:
+                    ledger.write("report_progress", NETWORK, progress_body(n), target=pledge_id)
+        else:
+            commands: list[tuple[str, dict[str, Any], int | None]] = [
+                ("submit_pledge", pledge_body(), None) for _ in range(pledges)
+            ]
+            commands += [
+                ("report_progress", progress_body(n), p)
+                for n in range(REPORTS_PER_PLEDGE)
+                for p in range(pledges)
+            ]
+            for first in range(0, len(commands), batch):
+                with ledger.batch() as unit:
+                    for _, body, pledge in commands[first : first + batch]:
+                        if pledge is None:
+                            result = unit.execute("submit_pledge", NETWORK, body)
+                            ids.append(result.pledge_id or "")
+                        else:
+                            unit.execute("report_progress", NETWORK, body, target=ids[pledge])
+            rebuild(services.engine, services.store, workers=max(1, os.cpu_count() or 1))
         seconds = time.perf_counter() - started
-    return Figure(backend, "ledger", written, seconds)
+    return Figure(backend, mode.value, "ledger", written, seconds)
 
 
-def run_bare(settings: LedgerSettings, events: int, backend: str) -> Figure:
+def run_bare(settings: LedgerSettings, events: int, backend: str, batch: int) -> Figure:
     env = settings.eventsourcing_env()
     env["ORIGINATOR_ID_TYPE"] = "uuid"
     app = BareApplication(env=env)
-    pledges = events // (1 + REPORTS_PER_PLEDGE)
+    pledges, written = _commands(events)
     started = time.perf_counter()
-    ids = []
-    for _ in range(pledges):
-        aggregate = BarePledge(pledge_body())
-        app.save(aggregate)
-        ids.append(aggregate.id)
-    written = pledges
-    for n in range(REPORTS_PER_PLEDGE):
-        for aggregate_id in ids:
-            aggregate = app.repository.get(aggregate_id)
-            aggregate.report(progress_body(n))
+    if batch == 1:
+        ids = []
+        for _ in range(pledges):
+            aggregate = BarePledge(pledge_body())
             app.save(aggregate)
-            written += 1
+            ids.append(aggregate.id)
+        for n in range(REPORTS_PER_PLEDGE):
+            for aggregate_id in ids:
+                loaded: BarePledge = app.repository.get(aggregate_id)
+                loaded.report(progress_body(n))
+                app.save(loaded)
+    else:
+        aggregates = [BarePledge(pledge_body()) for _ in range(pledges)]
+        pending: list[BarePledge] = []
+        for n in range(-1, REPORTS_PER_PLEDGE):
+            for aggregate in aggregates:
+                if n >= 0:
+                    aggregate.report(progress_body(n))
+                pending.append(aggregate)
+                if len(pending) == batch:
+                    app.save(*pending)
+                    pending = []
+        if pending:
+            app.save(*pending)
     seconds = time.perf_counter() - started
     app.close()
-    return Figure(backend, "bare eventsourcing", written, seconds)
+    return Figure(backend, "receipted" if batch == 1 else "bulk_load", "bare", written, seconds)
 
 
 @contextmanager
@@ -163,34 +259,49 @@ def postgres_settings(url: str) -> Iterator[tuple[LedgerSettings, LedgerSettings
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--batch", type=int, default=1000, help="commands per bulk commit")
     parser.add_argument("--postgres-url", default=None, help="also measure on PostgreSQL")
     args = parser.parse_args()
-    print(f"# append benchmark, {args.events} events per side, one command per transaction")
+    load = os.getloadavg()
+    print(f"# write benchmark, {args.events} events per side and mode")
     print(f"# {machine()} · {datetime.now(UTC).isoformat(timespec='seconds')}")
+    print(f"# load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print("# receipted: ledger = validate, decide, seal, append, integrate, catch up the read")
+    print("#   models, sign, receipt; bare = load the aggregate by the repository, save (1 txn)")
+    print(f"# bulk_load: {args.batch} commands a commit; ledger = append, integrate, sign a")
+    print("#   checkpoint per commit, rebuild the read models at the end; bare = save a batch")
+    backends = ["sqlite"] + (["postgresql"] if args.postgres_url else [])
     figures: list[tuple[Figure, Figure]] = []
-    with sqlite_settings() as (ledger_settings, bare_settings):
-        figures.append(
-            (
-                run_ledger(ledger_settings, args.events, "sqlite"),
-                run_bare(bare_settings, args.events, "sqlite"),
-            )
-        )
-    if args.postgres_url:
-        with postgres_settings(args.postgres_url) as (ledger_settings, bare_settings):
-            figures.append(
-                (
-                    run_ledger(ledger_settings, args.events, "postgresql"),
-                    run_bare(bare_settings, args.events, "postgresql"),
+    for backend in backends:
+        for batch in (1, args.batch):
+            with settings_pair(backend, args.postgres_url) as (ledger_settings, bare_settings):
+                figures.append(
+                    (
+                        run_ledger(ledger_settings, args.events, backend, batch),
+                        run_bare(bare_settings, args.events, backend, batch),
+                    )
                 )
-            )
-    print(f"{'backend':<12}{'ledger ev/s':>14}{'bare ev/s':>14}{'overhead':>10}  target")
+    print(f"{'backend':<12}{'mode':<12}{'ledger ev/s':>13}{'bare ev/s':>12}{'bare/ledger':>13}")
     for ledger, bare in figures:
         ratio = bare.rate / ledger.rate
-        verdict = "ok" if ratio <= 1.5 else "MISSED"
         print(
-            f"{ledger.backend:<12}{ledger.rate:>14,.0f}{bare.rate:>14,.0f}{ratio:>10.2f}  "
-            f"<= 1.50 {verdict}"
+            f"{ledger.backend:<12}{ledger.mode:<12}{ledger.rate:>13,.0f}{bare.rate:>12,.0f}"
+            f"{ratio:>13.2f}"
         )
+
+
+@contextmanager
+def settings_pair(
+    backend: str, postgres_url: str | None
+) -> Iterator[tuple[LedgerSettings, LedgerSettings]]:
+    """Fresh stores for one measurement (each pair of runs starts empty)."""
+    if backend == "sqlite":
+        with sqlite_settings() as pair:
+            yield pair
+    else:
+        assert postgres_url is not None
+        with postgres_settings(postgres_url) as pair:
+            yield pair
 
 
 if __name__ == "__main__":

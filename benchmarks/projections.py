@@ -51,7 +51,8 @@ from typing import TypeVar
 from sqlalchemy import create_engine, func, select, text, update
 
 from api.bootstrap import Services, bootstrap
-from api.demo import DEMO_START, NETWORKS, demo_clock, load_demo, network_key
+from api.demo import DEMO_START, demo_clock, load_demo, network_key
+from api.demo_content import NETWORKS
 from benchmarks.machine import machine
 from ledger.clock import SeededIds, SteppingClock, random_ids
 from ledger.settings import LedgerSettings
@@ -294,7 +295,7 @@ def costly_appends(services: Services, runner: ProjectionRunner, count: int) -> 
     with services.engine.connect() as connection:
         network_id, city_id = connection.execute(
             select(members.c.network_id, members.c.city_id)
-            .where(members.c.network_id == NETWORKS[0][0])
+            .where(members.c.network_id == NETWORKS[0].id)
             .limit(1)
         ).one()
     principal = network_key(network_id)

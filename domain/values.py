@@ -218,6 +218,7 @@ _IDENTITY_DOCUMENT = re.compile(
     r"(?=[a-z]{0,3}\d)(?:(?=[a-z0-9]*[a-z])[a-z0-9]{6,12}|\d{8,12})\b",
     re.IGNORECASE,
 )
+_ANY_DIGIT = re.compile(r"\d")
 _IBAN = re.compile(r"\b([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30})\b")
 
 
@@ -231,6 +232,8 @@ def _is_thousands_grouped(groups: list[str], separators: set[str]) -> bool:
 
 
 def _looks_like_phone_number(run: str) -> bool:
+    if len(run) < 8:
+        return False  # fewer than the 8 digits the shortest number below needs
     groups = _DIGIT_GROUP.findall(run)
     digits = sum(len(group) for group in groups)
     # "(555) 123-4567": the parenthesised area code may stand apart from the rest's separator
@@ -267,6 +270,8 @@ def _is_iban(candidate: str) -> bool:
 
 def personal_data_in(text: str) -> str | None:
     """What kind of personal data ``text`` seems to hold, or None."""
+    if "@" not in text and _ANY_DIGIT.search(text) is None:
+        return None  # every pattern below needs an "@" or a digit
     if _EMAIL.search(text):
         return "an e-mail address"
     if any(_looks_like_phone_number(m.group(0)) for m in _DIGIT_RUN.finditer(text)):
@@ -288,33 +293,83 @@ def _refuse_in_text(text: str, field: str) -> None:
         )
 
 
-@functools.cache
-def _field_types(model: type[BaseModel]) -> dict[str, Any]:
-    return typing.get_type_hints(model, include_extras=True)
+TextCheck = typing.Callable[[Any, str], None]
+"""Checks one value (of a known annotation) for personal data; the string is its field path."""
+
+_SCALARS = (str, int, float, bool, bytes, date, type(None))
 
 
-def _refuse_in_value(annotation: Any, value: object, field: str) -> None:
-    if value is None:
-        return
+def _check_nested_model(value: Any, field: str) -> None:
     if isinstance(value, BaseModel):
         refuse_personal_data(value, prefix=field)
-        return
+
+
+def _compiled_check(annotation: Any) -> TextCheck | None:
+    """The check ``annotation``'s values need, worked out once per model field (None: none).
+
+    Walking the type hints for every value was most of a command's validation cost in bulk
+    loads (benchmarks/RESULTS.md); the walk now runs once per model type, and what it finds is
+    the same: free text is checked, nested models are walked, everything else is skipped.
+    """
     origin = get_origin(annotation)
     if origin is Annotated:
         base, *metadata = get_args(annotation)
-        if any(item is FREE_TEXT for item in metadata) and isinstance(value, str):
-            _refuse_in_text(value, field)
-            return
-        _refuse_in_value(base, value, field)
-    elif origin is typing.Union or origin is types.UnionType:
-        for option in get_args(annotation):
-            _refuse_in_value(option, value, field)
-    elif origin is dict and isinstance(value, Mapping):
-        for key, item in value.items():
-            _refuse_in_value(get_args(annotation)[1], item, f"{field}.{key}")
-    elif origin in (tuple, list) and isinstance(value, tuple | list):
-        for n, item in enumerate(value):
-            _refuse_in_value(get_args(annotation)[0], item, f"{field}.{n}")
+        inner = _compiled_check(base)
+        if not any(item is FREE_TEXT for item in metadata):
+            return inner
+
+        def free_text(value: Any, field: str) -> None:
+            if isinstance(value, str):
+                _refuse_in_text(value, field)
+            elif inner is not None:
+                inner(value, field)
+
+        return free_text
+    if origin is typing.Union or origin is types.UnionType:
+        options = [c for c in (_compiled_check(o) for o in get_args(annotation)) if c is not None]
+        if not options:
+            return None
+
+        def any_option(value: Any, field: str) -> None:
+            for check in options:
+                check(value, field)
+
+        return any_option
+    if origin is dict:
+        item_check = _compiled_check(get_args(annotation)[1])
+        if item_check is None:
+            return None
+
+        def each_value(value: Any, field: str) -> None:
+            if isinstance(value, Mapping):
+                for key, item in value.items():
+                    if item is not None:
+                        item_check(item, f"{field}.{key}")
+
+        return each_value
+    if origin in (tuple, list):
+        element_check = _compiled_check(get_args(annotation)[0])
+        if element_check is None:
+            return None
+
+        def each_item(value: Any, field: str) -> None:
+            if isinstance(value, tuple | list):
+                for n, item in enumerate(value):
+                    if item is not None:
+                        element_check(item, f"{field}.{n}")
+
+        return each_item
+    if origin is Literal or annotation in _SCALARS:
+        return None
+    return _check_nested_model
+
+
+@functools.cache
+def _model_checks(model: type[BaseModel]) -> tuple[tuple[str, TextCheck], ...]:
+    """The fields of ``model`` that may hold free text (at any depth), with their checks."""
+    hints = typing.get_type_hints(model, include_extras=True)
+    checks = ((name, _compiled_check(hints[name])) for name in model.model_fields)
+    return tuple((name, check) for name, check in checks if check is not None)
 
 
 def refuse_personal_data(model: BaseModel, *, prefix: str = "") -> None:
@@ -323,7 +378,7 @@ def refuse_personal_data(model: BaseModel, *, prefix: str = "") -> None:
     Raises ``PersonalDataRefused`` naming the field's path (``description.fr``,
     ``observations.0.comment``).
     """
-    types_of = _field_types(type(model))
-    for name in type(model).model_fields:
-        field = f"{prefix}.{name}" if prefix else name
-        _refuse_in_value(types_of[name], getattr(model, name), field)
+    for name, check in _model_checks(type(model)):
+        value = getattr(model, name)
+        if value is not None:
+            check(value, f"{prefix}.{name}" if prefix else name)

@@ -570,6 +570,17 @@ class Batch:
         self._fresh[stream_id] = snapshot
         return snapshot
 
+    def _minted(self, stream_id: str) -> StreamSnapshot:
+        """The empty stream of a pledge id this batch just minted (a random UUID), without
+        asking the store: no stream has it. Were one to, the append would refuse the batch
+        (stream and version are unique), so a collision is never silently accepted; bulk
+        loads save a read per new pledge."""
+        if self._synced_at is None:
+            self._synced_at = self._cache.sync()
+        snapshot = StreamSnapshot(stream_id, 0, None, frozenset())
+        self._fresh[stream_id] = snapshot
+        return snapshot
+
     def network(self, network_id: str) -> NetworkState | None:
         state: NetworkState | None = self.load(network_stream(network_id)).state
         return state
@@ -681,7 +692,10 @@ class Batch:
             if earlier is not None:
                 self._staged.append(StagedCommand(earlier, None))
                 return earlier
-        snapshot = self.load(stream_id)
+        if handler.creates_pledge and idempotency_key is None:
+            snapshot = self._minted(stream_id)
+        else:
+            snapshot = self.load(stream_id)
         if expected_version is not None and expected_version != snapshot.version:
             raise ConcurrencyConflict(
                 f"{stream_id} is at version {snapshot.version}, not {expected_version}",

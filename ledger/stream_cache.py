@@ -143,6 +143,11 @@ class StreamCache:
             else:
                 self._synced_position = None
 
+    def release(self, stream_ids: Iterable[str]) -> None:
+        """Drop streams the caller will not write again soon (a bulk load's finished pledges),
+        so the cache holds what is under way; they stay current, so the sync position holds."""
+        self._discard(stream_ids)
+
     def forget(self, stream_ids: Iterable[str]) -> None:
         """An append to these streams failed: someone else wrote them, so reread them."""
         self._discard(stream_ids)

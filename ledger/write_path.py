@@ -20,7 +20,7 @@ a conflict (ADR 0002).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -136,6 +136,13 @@ class Ledger:
         [written] = self.commit(batch)
         return written
 
+    def release(self, stream_ids: Iterable[str]) -> None:
+        """A bulk loader is done with these streams: its stream cache need not keep them.
+
+        A later command on one of them reads it from the store again, so this changes how much
+        memory a load holds, never what it decides."""
+        self.cache.release(stream_ids)
+
     def pledge_state(self, pledge_id: str) -> PledgeState:
         return self.new_batch().pledge(pledge_id)
 
@@ -150,7 +157,8 @@ class Ledger:
         self.log.integrate()
         if self.mode is WriteMode.BULK_LOAD:
             # A checkpoint per commit, however close in time: a loader's history is its batches.
-            self.log.sign(wait=False, force=True)
+            # It signs the edge the integration just extended (ADR 0018).
+            self.log.sign(wait=False, force=True, own_edge=True)
             return tuple(Written(result) for result in results)
         self._catch_up_read_models(results, notification_ids)
         receipts = iter(self.log.receipts([e.event_id for r in results for e in r.events]))

@@ -64,7 +64,9 @@ def test_gcm_objective_outside_1_to_23_is_refused(reference: Taxonomies, objecti
 # --- GCR areas ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("area", ["gcr-objective-1", "grf2019-focus-3", "gcr-poa-III.B.1.5"])
+@pytest.mark.parametrize(
+    "area", ["gcr-objective-1", "grf2019-focus-3", "gcr-poa-III.B.1.5", "gcr-poa-III.B.2.1"]
+)
 def test_reference_gcr_areas_are_known(reference: Taxonomies, area: str) -> None:
     reference.check_gcr_area(area)
 
