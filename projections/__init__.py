@@ -28,9 +28,11 @@ from projections.models import (
     MatchOut,
     NetworkOut,
     PledgeListOut,
+    PledgeOrder,
     PledgeOut,
     PledgeSummaryOut,
     ReadingOut,
+    RegistryTotalsOut,
     ReportOut,
     ReportSourceOut,
     RollupOut,
@@ -39,10 +41,17 @@ from projections.models import (
     TimelineEntryOut,
     ValidationOut,
 )
-from projections.pledges import list_pledges, pledge, silent_pledges
+from projections.pledges import list_pledges, pledge, registry_totals, silent_pledges, tag_counts
 from projections.projector import Projector
 from projections.rebuild import RebuildProgress, RebuildResult, rebuild
-from projections.registry import city, network, signatures
+from projections.registry import (
+    city,
+    city_names,
+    network,
+    network_names,
+    signatures,
+    signatures_of,
+)
 from projections.reports import (
     build_report,
     recompute_rollups_document,
@@ -66,6 +75,7 @@ __all__ = [
     "MatchOut",
     "NetworkOut",
     "PledgeListOut",
+    "PledgeOrder",
     "PledgeOut",
     "PledgeSummaryOut",
     "ProjectionError",
@@ -75,6 +85,7 @@ __all__ = [
     "RebuildFailed",
     "RebuildProgress",
     "RebuildResult",
+    "RegistryTotalsOut",
     "ReportOut",
     "ReportSourceOut",
     "RollupOut",
@@ -85,14 +96,17 @@ __all__ = [
     "all_rollups",
     "build_report",
     "city",
+    "city_names",
     "list_pledges",
     "network",
+    "network_names",
     "pledge",
     "pledge_as_of",
     "pledge_timeline",
     "read_snapshot",
     "rebuild",
     "recompute_rollups_document",
+    "registry_totals",
     "report_from_entries",
     "rollup",
     "rollup_as_of",
@@ -100,5 +114,7 @@ __all__ = [
     "rollups_as_of",
     "rollups_document",
     "signatures",
+    "signatures_of",
     "silent_pledges",
+    "tag_counts",
 ]

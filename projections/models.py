@@ -9,7 +9,7 @@ public read surface at a glance and keeps them apart from events and tables.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -148,6 +148,10 @@ class PledgeSummaryOut(OutModel):
     last_reported_on: date | None
 
 
+PledgeOrder = Literal["pledge_id", "updated", "submitted"]
+"""How a pledge list is ordered: by pledge id, or newest change / submission first."""
+
+
 class PledgeListOut(OutModel):
     items: tuple[PledgeSummaryOut, ...]
     next_after: str | None
@@ -187,6 +191,13 @@ class NetworkOut(OutModel):
     name: dict[Language, str]
     registered_at: str
     members: tuple[str, ...]
+
+
+class RegistryTotalsOut(OutModel):
+    networks: int
+    cities: int
+    countries: int
+    """Countries of the registered cities."""
 
 
 class SignatureOut(OutModel):

@@ -10,12 +10,19 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, distinct, func, or_, select
 
 from projections.counters import Key, memberships, sdg_goal
 from projections.errors import InvalidQuery
 from projections.freshness import freshness_cutoff
-from projections.models import PledgeListOut, PledgeOut, PledgeSummaryOut, SilentPledgeOut
+from projections.models import (
+    PledgeListOut,
+    PledgeOrder,
+    PledgeOut,
+    PledgeSummaryOut,
+    RegistryTotalsOut,
+    SilentPledgeOut,
+)
 from projections.pledge_fold import PledgeView, view_document, view_from_document
 from projections.pledge_page import pledge_page
 from projections.projector import ProjectionBatch
@@ -48,6 +55,12 @@ PLEDGE_COLUMNS = (
     "pledge_id",
 )
 TAG_COLUMNS = ("dimension", "key", "pledge_id")
+ORDER_COLUMNS: dict[str, str] = {
+    "pledge_id": "pledge_id",
+    "updated": "updated_at",
+    "submitted": "submitted_at",
+}
+"""The orders a pledge list can be read in, and the column each sorts by."""
 
 
 def pledge_row(view: PledgeView) -> tuple[Any, ...]:
@@ -250,18 +263,33 @@ def list_pledges(
     text: str | None = None,
     after: str | None = None,
     limit: int = 50,
+    order: PledgeOrder = "pledge_id",
     tables: ViewTables | None = None,
 ) -> PledgeListOut:
-    """Pledges matching every filter given, by pledge id, a page at a time.
+    """Pledges matching every filter given, a page at a time, by pledge id (``order``
+    ``"updated"`` or ``"submitted"``: newest first, ties by pledge id, descending).
 
     ``sdg`` matches the goal of the target given ("10.7" finds pledges naming any target of
     goal 10); ``silent_on`` keeps only the pledges silent on that day (with
     ``freshness_months``); ``text`` keeps those whose title or description, in any language,
-    contains it, ignoring case.
+    contains it, ignoring case. ``after`` is the ``next_after`` of the previous page: a pledge
+    id, or for the newest-first orders the timestamp and the pledge id, separated by a space.
     """
     tables = tables or live_tables()
     pledges, pledge_tags = tables.pledges, tables.pledge_tags
-    query = select(pledges.c.pledge_id, pledges.c.document).order_by(pledges.c.pledge_id)
+    if order not in ORDER_COLUMNS:
+        raise InvalidQuery(
+            f"unknown order {order!r}: one of {', '.join(ORDER_COLUMNS)}", field="order"
+        )
+    by = None if order == "pledge_id" else pledges.c[ORDER_COLUMNS[order]]
+    # The third column is the position in the order (the pledge id again for the default).
+    query = select(
+        pledges.c.pledge_id, pledges.c.document, by if by is not None else pledges.c.pledge_id
+    )
+    if by is None:
+        query = query.order_by(pledges.c.pledge_id)
+    else:
+        query = query.order_by(by.desc(), pledges.c.pledge_id.desc())
     if network_id is not None:
         query = query.where(pledges.c.network_id == network_id)
     if status is not None:
@@ -299,9 +327,66 @@ def list_pledges(
             raise InvalidQuery("the search text is empty", field="q")
         escaped = wanted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(pledges.c.search.like(f"%{escaped}%", escape="\\"))
-    if after is not None:
+    if after is not None and by is None:
         query = query.where(pledges.c.pledge_id > after)
+    elif after is not None and by is not None:
+        stamp, _, last_id = after.partition(" ")
+        if not stamp or not last_id:
+            raise InvalidQuery("not a position in this order", field="after")
+        query = query.where(or_(by < stamp, and_(by == stamp, pledges.c.pledge_id < last_id)))
     rows = connection.execute(query.limit(limit + 1)).all()
-    items = [pledge_summary(stored_view(document)) for _, document in rows[:limit]]
-    next_after = rows[limit - 1][0] if len(rows) > limit else None
+    items = [pledge_summary(stored_view(row[1])) for row in rows[:limit]]
+    next_after = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_after = last[0] if by is None else f"{last[2]} {last[0]}"
     return PledgeListOut(items=tuple(items), next_after=next_after)
+
+
+def registry_totals(
+    connection: Connection, *, tables: ViewTables | None = None
+) -> RegistryTotalsOut:
+    """How many networks and cities are registered, and in how many countries."""
+    tables = tables or live_tables()
+    cities, networks = tables.cities, tables.networks
+    city_count, countries = connection.execute(
+        select(func.count(), func.count(distinct(cities.c.country)))
+    ).one()
+    network_count = connection.execute(select(func.count()).select_from(networks)).scalar_one()
+    return RegistryTotalsOut(
+        networks=int(network_count), cities=int(city_count), countries=int(countries)
+    )
+
+
+def tag_counts(
+    connection: Connection,
+    *,
+    network_id: str | None = None,
+    city: str | None = None,
+    tables: ViewTables | None = None,
+) -> dict[str, dict[str, int]]:
+    """How many pledges carry each tag (dimension, then key), among one network's pledges or
+    one city's: what a group's page charts by GCM objective and GCR area."""
+    tables = tables or live_tables()
+    pledges, pledge_tags = tables.pledges, tables.pledge_tags
+    query = select(pledge_tags.c.dimension, pledge_tags.c.key, func.count()).group_by(
+        pledge_tags.c.dimension, pledge_tags.c.key
+    )
+    if network_id is not None:
+        query = query.where(
+            pledge_tags.c.pledge_id.in_(
+                select(pledges.c.pledge_id).where(pledges.c.network_id == network_id)
+            )
+        )
+    if city is not None:
+        query = query.where(
+            pledge_tags.c.pledge_id.in_(
+                select(pledge_tags.c.pledge_id).where(
+                    pledge_tags.c.dimension == "city", pledge_tags.c.key == city
+                )
+            )
+        )
+    counted: dict[str, dict[str, int]] = {}
+    for dimension, key, count in connection.execute(query):
+        counted.setdefault(dimension, {})[key] = int(count)
+    return counted
