@@ -130,8 +130,8 @@ CATALOGUE: dict[Language, dict[str, str]] = {
         "lang.label": "Language",
         "lang.choose": "Show",
         "lang.original": "original in {language}",
-        "footer.text": "Every figure here comes from the public log; {audit} to check it yourself.",
-        "footer.audit": "see the audit page",
+        "footer.text": "Every figure here comes from the public log.",
+        "footer.audit": "Check it yourself on the audit page",
         "home.title": "Overview",
         "home.totals": "Totals",
         "home.pledges": "Pledges",
@@ -393,10 +393,8 @@ CATALOGUE: dict[Language, dict[str, str]] = {
         "lang.label": "Langue",
         "lang.choose": "Afficher",
         "lang.original": "original en {language}",
-        "footer.text": (
-            "Chaque chiffre vient du journal public ; {audit} pour le vérifier vous-même."
-        ),
-        "footer.audit": "voir la page d'audit",
+        "footer.text": "Chaque chiffre vient du journal public.",
+        "footer.audit": "Vérifiez-le vous-même sur la page d'audit",
         "home.title": "Vue d'ensemble",
         "home.totals": "Totaux",
         "home.pledges": "Engagements",
@@ -663,10 +661,8 @@ CATALOGUE: dict[Language, dict[str, str]] = {
         "lang.label": "Idioma",
         "lang.choose": "Mostrar",
         "lang.original": "original en {language}",
-        "footer.text": (
-            "Cada cifra procede del registro público; {audit} para comprobarlo usted mismo."
-        ),
-        "footer.audit": "vea la página de auditoría",
+        "footer.text": "Cada cifra procede del registro público.",
+        "footer.audit": "Compruébelo usted mismo en la página de auditoría",
         "home.title": "Resumen",
         "home.totals": "Totales",
         "home.pledges": "Compromisos",

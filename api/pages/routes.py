@@ -399,10 +399,14 @@ def home(page: Page) -> Response:
         networks = network_names(connection)
     size = services.log.tree_size()
     first = max(0, size - RECENT_EVENTS)
-    recent = [
-        recent_event(first + offset, open_envelope(raw))
-        for offset, raw in enumerate(services.log.entry_range(first, size))
-    ][::-1]
+    recent = (
+        [
+            recent_event(first + offset, open_envelope(raw))
+            for offset, raw in enumerate(services.log.entry_range(first, size))
+        ][::-1]
+        if size
+        else []
+    )
     return page.render(
         "home.html",
         totals=everything,
