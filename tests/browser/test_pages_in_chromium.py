@@ -208,7 +208,7 @@ def test_a_filter_narrows_the_list_and_its_address_can_be_shared(
         f"{demo_server.url}/api/v1/pledges", params={"status": "validated", "limit": 50}
     ).json()
     shown = [
-        e.get_attribute("href").rsplit("/", 1)[1]
+        str(e.get_attribute("href")).rsplit("/", 1)[1]
         for e in browser.find_elements(By.CSS_SELECTOR, "a.pledge-link")
     ]
     assert shown == [item["pledge_id"] for item in expected["items"]]

@@ -42,7 +42,8 @@ def html_of(client: TestClient, path: str, **kwargs: Any) -> str:
     response = client.get(path, **kwargs)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/html")
-    return response.text
+    text: str = response.text
+    return text
 
 
 def text_of(html: str) -> str:
