@@ -277,7 +277,7 @@ def read_paths(base: str, folder: Path) -> dict[str, Path]:
     }
     files = {}
     for kind, paths in kinds.items():
-        path = folder / f"{kind.replace(' ', '-')}.txt"
+        path = folder / f"{re.sub(r'[^a-z0-9]+', '-', kind)}.txt"
         path.write_text("\n".join(paths) + "\n")
         files[kind] = path
     return files

@@ -59,7 +59,7 @@ from projections.reports import (
     rollups_document,
 )
 from projections.rollups import all_rollups, rollup, rollups
-from projections.runner import ProjectionRunner
+from projections.runner import ProjectionRunner, views_position
 from projections.tables import read_snapshot
 from projections.timeline import pledge_timeline
 
@@ -117,4 +117,5 @@ __all__ = [
     "signatures_of",
     "silent_pledges",
     "tag_counts",
+    "views_position",
 ]

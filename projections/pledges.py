@@ -4,7 +4,7 @@ by), the pledge's tags for filtering, and the reporting-freshness queries on top
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -282,10 +282,10 @@ def list_pledges(
             f"unknown order {order!r}: one of {', '.join(ORDER_COLUMNS)}", field="order"
         )
     by = None if order == "pledge_id" else pledges.c[ORDER_COLUMNS[order]]
-    # The third column is the position in the order (the pledge id again for the default).
-    query = select(
-        pledges.c.pledge_id, pledges.c.document, by if by is not None else pledges.c.pledge_id
-    )
+    # The second column is the position in the order (the pledge id again for the default).
+    # Documents are read apart, for the page's rows only: a sort that carried them would
+    # copy every matching pledge's document through the sorter.
+    query = select(pledges.c.pledge_id, by if by is not None else pledges.c.pledge_id)
     if by is None:
         query = query.order_by(pledges.c.pledge_id)
     else:
@@ -335,11 +335,17 @@ def list_pledges(
             raise InvalidQuery("not a position in this order", field="after")
         query = query.where(or_(by < stamp, and_(by == stamp, pledges.c.pledge_id < last_id)))
     rows = connection.execute(query.limit(limit + 1)).all()
-    items = [pledge_summary(stored_view(row[1])) for row in rows[:limit]]
+    shown = [row[0] for row in rows[:limit]]
+    documents = dict(
+        connection.execute(
+            select(pledges.c.pledge_id, pledges.c.document).where(pledges.c.pledge_id.in_(shown))
+        ).all()
+    )
+    items = [pledge_summary(stored_view(documents[pledge_id])) for pledge_id in shown]
     next_after = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_after = last[0] if by is None else f"{last[2]} {last[0]}"
+        next_after = last[0] if by is None else f"{last[1]} {last[0]}"
     return PledgeListOut(items=tuple(items), next_after=next_after)
 
 
@@ -361,16 +367,20 @@ def registry_totals(
 def tag_counts(
     connection: Connection,
     *,
+    dimensions: Collection[str],
     network_id: str | None = None,
     city: str | None = None,
     tables: ViewTables | None = None,
 ) -> dict[str, dict[str, int]]:
-    """How many pledges carry each tag (dimension, then key), among one network's pledges or
-    one city's: what a group's page charts by GCM objective and GCR area."""
+    """How many pledges carry each tag of ``dimensions`` (by dimension, then key), among one
+    network's pledges or one city's: what a group's page charts by GCM objective and GCR area.
+    Only the dimensions asked are read (the tags table is clustered by dimension)."""
     tables = tables or live_tables()
     pledges, pledge_tags = tables.pledges, tables.pledge_tags
-    query = select(pledge_tags.c.dimension, pledge_tags.c.key, func.count()).group_by(
-        pledge_tags.c.dimension, pledge_tags.c.key
+    query = (
+        select(pledge_tags.c.dimension, pledge_tags.c.key, func.count())
+        .where(pledge_tags.c.dimension.in_(sorted(dimensions)))
+        .group_by(pledge_tags.c.dimension, pledge_tags.c.key)
     )
     if network_id is not None:
         query = query.where(

@@ -20,12 +20,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import Connection
 
 from api.bootstrap import Services
 from api.demo import demo_state
@@ -80,6 +81,7 @@ from projections import (
     rollups,
     signatures_of,
     tag_counts,
+    views_position,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -104,6 +106,8 @@ RECENT_EVENTS = 10
 SILENT_SHOWN = 10
 DEMO_RECHECK_SECONDS = 30.0
 REPORT_CACHE_SIZE = 32
+TAG_CACHE_SIZE = 1024
+CHARTED_TAGS = ("gcm_objective", "gcr_area")
 
 _COUNTRY = re.compile(r"^[A-Z]{2}\Z")
 _SDG = re.compile(r"^(1[0-7]|[1-9])(\.[0-9a-z]{1,2})?\Z")
@@ -256,6 +260,33 @@ class Pages:
         self._lock = threading.Lock()
         self._demo: tuple[float, bool] | None = None
         self._reports: OrderedDict[tuple[date, str | None], ReportOut] = OrderedDict()
+        self._tags: OrderedDict[tuple[str, str], tuple[int, dict[str, dict[str, int]]]] = (
+            OrderedDict()
+        )
+
+    def tag_counts(
+        self, connection: Connection, kind: Literal["network", "city"], key: str
+    ) -> dict[str, dict[str, int]]:
+        """A network's or a city's pledges by GCM objective and GCR area, kept while the read
+        models stay at the position they were counted at (any write moves it): counting reads
+        every tag of those dimensions, which a group's page need not pay on each visit."""
+        position = views_position(connection)
+        with self._lock:
+            kept = self._tags.get((kind, key))
+            if kept is not None and kept[0] == position:
+                self._tags.move_to_end((kind, key))
+                return kept[1]
+        counted = tag_counts(
+            connection,
+            dimensions=CHARTED_TAGS,
+            network_id=key if kind == "network" else None,
+            city=key if kind == "city" else None,
+        )
+        with self._lock:
+            self._tags[(kind, key)] = (position, counted)
+            while len(self._tags) > TAG_CACHE_SIZE:
+                self._tags.popitem(last=False)
+        return counted
 
     def is_demo(self, services: Services) -> bool:
         """Whether the store holds the demo (read at most every half minute; once a demo,
@@ -519,7 +550,7 @@ def network_page(page: Page, network_id: str) -> Response:
         if found is None:
             raise UnknownResource(f"no network {network_id!r}", field="network_id")
         summary = rollup(connection, "network", network_id, today=day, freshness_months=months)
-        tags = tag_counts(connection, network_id=network_id)
+        tags = page.pages.tag_counts(connection, "network", network_id)
         silent = list_pledges(
             connection,
             network_id=network_id,
@@ -547,7 +578,7 @@ def city_page(page: Page, city_id: str) -> Response:
         if found is None:
             raise UnknownResource(f"no city {city_id!r}", field="city_id")
         summary = rollup(connection, "city", city_id, today=day, freshness_months=months)
-        tags = tag_counts(connection, city=city_id)
+        tags = page.pages.tag_counts(connection, "city", city_id)
         silent = list_pledges(
             connection, city=city_id, silent_on=day, freshness_months=months, limit=SILENT_SHOWN
         )

@@ -521,3 +521,13 @@ def test_a_store_without_the_demo_is_not_labelled_demo(
 ) -> None:
     register_basics(services)
     assert 'id="demo-label"' not in html_of(client, "/")
+
+
+def test_a_group_page_counts_a_pledge_recorded_since_it_was_last_shown(
+    services: Services, client: TestClient
+) -> None:
+    register_basics(services)
+    submit_pledge(services, gcm_objectives=[15])
+    assert "4. " not in text_of(html_of(client, "/networks/uclg"))
+    submit_pledge(services, gcm_objectives=[4])
+    assert "4. " in text_of(html_of(client, "/networks/uclg"))
