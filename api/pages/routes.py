@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -59,7 +59,7 @@ from api.routes.reads import decode_cursor, encode_cursor, state_as_of, today
 from domain.pledge import STATUSES
 from domain.taxonomies import reference_taxonomies
 from domain.values import Language
-from ledger.api_keys import key_history
+from ledger.api_keys import KeyRecord, key_history
 from ledger.envelope import open_envelope
 from ledger.errors import LedgerError
 from ledger.log import SignedCheckpoint
@@ -260,9 +260,22 @@ class Pages:
         self._lock = threading.Lock()
         self._demo: tuple[float, bool] | None = None
         self._reports: OrderedDict[tuple[date, str | None], ReportOut] = OrderedDict()
+        self._keys: tuple[int, Sequence[KeyRecord]] | None = None
         self._tags: OrderedDict[tuple[str, str], tuple[int, dict[str, dict[str, int]]]] = (
             OrderedDict()
         )
+
+    def key_history(self, services: Services) -> Sequence[KeyRecord]:
+        """Every API key on the log, kept while the log holds the same entries: reading it
+        finds the key streams among all events, which the audit page need not pay each time."""
+        size = services.log.tree_size()
+        with self._lock:
+            if self._keys is not None and self._keys[0] == size:
+                return self._keys[1]
+        records = key_history(services.store, services.engine)
+        with self._lock:
+            self._keys = (size, records)
+        return records
 
     def tag_counts(
         self, connection: Connection, kind: Literal["network", "city"], key: str
@@ -694,7 +707,7 @@ def audit_page(page: Page) -> Response:
         "audit.html",
         checkpoint=checkpoint,
         vkey=log.signer.vkey,
-        keys=key_history(services.store, services.engine),
+        keys=page.pages.key_history(services),
         check=check,
         from_size=from_size or (max(size // 2, 1) if size else ""),
         to_size=to_size or (size or ""),

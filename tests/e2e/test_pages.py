@@ -17,6 +17,7 @@ from api.app import create_app
 from api.bootstrap import Services
 from api.pages.routes import CONTENT_SECURITY_POLICY
 from api.report_formats import render_report
+from domain.principal import Principal
 from ledger.clock import SteppingClock
 from projections import build_report
 from tests.e2e.accessibility import accessibility_problems
@@ -25,6 +26,7 @@ from tests.integration.ledger_scenario import (
     METROPOLIS,
     UCLG,
     VALIDATOR,
+    issue_keys,
     register_basics,
     submit_pledge,
 )
@@ -531,3 +533,13 @@ def test_a_group_page_counts_a_pledge_recorded_since_it_was_last_shown(
     assert "4. " not in text_of(html_of(client, "/networks/uclg"))
     submit_pledge(services, gcm_objectives=[4])
     assert "4. " in text_of(html_of(client, "/networks/uclg"))
+
+
+def test_the_audit_page_lists_a_key_issued_since_it_was_last_shown(
+    services: Services, client: TestClient
+) -> None:
+    register_basics(services)
+    assert "late-key" not in html_of(client, "/audit")
+    with services.ledger.batch() as batch:
+        issue_keys(batch, Principal("late-key", "validator"))
+    assert "late-key" in html_of(client, "/audit")
