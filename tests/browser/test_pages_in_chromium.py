@@ -40,6 +40,11 @@ from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
+
+NAVIGATION_SECONDS = 60
 
 
 def browser_missing() -> str | None:
@@ -124,6 +129,14 @@ def visit(browser: WebDriver, url: str, screenshots: Path, name: str) -> str:
     return html
 
 
+def follow(browser: WebDriver, element: WebElement, to: str) -> None:
+    """Click and wait until the browser is at an address containing ``to`` (a click returns
+    before the next page has loaded)."""
+    element.click()
+    # chromedriver then waits for the page's load before the next command.
+    WebDriverWait(browser, NAVIGATION_SECONDS).until(expected_conditions.url_contains(to))
+
+
 def first_pledge(server: Server) -> str:
     body = httpx.get(f"{server.url}/api/v1/pledges", params={"limit": 200}).json()
     # The pledge with the longest history shows the most of the timeline.
@@ -156,11 +169,11 @@ def test_a_person_follows_the_list_to_a_pledge_and_its_receipt(
     demo_server: Server, browser: WebDriver, screenshots: Path
 ) -> None:
     visit(browser, f"{demo_server.url}/", screenshots, "path-home")
-    browser.find_element(By.CSS_SELECTOR, "nav a[href='/pledges']").click()
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "nav a[href='/pledges']"), "/pledges")
     assert browser.current_url.endswith("/pledges")
     link = browser.find_element(By.CSS_SELECTOR, "a.pledge-link")
     title = link.text
-    link.click()
+    follow(browser, link, "/pledges/")
     assert "/pledges/" in browser.current_url
     assert browser.find_element(By.TAG_NAME, "h1").text == title
     visit(browser, browser.current_url, screenshots, "path-pledge")
@@ -170,7 +183,7 @@ def test_a_person_follows_the_list_to_a_pledge_and_its_receipt(
     assert [e.get_attribute("data-event-id") for e in shown] == [
         e["event_id"] for e in expected["events"]
     ]
-    browser.find_element(By.CSS_SELECTOR, "#timeline-events a.receipt").click()
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "#timeline-events a.receipt"), "/receipt")
     receipt = json.loads(browser.find_element(By.TAG_NAME, "body").text)
     assert receipt["event_id"] == expected["events"][0]["event_id"]
     assert receipt["leaf_index"] == expected["events"][0]["leaf_index"]
@@ -180,15 +193,15 @@ def test_the_language_switcher_changes_the_language_and_it_is_remembered(
     demo_server: Server, browser: WebDriver, screenshots: Path
 ) -> None:
     browser.get(f"{demo_server.url}/pledges")
-    browser.find_element(By.CSS_SELECTOR, "a[hreflang='fr']").click()
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "a[hreflang='fr']"), "lang=fr")
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
     assert browser.find_element(By.TAG_NAME, "h1").text == "Engagements"
     visit(browser, f"{demo_server.url}/", screenshots, "home-fr")
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
-    browser.find_element(By.CSS_SELECTOR, "a[hreflang='es']").click()
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "a[hreflang='es']"), "lang=es")
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "es"
     visit(browser, f"{demo_server.url}/audit", screenshots, "audit-es")
-    browser.find_element(By.CSS_SELECTOR, "a[hreflang='en']").click()
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "a[hreflang='en']"), "lang=en")
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
 
 
@@ -198,7 +211,11 @@ def test_a_filter_narrows_the_list_and_its_address_can_be_shared(
     browser.get(f"{demo_server.url}/pledges?lang=en")
     select = browser.find_element(By.ID, "f-status")
     select.find_element(By.CSS_SELECTOR, "option[value='validated']").click()
-    browser.find_element(By.CSS_SELECTOR, "form.filters button[type='submit']").click()
+    follow(
+        browser,
+        browser.find_element(By.CSS_SELECTOR, "form.filters button[type='submit']"),
+        "status=validated",
+    )
     assert "status=validated" in browser.current_url
     statuses = {e.text for e in browser.find_elements(By.CSS_SELECTOR, "table.pledges .status")}
     assert statuses <= {"Validated"}
@@ -225,7 +242,9 @@ def test_the_as_of_picker_shows_the_pledge_on_a_past_day(
     # A date input takes the day as typed in the browser's locale order (en-US: mm/dd/yyyy).
     year, month, day = second_day.split("-")
     picker.send_keys(f"{month}{day}{year}")
-    browser.find_element(By.CSS_SELECTOR, "form.as-of button[type='submit']").click()
+    follow(
+        browser, browser.find_element(By.CSS_SELECTOR, "form.as-of button[type='submit']"), "as_of="
+    )
     assert f"as_of={second_day}" in browser.current_url
     assert f"State at the end of {second_day}" in browser.find_element(By.ID, "state").text
     expected = httpx.get(
