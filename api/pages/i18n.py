@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from api.errors import ApiError
 from domain.values import LANGUAGES, Language
 
 LANGUAGE_COOKIE = "lang"
@@ -24,8 +25,10 @@ LANGUAGE_NAMES: dict[Language, str] = {"en": "English", "fr": "Français", "es":
 """Each language in its own name (the switcher shows them so)."""
 
 
-class UnknownLanguage(ValueError):
-    """``?lang=`` names a language the pages are not written in."""
+class UnknownLanguage(ApiError):
+    """``?lang=`` names a language the pages are not written in (400, field ``lang``)."""
+
+    code = "invalid_query"
 
 
 def as_language(value: str) -> Language | None:
@@ -63,7 +66,7 @@ def choose_language(query: str | None, cookie: str | None, accept_language: str 
         chosen = as_language(query)
         if chosen is None:
             raise UnknownLanguage(
-                f"unknown language {query!r}: one of {', '.join(LANGUAGES)}",
+                f"unknown language {query!r}: one of {', '.join(LANGUAGES)}", field="lang"
             )
         return chosen
     if cookie is not None and (remembered := as_language(cookie)) is not None:

@@ -36,7 +36,6 @@ from api.pages.i18n import (
     LANGUAGE_COOKIE,
     LANGUAGE_NAMES,
     Messages,
-    UnknownLanguage,
     as_language,
     choose_language,
 )
@@ -52,7 +51,7 @@ from api.pages.views import (
     recent_event,
     status_chart,
 )
-from api.problems import LAYER_ROOTS, status_of
+from api.problems import LAYER_ROOTS, LayerError, status_of
 from api.report_formats import REPORT_FORMATS, render_report, report_sections
 from api.routes.audit import latest_checkpoint
 from api.routes.reads import decode_cursor, encode_cursor, state_as_of, today
@@ -389,17 +388,18 @@ def type_label(t: Messages, event_type: str) -> str:
 
 
 def error_page(
-    request: Request, pages: Pages, services: Services, error: Exception
+    request: Request, pages: Pages, services: Services, error: LayerError
 ) -> HTMLResponse:
-    status, title = (400, "Bad request") if isinstance(error, UnknownLanguage) else status_of(error)  # type: ignore[arg-type]
+    status, title = status_of(error)
     cookie = as_language(request.cookies.get(LANGUAGE_COOKIE, ""))
     page = Page(request, services, pages, cookie or DEFAULT_LANGUAGE, False)
-    field = "lang" if isinstance(error, UnknownLanguage) else getattr(error, "field", None)
-    message = (
-        str(error) if isinstance(error, UnknownLanguage) else getattr(error, "message", str(error))
-    )
     return page.render(
-        "error.html", status=status, status_code=status, title=title, field=field, message=message
+        "error.html",
+        status=status,
+        status_code=status,
+        title=title,
+        field=error.field,
+        message=error.message,
     )
 
 
@@ -422,7 +422,7 @@ def page(handler: Callable[..., Response]) -> Callable[..., Response]:
             return handler(
                 Page(request, services, pages, lang, "lang" in request.query_params), **kwargs
             )
-        except (UnknownLanguage, *LAYER_ROOTS) as error:
+        except LAYER_ROOTS as error:
             return error_page(request, pages, services, error)
 
     return answered
