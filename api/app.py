@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.bootstrap import Services, bootstrap
 from api.caching import cache_validators
+from api.pages import install_pages
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers, problem
 from api.routes import audit, health, reads, reference, reports, writes
 from ledger.errors import ConfigurationError
@@ -190,4 +191,5 @@ def create_app(
     app.include_router(reports.router)
     app.include_router(audit.router)
     app.include_router(writes.router)
+    install_pages(app)
     return app

@@ -13,8 +13,9 @@ What it does, in one run, per backend (SQLite always, PostgreSQL with ``--postgr
    parsing and validating the same body into the same command model and answering 201, storing
    nothing. That is the ceiling any write endpoint on this machine stays under, and the ratio
    ledger / ceiling is printed;
-5. measures public reads (a pledge's JSON, a list page, a roll-up) without write load and
-   while the write load runs.
+5. measures public reads (a pledge's JSON, a list page, a roll-up, and each public page's
+   HTML) without write load and while the write load runs, beside ``/healthz`` as the floor
+   (``--reads-only``: without the write load).
 
 Every figure is printed with the machine and the command. Needs Debian's ``wrk``.
 
@@ -248,7 +249,10 @@ def read_paths(base: str, folder: Path) -> dict[str, Path]:
     if not pledge_ids:
         raise SystemExit("the store lists no pledges to read")
     networks = sorted({item["network_id"] for item in items})
+    cities = sorted({city for item in items for city in item["cities"]})
+    past = "2024-06-30"
     kinds = {
+        "floor: /healthz": ["/healthz"],
         "pledge JSON": [f"/api/v1/pledges/{p}" for p in pledge_ids],
         "list page": [f"/api/v1/pledges?limit=50&network={n}" for n in networks]
         + ["/api/v1/pledges?limit=50"],
@@ -257,10 +261,23 @@ def read_paths(base: str, folder: Path) -> dict[str, Path]:
             for by in ("gcm_objective", "gcr_area", "network", "country", "status")
         ]
         + [f"/api/v1/networks/{n}/rollup" for n in networks],
+        # The public pages (HTML, English; the language changes only the catalogue used).
+        "home page": ["/"],
+        "pledge list page": ["/pledges", "/pledges?status=validated&sort=updated"]
+        + [f"/pledges?network={n}" for n in networks],
+        "pledge page": [f"/pledges/{p}" for p in pledge_ids[:100]],
+        "network page": [f"/networks/{n}" for n in networks],
+        "city page": [f"/cities/{c}" for c in cities[:100]],
+        "audit page": ["/audit"],
+        "reports form": ["/reports"],
+        "pledge page as of a day": [f"/pledges/{p}?as_of={past}" for p in pledge_ids[:100]],
+        # Built once from the log (a fold of every entry), then kept: a past day's report
+        # cannot change. The first build is timed apart, in ``first_report``.
+        "report page as of a day": [f"/reports?as_of={past}"],
     }
     files = {}
     for kind, paths in kinds.items():
-        path = folder / f"{kind.replace(' ', '-')}.txt"
+        path = folder / f"{re.sub(r'[^a-z0-9]+', '-', kind)}.txt"
         path.write_text("\n".join(paths) + "\n")
         files[kind] = path
     return files
@@ -332,11 +349,14 @@ def measure(backend: Backend, args: argparse.Namespace, scripts: Path) -> dict[s
     results: dict[str, Load] = {}
     tag = uuid.uuid4().hex[:6]
     with serving(command, backend.env, port) as base:
+        first_report(base)
         paths = read_paths(base, scripts)
         for kind, path in paths.items():
             results[f"{kind}, idle"] = finished(
                 wrk(base, scripts / "read.lua", str(path), seconds=args.seconds, connections=8)
             )
+        if args.reads_only:
+            return results
         writes = wrk(
             base,
             scripts / "write.lua",
@@ -367,6 +387,16 @@ def measure(backend: Backend, args: argparse.Namespace, scripts: Path) -> dict[s
             results[f"{kind}, under write load"] = finished(reads)
             finished(under_load)
     return results
+
+
+def first_report(base: str) -> None:
+    """The report page as of a past day, the first time: it folds the whole log (what a
+    report as of a date is, today); later requests get the kept report."""
+    started = time.perf_counter()
+    response = httpx.get(f"{base}/reports", params={"as_of": "2024-06-30"}, timeout=600)
+    elapsed = time.perf_counter() - started
+    response.raise_for_status()
+    print(f"  report page as of 2024-06-30, first build: {elapsed * 1000:.0f} ms", flush=True)
 
 
 def measure_ceiling(args: argparse.Namespace, scripts: Path) -> Load:
@@ -404,6 +434,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64, help="concurrent write clients")
     parser.add_argument("--postgres-url", default=None, help="also measure on PostgreSQL")
     parser.add_argument("--store-cache", type=Path, default=None)
+    parser.add_argument(
+        "--reads-only",
+        action="store_true",
+        help="measure the reads and pages only (no write load, no write ceiling)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
@@ -414,8 +449,9 @@ def main() -> None:
         scripts = Path(scratch)
         (scripts / "write.lua").write_text(WRITE_SCRIPT)
         (scripts / "read.lua").write_text(READ_SCRIPT)
-        ceiling = measure_ceiling(args, scripts)
-        print(f"\nbare FastAPI, validate the body only:  {ceiling.line()}")
+        ceiling = None if args.reads_only else measure_ceiling(args, scripts)
+        if ceiling is not None:
+            print(f"\nbare FastAPI, validate the body only:  {ceiling.line()}")
         backends = [("sqlite", None)] + (
             [("postgresql", args.postgres_url)] if args.postgres_url else []
         )
@@ -432,10 +468,19 @@ def main() -> None:
             finally:
                 shutil.rmtree(work, ignore_errors=True)
             print(f"\n{name}, about {args.events} events, {args.connections} write clients:")
+            floor = results["floor: /healthz, idle"]
             for label, load in results.items():
-                print(f"  {label:<34} {load.line()}")
-            appends = results["receipted appends"]
-            print(f"  ratio receipted appends / bare ceiling: {appends.rate / ceiling.rate:.2f}")
+                share = (
+                    f"  ({load.rate / floor.rate:.2f} of the floor's rate)"
+                    if "idle" in label
+                    else ""
+                )
+                print(f"  {label:<40} {load.line()}{share}")
+            if ceiling is not None:
+                appends = results["receipted appends"]
+                print(
+                    f"  ratio receipted appends / bare ceiling: {appends.rate / ceiling.rate:.2f}"
+                )
 
 
 if __name__ == "__main__":

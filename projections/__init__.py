@@ -35,11 +35,13 @@ from projections.models import (
     NetworkOut,
     ObservationCorrectionOut,
     PledgeListOut,
+    PledgeOrder,
     PledgeOut,
     PledgeSummaryOut,
     PublishedReportOut,
     ReadingOut,
     ReferenceItemOut,
+    RegistryTotalsOut,
     ReportOut,
     ReportPledgeOut,
     ReportSourceOut,
@@ -51,11 +53,19 @@ from projections.models import (
     TranslationOut,
     ValidationOut,
 )
-from projections.pledges import list_pledges, pledge, silent_pledges
+from projections.pledges import list_pledges, pledge, registry_totals, silent_pledges, tag_counts
 from projections.projector import Projector
 from projections.publications import published_reports
 from projections.rebuild import RebuildProgress, RebuildResult, rebuild
-from projections.registry import city, network, reference_items, signatures
+from projections.registry import (
+    city,
+    city_names,
+    network,
+    network_names,
+    reference_items,
+    signatures,
+    signatures_of,
+)
 from projections.reports import (
     build_report,
     recompute_rollups_document,
@@ -63,7 +73,7 @@ from projections.reports import (
     rollups_document,
 )
 from projections.rollups import all_rollups, rollup, rollups
-from projections.runner import ProjectionRunner
+from projections.runner import ProjectionRunner, views_position
 from projections.tables import read_snapshot
 from projections.timeline import pledge_timeline, stream_timeline
 
@@ -84,6 +94,7 @@ __all__ = [
     "NetworkOut",
     "ObservationCorrectionOut",
     "PledgeListOut",
+    "PledgeOrder",
     "PledgeOut",
     "PledgeSummaryOut",
     "ProjectionError",
@@ -95,6 +106,7 @@ __all__ = [
     "RebuildProgress",
     "RebuildResult",
     "ReferenceItemOut",
+    "RegistryTotalsOut",
     "ReportOut",
     "ReportPledgeOut",
     "ReportSourceOut",
@@ -109,8 +121,10 @@ __all__ = [
     "build_history",
     "build_report",
     "city",
+    "city_names",
     "list_pledges",
     "network",
+    "network_names",
     "pledge",
     "pledge_as_of",
     "pledge_timeline",
@@ -119,6 +133,7 @@ __all__ = [
     "rebuild",
     "recompute_rollups_document",
     "reference_items",
+    "registry_totals",
     "report_from_entries",
     "rollup",
     "rollup_as_of",
@@ -126,6 +141,9 @@ __all__ = [
     "rollups_as_of",
     "rollups_document",
     "signatures",
+    "signatures_of",
     "silent_pledges",
     "stream_timeline",
+    "tag_counts",
+    "views_position",
 ]

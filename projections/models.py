@@ -226,6 +226,10 @@ class PledgeSummaryOut(OutModel):
     """Quality flags on the list's day (``projections.quality``)."""
 
 
+PledgeOrder = Literal["pledge_id", "updated", "submitted"]
+"""How a pledge list is ordered: by pledge id, or newest change / submission first."""
+
+
 class PledgeListOut(OutModel):
     items: tuple[PledgeSummaryOut, ...]
     next_after: str | None
@@ -265,6 +269,13 @@ class NetworkOut(OutModel):
     name: dict[Language, str]
     registered_at: str
     members: tuple[str, ...]
+
+
+class RegistryTotalsOut(OutModel):
+    networks: int
+    cities: int
+    countries: int
+    """Countries of the registered cities."""
 
 
 class SignatureOut(OutModel):

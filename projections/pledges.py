@@ -4,19 +4,26 @@ by), the pledge's tags for filtering, and the reporting-freshness queries on top
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Select, select
+from sqlalchemy import Connection, Select, and_, distinct, func, or_, select
 
 from domain.external_ids import external_id_digest, external_id_key
 from projections.counters import Key, memberships, sdg_goal
 from projections.errors import InvalidQuery
 from projections.freshness import freshness_cutoff
-from projections.models import PledgeListOut, PledgeOut, PledgeSummaryOut, SilentPledgeOut
+from projections.models import (
+    PledgeListOut,
+    PledgeOrder,
+    PledgeOut,
+    PledgeSummaryOut,
+    RegistryTotalsOut,
+    SilentPledgeOut,
+)
 from projections.pledge_fold import PledgeView, view_document, view_from_document
 from projections.pledge_page import matches_supported_by, pledge_page
 from projections.projector import ProjectionBatch
@@ -64,6 +71,12 @@ TAG_COLUMNS = ("dimension", "key", "pledge_id")
 EXTERNAL_ID = "external_id"
 """The tag dimension by which a pledge is found from an id it has elsewhere; its key is the id's
 digest (``domain.external_ids.external_id_digest``), which fits the key column whatever the id."""
+ORDER_COLUMNS: dict[str, str] = {
+    "pledge_id": "pledge_id",
+    "updated": "updated_at",
+    "submitted": "submitted_at",
+}
+"""The orders a pledge list can be read in, and the column each sorts by."""
 
 
 def pledge_row(view: PledgeView) -> tuple[Any, ...]:
@@ -333,9 +346,11 @@ def list_pledges(
     limit: int = 50,
     flags_on: date | None = None,
     flag: str | None = None,
+    order: PledgeOrder = "pledge_id",
     tables: ViewTables | None = None,
 ) -> PledgeListOut:
-    """Pledges matching every filter given, by pledge id, a page at a time.
+    """Pledges matching every filter given, a page at a time, by pledge id (``order``
+    ``"updated"`` or ``"submitted"``: newest first, ties by pledge id, descending).
 
     With ``flags_on``, each row carries its quality flags on that day, and ``flag`` keeps only
     the pledges that carry that flag then (``projections.quality``).
@@ -345,11 +360,25 @@ def list_pledges(
     ``freshness_months``); ``support_needed`` keeps the open pledges whose latest progress
     report asks for support (or, false, every other pledge); ``text`` keeps those whose title
     or description, in any language, contains it, ignoring case; ``external_id`` (scheme,
-    value) keeps the pledge that carries it.
+    value) keeps the pledge that carries it. ``after`` is the ``next_after`` of the previous
+    page: a pledge id, or for the newest-first orders the timestamp and the pledge id,
+    separated by a space.
     """
     tables = tables or live_tables()
     pledges, pledge_tags = tables.pledges, tables.pledge_tags
-    query = select(pledges.c.pledge_id, pledges.c.document).order_by(pledges.c.pledge_id)
+    if order not in ORDER_COLUMNS:
+        raise InvalidQuery(
+            f"unknown order {order!r}: one of {', '.join(ORDER_COLUMNS)}", field="order"
+        )
+    by = None if order == "pledge_id" else pledges.c[ORDER_COLUMNS[order]]
+    # The second column is the position in the order (the pledge id again for the default).
+    # Documents are read apart, for the page's rows only: a sort that carried them would
+    # copy every matching pledge's document through the sorter.
+    query = select(pledges.c.pledge_id, by if by is not None else pledges.c.pledge_id)
+    if by is None:
+        query = query.order_by(pledges.c.pledge_id)
+    else:
+        query = query.order_by(by.desc(), pledges.c.pledge_id.desc())
     if network_id is not None:
         query = query.where(pledges.c.network_id == network_id)
     if status is not None:
@@ -401,32 +430,60 @@ def list_pledges(
             raise InvalidQuery(f"quality flags: {', '.join(QUALITY_FLAGS)}", field="flag")
         if flags_on is None:
             raise InvalidQuery("filtering by flag needs the day to judge it on", field="flag")
-        return _flagged_page(connection, query, pledges.c.pledge_id, flag, flags_on, after, limit)
-    if after is not None:
+        if by is not None:
+            raise InvalidQuery("a flag filter lists pledges by pledge id only", field="order")
+        return _flagged_page(connection, tables, query, flag, flags_on, after, limit)
+    if after is not None and by is None:
         query = query.where(pledges.c.pledge_id > after)
+    elif after is not None and by is not None:
+        stamp, _, last_id = after.partition(" ")
+        if not stamp or not last_id:
+            raise InvalidQuery("not a position in this order", field="after")
+        query = query.where(or_(by < stamp, and_(by == stamp, pledges.c.pledge_id < last_id)))
     rows = connection.execute(query.limit(limit + 1)).all()
-    items = [pledge_summary(stored_view(document), flags_on) for _, document in rows[:limit]]
-    next_after = rows[limit - 1][0] if len(rows) > limit else None
+    shown = [row[0] for row in rows[:limit]]
+    documents = _documents(connection, tables, shown)
+    items = [pledge_summary(stored_view(documents[p]), flags_on) for p in shown]
+    next_after = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_after = last[0] if by is None else f"{last[1]} {last[0]}"
     return PledgeListOut(items=tuple(items), next_after=next_after)
+
+
+def _documents(connection: Connection, tables: ViewTables, pledge_ids: list[str]) -> dict[str, Any]:
+    """The stored documents of the pledges listed (read apart from the sorted ids)."""
+    if not pledge_ids:
+        return {}
+    pledges = tables.pledges
+    return dict(
+        connection.execute(
+            select(pledges.c.pledge_id, pledges.c.document).where(
+                pledges.c.pledge_id.in_(pledge_ids)
+            )
+        ).all()
+    )
 
 
 def _flagged_page(
     connection: Connection,
+    tables: ViewTables,
     query: Select[Any],
-    pledge_id: ColumnElement[str],
     flag: str,
     day: date,
     after: str | None,
     limit: int,
 ) -> PledgeListOut:
     """A page of the pledges ``query`` finds that carry ``flag`` on ``day``."""
+    pledge_id = tables.pledges.c.pledge_id
     found: list[PledgeSummaryOut] = []
     position = after
     while len(found) <= limit:
         page = query if position is None else query.where(pledge_id > position)
         rows = connection.execute(page.limit(_FLAG_SCAN_PAGE)).all()
+        documents = _documents(connection, tables, [row[0] for row in rows])
         for row in rows:
-            view = stored_view(row[1])
+            view = stored_view(documents[row[0]])
             if flag in quality_flags(view, day):
                 found.append(pledge_summary(view, day))
                 if len(found) > limit:
@@ -436,3 +493,56 @@ def _flagged_page(
         position = str(rows[-1][0])
     next_after = found[limit - 1].pledge_id if len(found) > limit else None
     return PledgeListOut(items=tuple(found[:limit]), next_after=next_after)
+
+
+def registry_totals(
+    connection: Connection, *, tables: ViewTables | None = None
+) -> RegistryTotalsOut:
+    """How many networks and cities are registered, and in how many countries."""
+    tables = tables or live_tables()
+    cities, networks = tables.cities, tables.networks
+    city_count, countries = connection.execute(
+        select(func.count(), func.count(distinct(cities.c.country)))
+    ).one()
+    network_count = connection.execute(select(func.count()).select_from(networks)).scalar_one()
+    return RegistryTotalsOut(
+        networks=int(network_count), cities=int(city_count), countries=int(countries)
+    )
+
+
+def tag_counts(
+    connection: Connection,
+    *,
+    dimensions: Collection[str],
+    network_id: str | None = None,
+    city: str | None = None,
+    tables: ViewTables | None = None,
+) -> dict[str, dict[str, int]]:
+    """How many pledges carry each tag of ``dimensions`` (by dimension, then key), among one
+    network's pledges or one city's: what a group's page charts by GCM objective and GCR area.
+    Only the dimensions asked are read (the tags table is clustered by dimension)."""
+    tables = tables or live_tables()
+    pledges, pledge_tags = tables.pledges, tables.pledge_tags
+    query = (
+        select(pledge_tags.c.dimension, pledge_tags.c.key, func.count())
+        .where(pledge_tags.c.dimension.in_(sorted(dimensions)))
+        .group_by(pledge_tags.c.dimension, pledge_tags.c.key)
+    )
+    if network_id is not None:
+        query = query.where(
+            pledge_tags.c.pledge_id.in_(
+                select(pledges.c.pledge_id).where(pledges.c.network_id == network_id)
+            )
+        )
+    if city is not None:
+        query = query.where(
+            pledge_tags.c.pledge_id.in_(
+                select(pledge_tags.c.pledge_id).where(
+                    pledge_tags.c.dimension == "city", pledge_tags.c.key == city
+                )
+            )
+        )
+    counted: dict[str, dict[str, int]] = {}
+    for dimension, key, count in connection.execute(query):
+        counted.setdefault(dimension, {})[key] = int(count)
+    return counted

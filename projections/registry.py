@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, select
 
+from domain.values import Language
 from projections.errors import InvalidQuery
 from projections.models import CityOut, NetworkOut, ReferenceItemOut, SignatureOut
 from projections.projector import ProjectionBatch
@@ -260,3 +262,49 @@ def reference_out(item: ReferenceRow) -> ReferenceItemOut:
         retired_reason=item.retired_reason,
         registered_at=item.registered_at,
     )
+
+
+def network_names(
+    connection: Connection, *, tables: ViewTables | None = None
+) -> dict[str, dict[Language, str]]:
+    """Every registered network's names by language, in id order (one query)."""
+    networks = (tables or live_tables()).networks
+    rows = connection.execute(
+        select(networks.c.network_id, networks.c.name).order_by(networks.c.network_id)
+    )
+    return {network_id: orjson.loads(name) for network_id, name in rows}
+
+
+def city_names(
+    connection: Connection,
+    city_ids: Collection[str] | None = None,
+    *,
+    tables: ViewTables | None = None,
+) -> dict[str, dict[Language, str]]:
+    """The names of the cities given (every registered city without ``city_ids``), by id."""
+    cities = (tables or live_tables()).cities
+    query = select(cities.c.city_id, cities.c.name).order_by(cities.c.city_id)
+    if city_ids is not None:
+        query = query.where(cities.c.city_id.in_(sorted(city_ids)))
+    return {city_id: orjson.loads(name) for city_id, name in connection.execute(query)}
+
+
+def signatures_of(
+    connection: Connection, city_ids: Collection[str], *, tables: ViewTables | None = None
+) -> list[SignatureOut]:
+    """Every declaration signature of the cities given, by declaration, then city."""
+    table = (tables or live_tables()).signatures
+    rows = connection.execute(
+        select(table)
+        .where(table.c.city_id.in_(sorted(city_ids)))
+        .order_by(table.c.declaration_id, table.c.city_id)
+    )
+    return [
+        SignatureOut(
+            declaration_id=r.declaration_id,
+            city_id=r.city_id,
+            signed_on=r.signed_on,
+            recorded_at=r.recorded_at,
+        )
+        for r in rows
+    ]

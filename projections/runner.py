@@ -111,6 +111,15 @@ class Position:
     events: int
 
 
+def views_position(connection: Connection) -> int:
+    """The notification the read models have caught up to (0 before any): an answer computed
+    from them at one position holds until it moves."""
+    found = connection.execute(
+        select(projection_position.c.notification_id).where(projection_position.c.name == VIEWS)
+    ).scalar_one_or_none()
+    return int(found or 0)
+
+
 def claim_position(connection: Connection, name: str) -> Position:
     """Lock the tracking row for this transaction, then read it."""
     table = projection_position
