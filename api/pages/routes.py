@@ -55,6 +55,7 @@ from api.problems import LAYER_ROOTS, LayerError, status_of
 from api.report_formats import REPORT_FORMATS, render_report, report_sections
 from api.routes.audit import latest_checkpoint
 from api.routes.reads import decode_cursor, encode_cursor, state_as_of, today
+from domain.events import Framework
 from domain.pledge import STATUSES
 from domain.taxonomies import reference_taxonomies
 from domain.values import Language
@@ -83,6 +84,9 @@ from projections import (
     tag_counts,
     views_position,
 )
+
+FRAMEWORKS: tuple[Framework, ...] = ("all", "gcm", "gcr")
+"""The report scopes the reports page offers (``--framework`` of the command line)."""
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -259,7 +263,7 @@ class Pages:
         )
         self._lock = threading.Lock()
         self._demo: tuple[float, bool] | None = None
-        self._reports: OrderedDict[tuple[date, str | None], ReportOut] = OrderedDict()
+        self._reports: OrderedDict[tuple[date, str | None, str, str], ReportOut] = OrderedDict()
         self._keys: tuple[int, Sequence[KeyRecord]] | None = None
         self._tags: OrderedDict[tuple[str, str], tuple[int, dict[str, dict[str, int]]]] = (
             OrderedDict()
@@ -315,10 +319,17 @@ class Pages:
             self._demo = (now, found)
         return found
 
-    def report(self, services: Services, as_of: date, network_id: str | None) -> ReportOut:
+    def report(
+        self,
+        services: Services,
+        as_of: date,
+        network_id: str | None,
+        framework: Framework = "all",
+        lang: Language = "en",
+    ) -> ReportOut:
         """The report as of a past day, kept once it cites a checkpoint: it counts only events
         recorded by the end of that day, so it can no longer change. Today's is always built."""
-        key = (as_of, network_id)
+        key = (as_of, network_id, framework, lang)
         with self._lock:
             kept = self._reports.get(key)
             if kept is not None:
@@ -330,6 +341,8 @@ class Pages:
             as_of=as_of,
             freshness_months=services.settings.freshness_months,
             network_id=network_id,
+            framework=framework,
+            lang=lang,
         )
         if as_of < today(services) and built.source.checkpoint is not None:
             with self._lock:
@@ -621,6 +634,10 @@ def reports_page(page: Page) -> Response:
     params = page.params()
     as_of = _day(params, "as_of", services)
     network_id = _identifier(params, "network")
+    framework_asked = _text(params, "framework", longest=8) or "all"
+    framework = next((f for f in FRAMEWORKS if f == framework_asked), None)
+    if framework is None:
+        raise PageInputError(f"one of {', '.join(FRAMEWORKS)}", field="framework")
     report_format = _text(params, "format", longest=8)
     if report_format is not None and report_format not in REPORT_FORMATS:
         raise PageInputError(f"one of {', '.join(REPORT_FORMATS)}", field="format")
@@ -630,7 +647,11 @@ def reports_page(page: Page) -> Response:
         raise PageInputError(f"no network {network_id!r}", field="network")
     if report_format is not None and as_of is None:
         raise PageInputError("a report needs its date", field="as_of")
-    report = page.pages.report(services, as_of, network_id) if as_of is not None else None
+    report = (
+        page.pages.report(services, as_of, network_id, framework, page.lang)
+        if as_of is not None
+        else None
+    )
     if report is not None and report_format is not None:
         scope = f"-{network_id}" if network_id else ""
         name = f"report-{report.as_of.isoformat()}{scope}.{report_format}"
@@ -648,7 +669,14 @@ def reports_page(page: Page) -> Response:
             (
                 f,
                 page_url(
-                    "/reports", {"as_of": as_of.isoformat(), "network": network_id, "format": f}
+                    "/reports",
+                    {
+                        "as_of": as_of.isoformat(),
+                        "network": network_id,
+                        "framework": framework,
+                        "lang": page.lang,
+                        "format": f,
+                    },
                 ),
             )
             for f in REPORT_FORMATS
@@ -662,6 +690,7 @@ def reports_page(page: Page) -> Response:
         sections=report_sections(report) if report is not None else [],
         as_of=as_of,
         network_id=network_id,
+        framework=framework,
         networks=[named_network(n, networks, page.lang) for n in networks],
         downloads=downloads,
         max_day=today(services).isoformat(),

@@ -31,6 +31,8 @@ from projections import (
     SignatureOut,
     TimelineEntryOut,
 )
+from projections.localize import localize_pledge_text
+from projections.report_text import word
 
 RECEIPT_PATH = "/api/v1/events/{event_id}/receipt"
 ERRATUM_TYPE = "pledge.erratum_recorded"
@@ -455,6 +457,8 @@ class PledgeView:
     indicators: tuple[IndicatorView, ...]
     timeline: tuple[TimelineItem, ...]
     later_events: int
+    flags: tuple[str, ...]
+    """The pledge's quality flags (derived, ``projections.quality``), in the reader's words."""
 
 
 def pledge_view(
@@ -468,8 +472,8 @@ def pledge_view(
     timeline = timeline_items(entries, lang, as_of)
     return PledgeView(
         pledge=found,
-        title=shown(found.title, lang),
-        description=shown(found.description, lang),
+        title=_translated(found, "title", lang),
+        description=_translated(found, "description", lang),
         network=named_network(found.network_id, networks, lang),
         cities=tuple(named_city(c, cities, lang) for c in found.cities),
         gcm=tuple(
@@ -486,7 +490,18 @@ def pledge_view(
         indicators=indicator_views(found.indicators, entries, lang, as_of),
         timeline=timeline,
         later_events=sum(1 for item in timeline if item.after_as_of),
+        flags=tuple(word(f"flag_{flag}", lang) for flag in found.flags),
     )
+
+
+def _translated(found: PledgeOut, field: str, lang: Language) -> Shown:
+    """A text of the pledge in the reader's language: the author's, else a recorded
+    translation, else the original marked with its language (``projections.localize``)."""
+    original = found.title if field == "title" else found.description
+    value = localize_pledge_text(original, found.translations, field, lang)
+    if value is None:
+        return shown(original, lang)
+    return Shown(value.value, value.lang, value.lang != lang)
 
 
 # --- network and city pages -----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from api.pages.routes import CONTENT_SECURITY_POLICY
 from api.report_formats import render_report
 from domain.principal import Principal
 from ledger.clock import SteppingClock
+from ledger.reference_seed import register_reference_seed
 from projections import build_report
 from tests.e2e.accessibility import accessibility_problems
 from tests.integration.ledger_scenario import (
@@ -432,6 +433,7 @@ def test_a_network_page_charts_its_roll_up_and_lists_members_and_signatures(
 ) -> None:
     full_history(services, clock)
     with services.ledger.batch() as batch:
+        register_reference_seed(batch, ADMIN, ())
         batch.execute(
             "sign_declaration",
             ADMIN,
