@@ -21,6 +21,7 @@ from domain.principal import Principal
 from ledger.clock import SteppingClock
 from ledger.reference_seed import register_reference_seed
 from projections import build_report
+from projections.report_text import word
 from tests.e2e.accessibility import accessibility_problems
 from tests.integration.ledger_scenario import (
     ADMIN,
@@ -545,3 +546,51 @@ def test_the_audit_page_lists_a_key_issued_since_it_was_last_shown(
     with services.ledger.batch() as batch:
         issue_keys(batch, Principal("late-key", "validator"))
     assert "late-key" in html_of(client, "/audit")
+
+
+# --- issue 11's records on the pledge page -------------------------------------------------------
+
+
+def test_the_pledge_page_shows_translations_external_ids_flags_and_corrected_figures(
+    services: Services, clock: SteppingClock, client: TestClient
+) -> None:
+    pledge_id = full_history(services, clock)
+    reported = client.get(f"/api/v1/pledges/{pledge_id}").json()
+    progress_id = next(
+        e["event_id"]
+        for e in client.get(f"/api/v1/pledges/{pledge_id}/timeline").json()["events"]
+        if e["type"] == "pledge.progress_reported"
+    )
+    with services.ledger.batch() as batch:
+        batch.execute(
+            "translate_pledge",
+            UCLG,
+            {"field": "title", "language": "fr", "text": "Centre d'accueil et guichet juridique"},
+            target=pledge_id,
+        )
+        batch.execute(
+            "add_external_id", UCLG, {"scheme": "grf", "value": "GRF-2026-00042"}, target=pledge_id
+        )
+        batch.execute(
+            "correct_observation",
+            UCLG,
+            {
+                "progress_event_id": progress_id,
+                "indicator_id": "people-served",
+                "date": "2026-03-15",
+                "value": "1150",
+                "reason": "Staff were counted",
+            },
+            target=pledge_id,
+        )
+    french = text_of(html_of(client, f"/pledges/{pledge_id}?lang=fr"))
+    assert "Centre d'accueil et guichet juridique" in french  # the translation, not the original
+    english = text_of(html_of(client, f"/pledges/{pledge_id}?lang=en"))
+    assert "Welcome centre and legal desk" in english
+    assert "grf:GRF-2026-00042" in english
+    assert "reported 1200, corrected to 1150" in english
+    flags = client.get(f"/api/v1/pledges/{pledge_id}").json()["flags"]
+    assert flags == reported["flags"]  # translations, ids and corrections raise no flag
+    for flag in flags:  # every derived flag the API gives is named on the page
+        assert word(f"flag_{flag}", "en") in english
+    assert "Quality flags" in english
