@@ -71,7 +71,7 @@ def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> DemoBundle:
         )
     )
     # The shape the tests below rely on: several checkpoints, a full tile and partial tiles.
-    assert len(lines) == 269
+    assert len(lines) == 336
     assert len(sizes) >= 3
     assert sizes[-1] == len(lines)
     assert tiles == ("tile/0/000", f"tile/0/001.p/{len(lines) - 256}", "tile/1/000.p/1")
