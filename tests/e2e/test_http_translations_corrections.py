@@ -15,7 +15,7 @@ from api.app import create_app
 from api.bootstrap import Services
 from api.problems import PROBLEM_JSON
 from tests.e2e.http_writing import acting_by_header, as_, check_receipt, register_over_http, stored
-from tests.integration.ledger_scenario import pledge_body
+from tests.integration.ledger_scenario import pledge_body, register_reference
 
 
 @pytest.fixture
@@ -286,6 +286,7 @@ def test_a_city_leaves_a_network_and_the_networks_history_keeps_it(
 def test_a_signature_is_withdrawn_and_the_declarations_history_keeps_it(
     services: Services, client: TestClient
 ) -> None:
+    register_reference(services, ())  # the declaration is registered on the log (ADR 0014)
     created(
         services,
         client.post(
@@ -315,6 +316,7 @@ def test_a_signature_is_withdrawn_and_the_declarations_history_keeps_it(
     )
     history = client.get("/api/v1/declarations/marrakech-2018/history").json()
     assert [e["type"] for e in history["events"]] == [
+        "declaration.registered",
         "declaration.signed",
         "declaration.signature_withdrawn",
     ]

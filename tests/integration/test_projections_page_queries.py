@@ -28,6 +28,7 @@ from tests.integration.ledger_scenario import (
     METROPOLIS,
     UCLG,
     register_basics,
+    register_reference,
     submit_pledge,
 )
 
@@ -84,6 +85,7 @@ def test_tag_counts_count_only_the_pledges_of_the_network_or_city_asked(
 
 def test_names_and_signatures_come_in_one_query_each(services: Services) -> None:
     register_basics(services)
+    register_reference(services)
     with services.ledger.batch() as batch:
         batch.execute(
             "sign_declaration",

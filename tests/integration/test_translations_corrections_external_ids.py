@@ -37,6 +37,7 @@ from tests.integration.ledger_scenario import (
     VALIDATOR,
     event_count,
     register_basics,
+    register_reference,
     submit_pledge,
 )
 
@@ -81,6 +82,7 @@ def test_a_translation_does_not_send_a_validated_pledge_back_to_validation(
     services: Services,
 ) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = validated_pledge(services)
 
     translate(services, pledge_id, field="title", language="fr", text="Guichet unique d'accueil")
@@ -99,6 +101,7 @@ def test_a_translation_does_not_send_a_validated_pledge_back_to_validation(
 
 def test_an_amendment_of_the_original_title_is_still_material(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = validated_pledge(services)
 
     services.ledger.write(
@@ -115,6 +118,7 @@ def test_an_amendment_that_only_adds_a_language_is_refused_pointing_at_translati
     services: Services,
 ) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = validated_pledge(services)
     title = {"en": "One-stop welcome centre for newcomers", "es": "Centro de acogida"}
 
@@ -134,6 +138,7 @@ def test_an_amendment_that_only_adds_a_language_is_refused_pointing_at_translati
 
 def test_a_translation_into_an_original_language_is_refused(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
 
     error = refused(
@@ -151,6 +156,7 @@ def test_a_translation_into_an_original_language_is_refused(services: Services) 
 
 def test_translating_a_field_that_does_not_exist_is_refused(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
 
     error = refused(
@@ -167,6 +173,7 @@ def test_translating_a_field_that_does_not_exist_is_refused(services: Services) 
 
 def test_only_the_owning_network_may_translate(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
 
     refused(
@@ -183,6 +190,7 @@ def test_a_later_translation_replaces_the_earlier_and_both_stay_in_the_timeline(
     services: Services,
 ) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
 
     translate(services, pledge_id, field="description", language="es", text="Abrir un centro.")
@@ -197,6 +205,7 @@ def test_a_later_translation_replaces_the_earlier_and_both_stay_in_the_timeline(
 
 def test_an_amendment_of_a_text_retires_its_translations_only(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
     translate(services, pledge_id, field="title", language="fr", text="Guichet unique")
     translate(services, pledge_id, field="description", language="fr", text="Ouvrir un guichet.")
@@ -215,6 +224,7 @@ def test_an_amendment_of_a_text_retires_its_translations_only(services: Services
 
 def test_a_report_narrative_is_translated_by_its_event_id(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = validated_pledge(services)
     report = services.ledger.write(
         "report_progress",
@@ -246,6 +256,7 @@ def test_a_narrative_translation_of_an_event_that_is_not_a_report_is_refused(
     services: Services,
 ) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
     with services.engine.connect() as connection:
         [submitted] = pledge_timeline(services.store, connection, pledge_id)
@@ -269,6 +280,7 @@ def test_a_narrative_translation_of_an_event_that_is_not_a_report_is_refused(
 
 def test_a_narrative_translation_without_its_report_is_refused(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
 
     error = refused(
@@ -285,6 +297,7 @@ def test_a_narrative_translation_without_its_report_is_refused(services: Service
 
 def test_a_translation_is_found_by_the_text_search(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
     translate(services, pledge_id, field="title", language="fr", text="Guichet unique")
 
@@ -305,6 +318,7 @@ def add_id(services: Services, pledge_id: str, scheme: str, value: str) -> None:
 
 def test_a_pledge_is_found_by_an_external_id_it_carries(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
     other = submit_pledge(services)
     add_id(services, pledge_id, "grf", "GRF-2023-00417")
@@ -327,6 +341,7 @@ def test_a_pledge_is_found_by_an_external_id_it_carries(services: Services) -> N
 
 def test_an_external_id_another_pledge_carries_is_refused(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     first = submit_pledge(services)
     second = submit_pledge(services)
     add_id(services, first, "grf", "GRF-1")
@@ -346,6 +361,7 @@ def test_an_external_id_another_pledge_carries_is_refused(services: Services) ->
 
 def test_the_same_value_under_another_scheme_is_another_id(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     first = submit_pledge(services)
     second = submit_pledge(services)
     add_id(services, first, "grf", "417")
@@ -357,6 +373,7 @@ def test_the_same_value_under_another_scheme_is_another_id(services: Services) -
 
 def test_an_external_id_the_pledge_already_carries_is_refused(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
     add_id(services, pledge_id, "grf", "GRF-1")
 
@@ -372,6 +389,7 @@ def test_an_external_id_the_pledge_already_carries_is_refused(services: Services
 
 def test_a_network_records_only_its_own_references(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
 
     error = refused(
@@ -388,6 +406,7 @@ def test_a_network_records_only_its_own_references(services: Services) -> None:
 
 def test_another_network_may_not_record_a_pledges_external_ids(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
 
     refused(
@@ -402,6 +421,7 @@ def test_another_network_may_not_record_a_pledges_external_ids(services: Service
 
 def test_a_removed_external_id_may_name_another_pledge(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     first = submit_pledge(services)
     second = submit_pledge(services)
     add_id(services, first, "grf", "GRF-1")
@@ -422,6 +442,7 @@ def test_a_removed_external_id_may_name_another_pledge(services: Services) -> No
 
 def test_removing_an_id_the_pledge_does_not_carry_is_refused(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     first = submit_pledge(services)
     second = submit_pledge(services)
     add_id(services, first, "grf", "GRF-1")
@@ -438,6 +459,7 @@ def test_removing_an_id_the_pledge_does_not_carry_is_refused(services: Services)
 
 def test_two_claims_of_one_id_in_one_batch_leave_only_the_first(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     first = submit_pledge(services)
     second = submit_pledge(services)
 
@@ -453,6 +475,7 @@ def test_two_claims_of_one_id_in_one_batch_leave_only_the_first(services: Servic
 
 def test_a_malformed_external_id_is_refused(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
 
     error = refused(
@@ -474,6 +497,7 @@ def test_a_city_is_corrected_and_translated_and_its_history_keeps_every_version(
     services: Services,
 ) -> None:
     register_basics(services)
+    register_reference(services, ())
 
     services.ledger.write(
         "correct_city",
@@ -492,6 +516,7 @@ def test_a_city_is_corrected_and_translated_and_its_history_keeps_every_version(
 
 def test_correcting_an_unknown_city_is_refused(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
 
     error = refused(
         services,
@@ -507,6 +532,7 @@ def test_correcting_an_unknown_city_is_refused(services: Services) -> None:
 
 def test_a_correction_that_changes_nothing_is_refused(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
 
     refused(
         services,
@@ -520,6 +546,7 @@ def test_a_correction_that_changes_nothing_is_refused(services: Services) -> Non
 
 def test_a_correction_cannot_remove_every_name(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
 
     error = refused(
         services,
@@ -535,6 +562,7 @@ def test_a_correction_cannot_remove_every_name(services: Services) -> None:
 
 def test_only_the_admin_corrects_a_city(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
 
     refused(
         services,
@@ -548,6 +576,7 @@ def test_only_the_admin_corrects_a_city(services: Services) -> None:
 
 def test_a_corrected_country_recounts_the_pledges_naming_the_city(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
 
     services.ledger.write(
@@ -567,6 +596,7 @@ def test_a_corrected_country_recounts_the_pledges_naming_the_city(services: Serv
 
 def test_a_network_corrects_its_own_names_and_no_other_networks(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
 
     services.ledger.write(
         "correct_network",
@@ -591,6 +621,7 @@ def test_a_network_corrects_its_own_names_and_no_other_networks(services: Servic
 
 def test_correcting_an_unknown_network_is_refused(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
 
     refused(
         services,
@@ -618,6 +649,7 @@ def test_a_withdrawn_signature_leaves_the_signatories_and_stays_in_the_history(
     services: Services,
 ) -> None:
     register_basics(services)
+    register_reference(services, ())
     sign(services)
 
     services.ledger.write(
@@ -630,7 +662,11 @@ def test_a_withdrawn_signature_leaves_the_signatories_and_stays_in_the_history(
     with read_snapshot(services.engine) as connection:
         assert signatures(connection, "marrakech-2018") == []
         history = stream_timeline(services.store, connection, "declaration:marrakech-2018")
-    assert [e.type for e in history] == ["declaration.signed", "declaration.signature_withdrawn"]
+    assert [e.type for e in history] == [
+        "declaration.registered",
+        "declaration.signed",
+        "declaration.signature_withdrawn",
+    ]
     sign(services)  # a city may sign again
     with read_snapshot(services.engine) as connection:
         assert [s.city_id for s in signatures(connection, "marrakech-2018")] == ["ma-marrakech"]
@@ -648,6 +684,7 @@ def test_a_withdrawal_is_refused_when_it_cannot_have_happened(
     services: Services, body: dict[str, str], error: type[Exception], field: str | None
 ) -> None:
     register_basics(services)
+    register_reference(services, ())
     sign(services)
 
     refused(
@@ -662,6 +699,7 @@ def test_a_withdrawal_is_refused_when_it_cannot_have_happened(
 
 def test_withdrawing_a_signature_that_was_never_made_is_refused(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
 
     error = refused(
         services,
@@ -682,6 +720,7 @@ def test_a_log_with_every_new_event_verifies_with_its_rollups(
     services: Services, tmp_path: Path
 ) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = validated_pledge(services)
     sign(services)
     translate(services, pledge_id, field="title", language="es", text="Centro de acogida")
@@ -715,6 +754,7 @@ def test_a_log_with_every_new_event_verifies_with_its_rollups(
 
 def test_a_title_translation_longer_than_a_title_may_be_is_refused(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
 
     error = refused(
@@ -731,6 +771,7 @@ def test_a_title_translation_longer_than_a_title_may_be_is_refused(services: Ser
 
 def test_a_title_translation_naming_a_report_is_refused(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
 
     error = refused(
@@ -752,6 +793,7 @@ def test_a_title_translation_naming_a_report_is_refused(services: Services) -> N
 
 def test_a_translation_of_an_ended_pledge_is_recorded(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
     services.ledger.write("close_pledge", UCLG, {"outcome": "fulfilled"}, target=pledge_id)
 
@@ -766,6 +808,7 @@ def test_withdrawing_a_signature_of_an_unknown_declaration_is_refused(
     services: Services,
 ) -> None:
     register_basics(services)
+    register_reference(services, ())
 
     error = refused(
         services,
@@ -783,6 +826,7 @@ def test_a_claim_recorded_by_another_network_fails_verification_naming_it(
     services: Services, tmp_path: Path
 ) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
     claim = NewEvent(ExternalIdClaimed(scheme="grf", value="GRF-1", pledge_id=pledge_id))
     envelope = seal(
@@ -807,6 +851,7 @@ def test_a_claim_recorded_by_another_network_fails_verification_naming_it(
 
 def test_a_reports_silent_pledges_carry_their_external_ids(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     pledge_id = submit_pledge(services)
     add_id(services, pledge_id, "grf", "GRF-1")
 
@@ -819,6 +864,7 @@ def test_a_reports_silent_pledges_carry_their_external_ids(services: Services) -
 
 def test_two_racing_claims_of_one_id_store_only_the_first(services: Services) -> None:
     register_basics(services)
+    register_reference(services, ())
     first = submit_pledge(services)
     second = submit_pledge(services)
     one = services.ledger.new_batch()
@@ -858,6 +904,7 @@ def test_a_registry_reason_holding_personal_data_is_refused(
     services: Services, name: str, target: str, body: dict[str, Any]
 ) -> None:
     register_basics(services)
+    register_reference(services, ())
     sign(services)
 
     error = refused(services, PersonalDataRefused, name, ADMIN, body, target=target)
