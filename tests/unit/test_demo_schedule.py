@@ -34,6 +34,12 @@ class RecordedResult:
     events: tuple[RecordedEvent, ...]
 
 
+@dataclass(frozen=True)
+class RecordedStream:
+    state: Any
+    version: int
+
+
 class RecordingBatch:
     """Stands in for ``ledger.commands.Batch``: records each command, answers fresh ids."""
 
@@ -51,6 +57,11 @@ class RecordingBatch:
         if name == "submit_pledge":
             self.submitted[pledge_id] = body
         return RecordedResult(pledge_id, (event,))
+
+    def load(self, stream_id: str) -> RecordedStream:
+        """Every stream is new to the recorder: the reference data is registered once."""
+        del stream_id
+        return RecordedStream(None, 0)
 
 
 def run_schedule(pledges: int, seed: int) -> tuple[list[Any], RecordingBatch]:
