@@ -993,29 +993,21 @@ def _indicator(
 
 def _reporting(report: Report, filed: int) -> PledgeRun:
     def run(batch: Batch, plan: PledgePlan) -> None:
-        result = batch.execute(
-            "report_progress",
-            plan.principal,
-            report_body(plan, report, filed),
-            target=plan.pledge_id,
-        )
+        body = report_body(plan, report, filed)
+        result = batch.execute("report_progress", plan.principal, body, target=plan.pledge_id)
         plan.last_report_event = result.events[0].event_id
         plan.last_report_end = report.end
-        plan.last_report_reading = None
-        for observation in result_observations(plan, report, filed):
-            plan.last_report_reading = observation
-            break
+        # The first numeric reading of this report: what an erratum on figures may correct.
+        plan.last_report_reading = next(
+            (
+                (o["indicator_id"], Decimal(o["value"]))
+                for o in body["observations"]
+                if "value" in o
+            ),
+            None,
+        )
 
     return run
-
-
-def result_observations(
-    plan: PledgePlan, report: Report, filed: int
-) -> Iterator[tuple[str, Decimal]]:
-    """The numeric readings a report of the plan holds (indicator id, value)."""
-    for observation in report_body(plan, report, filed)["observations"]:
-        if "value" in observation:
-            yield observation["indicator_id"], Decimal(observation["value"])
 
 
 def report_body(plan: PledgePlan, report: Report, filed: int) -> dict[str, Any]:
