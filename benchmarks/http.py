@@ -15,7 +15,8 @@ What it does, in one run, per backend (SQLite always, PostgreSQL with ``--postgr
    ledger / ceiling is printed;
 5. measures public reads (a pledge's JSON, a list page, a roll-up, and each public page's
    HTML) without write load and while the write load runs, beside ``/healthz`` as the floor
-   (``--reads-only``: without the write load).
+   (``--reads-only``: without the write load). Each page's first visit (its render, before the
+   server keeps it for the ledger's head) is timed apart, one client, before the wrk runs.
 
 Every figure is printed with the machine and the command. Needs Debian's ``wrk``.
 
@@ -39,6 +40,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -241,6 +243,12 @@ def serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]
             server.kill()
 
 
+def halfway(submitted_at: str) -> str:
+    """The day half-way between a pledge's submission and today."""
+    first = date.fromisoformat(submitted_at[:10])
+    return (first + (date.today() - first) / 2).isoformat()
+
+
 def read_paths(base: str, folder: Path) -> dict[str, Path]:
     """Files of GET paths for wrk: pledge pages, list pages, roll-ups."""
     listed = httpx.get(f"{base}/api/v1/pledges", params={"limit": 200}, timeout=30).json()
@@ -270,7 +278,11 @@ def read_paths(base: str, folder: Path) -> dict[str, Path]:
         "city page": [f"/cities/{c}" for c in cities[:100]],
         "audit page": ["/audit"],
         "reports form": ["/reports"],
-        "pledge page as of a day": [f"/pledges/{p}?as_of={past}" for p in pledge_ids[:100]],
+        # Each pledge as of a day half-way between its submission and today (a day it existed).
+        "pledge page as of a day": [
+            f"/pledges/{item['pledge_id']}?as_of={halfway(item['submitted_at'])}"
+            for item in items[:100]
+        ],
         # Built once from the log (a fold of every entry), then kept: a past day's report
         # cannot change. The first build is timed apart, in ``first_report``.
         "report page as of a day": [f"/reports?as_of={past}"],
@@ -351,6 +363,7 @@ def measure(backend: Backend, args: argparse.Namespace, scripts: Path) -> dict[s
     with serving(command, backend.env, port) as base:
         first_report(base)
         paths = read_paths(base, scripts)
+        first_visits(base, paths)
         for kind, path in paths.items():
             results[f"{kind}, idle"] = finished(
                 wrk(base, scripts / "read.lua", str(path), seconds=args.seconds, connections=8)
@@ -397,6 +410,37 @@ def first_report(base: str) -> None:
     elapsed = time.perf_counter() - started
     response.raise_for_status()
     print(f"  report page as of 2024-06-30, first build: {elapsed * 1000:.0f} ms", flush=True)
+
+
+PAGE_KINDS = ("page", "form")
+"""The kinds of ``read_paths`` that are public pages (HTML): their first visits are timed."""
+
+
+def first_visits(base: str, paths: dict[str, Path]) -> None:
+    """Each page's first visit, one client, nothing else running: the render itself, before the
+    server keeps it (a page is rendered once per ledger head, ADR 0019); the wrk runs that
+    follow measure the kept pages, the runs under write load pages rendered again as the head
+    moves with every write."""
+    print("  first visit of each page (rendered, one client):", flush=True)
+    with httpx.Client(base_url=base, timeout=600) as client:
+        for kind, path in paths.items():
+            if not any(word in kind for word in PAGE_KINDS) or "report page" in kind:
+                continue
+            took = []
+            for address in path.read_text().split():
+                started = time.perf_counter()
+                response = client.get(address)
+                took.append((time.perf_counter() - started) * 1000)
+                if response.status_code not in (200, 404):
+                    raise SystemExit(f"{address} answered {response.status_code}")
+            took.sort()
+            p50 = took[len(took) // 2]
+            p99 = took[min(len(took) - 1, int(len(took) * 0.99))]
+            print(
+                f"    {kind:<28} {len(took):4d} pages  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms"
+                f"  max {took[-1]:7.2f} ms",
+                flush=True,
+            )
 
 
 def measure_ceiling(args: argparse.Namespace, scripts: Path) -> Load:

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Connection, Engine, Row, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
@@ -297,6 +297,21 @@ class TransparencyLog:
         except (NoteError, UnicodeError):
             return False
         return body.size == checkpoint.size and body.root == checkpoint.root
+
+    def head(self) -> tuple[int, int]:
+        """The tree size and the size of the largest stored checkpoint row, in one read: what
+        changes when the log grows or signs (a cache of anything shown from the log keys on it;
+        the row is not verified here, whoever shows a checkpoint verifies it)."""
+        both = select(
+            select(log_position.c.tree_size)
+            .where(log_position.c.name == _POSITION)
+            .scalar_subquery(),
+            select(func.max(log_checkpoints.c.tree_size)).scalar_subquery(),
+        )
+        with self.engine.connect() as connection:
+            size, signed = connection.execute(both).one()
+        self._known_size = max(self._known_size, int(size or 0))
+        return int(size or 0), int(signed or 0)
 
     def tree_size(self) -> int:
         with self.engine.connect() as connection:

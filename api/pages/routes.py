@@ -29,6 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import Connection
 
 from api.bootstrap import Services
+from api.caching import entity_tag
 from api.demo import demo_state
 from api.errors import ApiError, UnknownResource
 from api.pages.i18n import (
@@ -111,6 +112,9 @@ SILENT_SHOWN = 10
 DEMO_RECHECK_SECONDS = 30.0
 REPORT_CACHE_SIZE = 32
 TAG_CACHE_SIZE = 1024
+PAGE_CACHE_BYTES = 48 * 1024 * 1024
+"""The rendered pages kept, by the size of their bodies (least recently used go first)."""
+PAGE_WAIT_SECONDS = 30.0
 CHARTED_TAGS = ("gcm_objective", "gcr_area")
 
 _COUNTRY = re.compile(r"^[A-Z]{2}\Z")
@@ -250,6 +254,52 @@ def pledge_query(params: Mapping[str, str]) -> PledgeQuery:
 # --- rendering --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Head:
+    """Where the ledger stands: a page rendered at one head is the same page until it moves."""
+
+    stored: int
+    views: int
+    tree_size: int
+    checkpoint_size: int
+    day: date
+
+
+@dataclass(frozen=True, slots=True)
+class RenderKey:
+    """A rendered page's identity: the address as asked (with its host: receipts and commands
+    on the pages name it), the language chosen, and the ledger's head."""
+
+    base: str
+    path: str
+    query: str
+    lang: Language
+    head: Head
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A page kept: its status, body and headers (never a cookie: that is the reader's)."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, response: Response) -> Rendered:
+        headers = tuple(
+            (name, value)
+            for name, value in response.headers.items()
+            if name not in ("set-cookie", "content-length", "etag")
+        )
+        body = bytes(response.body)
+        # Its ETag once, here, rather than hashed again by ``api.caching`` on every visit.
+        return cls(response.status_code, body, (*headers, ("etag", entity_tag(body))))
+
+    def response(self) -> Response:
+        return Response(self.body, status_code=self.status, headers=dict(self.headers))
+
+
 class Pages:
     """What the pages share in one app: the templates, the demo label, recent reports."""
 
@@ -260,7 +310,12 @@ class Pages:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            # The templates ship with the package: compile them once, here, rather than on
+            # the first visit of each page, and never look at their files again.
+            auto_reload=False,
         )
+        for name in self.templates.list_templates(extensions=["html"]):
+            self.templates.get_template(name)
         self._lock = threading.Lock()
         self._demo: tuple[float, bool] | None = None
         self._reports: OrderedDict[tuple[date, str | None, str, str], ReportOut] = OrderedDict()
@@ -268,6 +323,62 @@ class Pages:
         self._tags: OrderedDict[tuple[str, str], tuple[int, dict[str, dict[str, int]]]] = (
             OrderedDict()
         )
+        self._rendered: OrderedDict[RenderKey, Rendered] = OrderedDict()
+        self._rendered_bytes = 0
+        self._rendering: dict[RenderKey, threading.Event] = {}
+
+    def head(self, services: Services) -> Head:
+        """What every page is a function of, besides its address and language: the events
+        stored, where the read models stand, the log's size and latest checkpoint row, the
+        ledger's day (silence is counted from it). Five indexed reads of one row each."""
+        with services.engine.connect() as connection:
+            position = views_position(connection)
+        size, signed = services.log.head()
+        return Head(services.store.max_notification_id(), position, size, signed, today(services))
+
+    def rendered(self, key: RenderKey, render: Callable[[], Response]) -> Response:
+        """The page for ``key``, rendered once: a page that answered 200 is kept until its
+        head moves (any write does) or it is pushed out; requests for a page being rendered
+        wait for that render instead of repeating it."""
+        while True:
+            with self._lock:
+                kept = self._rendered.get(key)
+                if kept is not None:
+                    self._rendered.move_to_end(key)
+                    return kept.response()
+                underway = self._rendering.get(key)
+                if underway is None:
+                    mine = threading.Event()
+                    self._rendering[key] = mine
+                    break
+            # Another request renders it: take its page, or render it if that one was refused.
+            underway.wait(PAGE_WAIT_SECONDS)
+        try:
+            response = render()
+            if response.status_code == 200 and isinstance(getattr(response, "body", None), bytes):
+                self._keep(key, Rendered.of(response))
+            return response
+        finally:
+            with self._lock:
+                self._rendering.pop(key, None)
+            mine.set()
+
+    def _keep(self, key: RenderKey, page: Rendered) -> None:
+        if len(page.body) > PAGE_CACHE_BYTES // 8:
+            return
+        with self._lock:
+            # Pages of an older head can never be asked for again: drop them all at once.
+            stale = [k for k in self._rendered if k.head != key.head]
+            for old in stale:
+                self._rendered_bytes -= len(self._rendered.pop(old).body)
+            previous = self._rendered.pop(key, None)
+            if previous is not None:
+                self._rendered_bytes -= len(previous.body)
+            self._rendered[key] = page
+            self._rendered_bytes += len(page.body)
+            while self._rendered_bytes > PAGE_CACHE_BYTES:
+                _, dropped = self._rendered.popitem(last=False)
+                self._rendered_bytes -= len(dropped.body)
 
     def key_history(self, services: Services) -> Sequence[KeyRecord]:
         """Every API key on the log, kept while the log holds the same entries: reading it
@@ -360,8 +471,6 @@ class Page:
     services: Services
     pages: Pages
     lang: Language
-    remember: bool
-    """``?lang=`` chose the language: the answer sets the cookie."""
 
     @property
     def t(self) -> Messages:
@@ -387,12 +496,15 @@ class Page:
             path=here,
             **data,
         )
-        response = HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
-        if self.remember:
-            response.set_cookie(
-                LANGUAGE_COOKIE, self.lang, max_age=COOKIE_MAX_AGE, samesite="lax", httponly=True
-            )
-        return response
+        return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+
+def remembered(response: Response, lang: Language) -> Response:
+    """``?lang=`` chose the language: the answer sets the cookie that keeps it."""
+    response.set_cookie(
+        LANGUAGE_COOKIE, lang, max_age=COOKIE_MAX_AGE, samesite="lax", httponly=True
+    )
+    return response
 
 
 def type_label(t: Messages, event_type: str) -> str:
@@ -406,7 +518,7 @@ def error_page(
 ) -> HTMLResponse:
     status, title = status_of(error)
     cookie = as_language(request.cookies.get(LANGUAGE_COOKIE, ""))
-    page = Page(request, services, pages, cookie or DEFAULT_LANGUAGE, False)
+    page = Page(request, services, pages, cookie or DEFAULT_LANGUAGE)
     return page.render(
         "error.html",
         status=status,
@@ -433,9 +545,18 @@ def page(handler: Callable[..., Response]) -> Callable[..., Response]:
                 request.cookies.get(LANGUAGE_COOKIE),
                 request.headers.get("accept-language"),
             )
-            return handler(
-                Page(request, services, pages, lang, "lang" in request.query_params), **kwargs
+            remember = "lang" in request.query_params
+            key = RenderKey(
+                str(request.base_url),
+                request.url.path,
+                request.url.query,
+                lang,
+                pages.head(services),
             )
+            response = pages.rendered(
+                key, lambda: handler(Page(request, services, pages, lang), **kwargs)
+            )
+            return remembered(response, lang) if remember else response
         except LAYER_ROOTS as error:
             return error_page(request, pages, services, error)
 
