@@ -57,7 +57,8 @@ async def cache_validators(
     body = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
     headers = dict(response.headers)
     headers.setdefault("cache-control", LIVE)
-    tag = headers.setdefault("etag", entity_tag(body))
+    tag = headers.get("etag") or entity_tag(body)  # a kept page brings its own
+    headers["etag"] = tag
     if matches(request.headers.get("if-none-match", ""), tag):
         kept = {k: v for k, v in headers.items() if k in {"etag", "cache-control", "vary"}}
         return Response(status_code=304, headers=kept)

@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 import orjson
 from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from ledger.clock import Clock, format_timestamp, parse_timestamp
@@ -151,6 +152,15 @@ class _RecordingSubtrees:
     def __call__(self, level: int, index: int) -> bytes:
         self.wanted.append((level, index))
         return EMPTY_ROOT
+
+
+def head_columns() -> tuple[ScalarSelect[Any], ScalarSelect[Any]]:
+    """The log's size and the size of its largest stored checkpoint row, as two scalar
+    subqueries a caller can select beside others in one statement."""
+    return (
+        select(log_position.c.tree_size).where(log_position.c.name == _POSITION).scalar_subquery(),
+        select(func.max(log_checkpoints.c.tree_size)).scalar_subquery(),
+    )
 
 
 class TransparencyLog:
@@ -302,14 +312,8 @@ class TransparencyLog:
         """The tree size and the size of the largest stored checkpoint row, in one read: what
         changes when the log grows or signs (a cache of anything shown from the log keys on it;
         the row is not verified here, whoever shows a checkpoint verifies it)."""
-        both = select(
-            select(log_position.c.tree_size)
-            .where(log_position.c.name == _POSITION)
-            .scalar_subquery(),
-            select(func.max(log_checkpoints.c.tree_size)).scalar_subquery(),
-        )
         with self.engine.connect() as connection:
-            size, signed = connection.execute(both).one()
+            size, signed = connection.execute(select(*head_columns())).one()
         self._known_size = max(self._known_size, int(size or 0))
         return int(size or 0), int(signed or 0)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import psycopg
 from eventsourcing.application import Application
@@ -26,7 +26,7 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 from eventsourcing.utils import Environment, EnvType
-from sqlalchemy import Connection, text
+from sqlalchemy import ColumnElement, Connection, literal_column, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.database import startup_ddl_lock
@@ -161,6 +161,13 @@ class EventStore:
     def stream_version(self, stream_id: str) -> int:
         stored = self.recorder.select_events(stream_id, desc=True, limit=1)
         return stored[0].originator_version if stored else 0
+
+    def max_notification_column(self) -> ColumnElement[Any]:
+        """The largest notification id stored, as a scalar subquery for a statement on an
+        engine of the store's database (``None`` before the first event)."""
+        return literal_column(
+            f"(SELECT max({self.position_column}) FROM {self.events_table})"  # noqa: S608
+        )
 
     def max_notification_id(self) -> int:
         return self.recorder.max_notification_id() or 0

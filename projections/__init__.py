@@ -73,7 +73,7 @@ from projections.reports import (
     rollups_document,
 )
 from projections.rollups import all_rollups, rollup, rollups
-from projections.runner import ProjectionRunner, views_position
+from projections.runner import LedgerHead, ProjectionRunner, ledger_head, views_position
 from projections.tables import read_snapshot
 from projections.timeline import pledge_timeline, stream_timeline
 
@@ -89,6 +89,7 @@ __all__ = [
     "IndicatorOut",
     "IndicatorProgressOut",
     "InvalidQuery",
+    "LedgerHead",
     "LegendEntryOut",
     "MatchOut",
     "NetworkOut",
@@ -122,6 +123,7 @@ __all__ = [
     "build_report",
     "city",
     "city_names",
+    "ledger_head",
     "list_pledges",
     "network",
     "network_names",

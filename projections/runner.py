@@ -26,6 +26,7 @@ from sqlalchemy.exc import OperationalError
 
 from ledger.database import serialise_startup_ddl
 from ledger.errors import StoreUnavailable
+from ledger.log import head_columns
 from ledger.store import EventStore
 from projections.envelopes import read_envelope
 from projections.history import create_history_tables, one_day, record_batch
@@ -118,6 +119,29 @@ def views_position(connection: Connection) -> int:
         select(projection_position.c.notification_id).where(projection_position.c.name == VIEWS)
     ).scalar_one_or_none()
     return int(found or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerHead:
+    """Where the ledger stands, read in one statement: the last event stored, the read models'
+    position, the log's size and its largest checkpoint row. Anything shown from these (a
+    page, an answer) holds until one of them moves."""
+
+    stored: int
+    views: int
+    tree_size: int
+    checkpoint_size: int
+
+
+def ledger_head(connection: Connection, store: EventStore) -> LedgerHead:
+    size, signed = head_columns()
+    views = (
+        select(projection_position.c.notification_id)
+        .where(projection_position.c.name == VIEWS)
+        .scalar_subquery()
+    )
+    row = connection.execute(select(store.max_notification_column(), views, size, signed)).one()
+    return LedgerHead(*(int(value or 0) for value in row))
 
 
 def claim_position(connection: Connection, name: str) -> Position:

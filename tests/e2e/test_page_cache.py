@@ -20,6 +20,7 @@ from api.pages import routes
 from api.pages.i18n import LANGUAGE_COOKIE
 from api.pages.routes import Head, Pages, RenderKey
 from ledger.clock import SteppingClock
+from projections import LedgerHead, ledger_head, views_position
 from tests.integration.ledger_scenario import ADMIN, register_basics, submit_pledge
 
 
@@ -109,6 +110,26 @@ def test_a_new_day_renders_again(
     assert 'max="2026-03-03"' in client.get("/reports").text
 
 
+def test_the_head_is_read_in_one_statement_and_agrees_with_each_source(
+    services: Services,
+) -> None:
+    with services.engine.connect() as connection:
+        empty = ledger_head(connection, services.store)
+    assert empty == LedgerHead(0, 0, 0, 0)
+    register_basics(services)
+    submit_pledge(services)
+    with services.engine.connect() as connection:
+        found = ledger_head(connection, services.store)
+        views = views_position(connection)
+    checkpoint = services.log.latest_checkpoint()
+    assert checkpoint is not None
+    assert found == LedgerHead(
+        services.store.max_notification_id(), views, services.log.tree_size(), checkpoint.size
+    )
+    assert found.stored > 0
+    assert services.log.head() == (found.tree_size, found.checkpoint_size)
+
+
 def test_refusals_are_not_kept(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     renders = counting_renders(monkeypatch)
     assert client.get("/pledges?status=nonsense").status_code == 400
@@ -117,7 +138,8 @@ def test_refusals_are_not_kept(client: TestClient, monkeypatch: pytest.MonkeyPat
 
 
 def key(name: str) -> RenderKey:
-    return RenderKey("http://testserver/", name, "", "en", Head(1, 1, 1, 1, date(2026, 1, 1)))
+    head = Head(LedgerHead(1, 1, 1, 1), date(2026, 1, 1))
+    return RenderKey("http://testserver/", name, "", "en", head)
 
 
 def test_concurrent_visits_of_one_page_render_it_once() -> None:
@@ -179,7 +201,8 @@ def test_kept_pages_are_bounded_by_bytes_and_an_older_head_is_dropped(
     assert pages._rendered_bytes <= 8 * 1000
     assert key("/p19") in pages._rendered
     assert key("/p0") not in pages._rendered
-    newer = RenderKey("http://testserver/", "/p19", "", "en", Head(2, 2, 2, 2, date(2026, 1, 1)))
+    later = Head(LedgerHead(2, 2, 2, 2), date(2026, 1, 1))
+    newer = RenderKey("http://testserver/", "/p19", "", "en", later)
     pages.rendered(newer, lambda: HTMLResponse(body))
     assert list(pages._rendered) == [newer]
     # A page too large to keep is answered and not kept.
