@@ -139,6 +139,7 @@ def write_bundle(lines: Iterator[bytes], directory: Path) -> int:
                     envelope.stream_id,
                     envelope.recorded_at,
                     envelope.decode_payload(),
+                    envelope.event_id,
                 )
             )
             last_recorded_at = envelope.recorded_at
@@ -309,6 +310,8 @@ def main() -> None:
     program = f"-m {__spec__.name}" if __spec__ is not None else sys.argv[0]
     print(f"command:    {Path(sys.executable).name} {program} {' '.join(sys.argv[1:])}")
     print(f"date:       {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="pledge-ledger-bench-log-", dir=args.keep))
     try:
         demo = args.demo_bundle or make_demo_bundle(scratch)

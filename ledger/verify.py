@@ -123,7 +123,7 @@ class Replay(Protocol):
         stream_id: str,
         recorded_at: str,
         payload: Payload,
-        event_id: str = "",
+        event_id: str,
     ) -> Any: ...
 
     def fold(self, freshness_months: int) -> ReplayFold: ...

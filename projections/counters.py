@@ -339,6 +339,10 @@ def build_rollup(
     )
 
 
+AMOUNTS_KEPT = 256
+"""``RollupTally`` keeps at most this many amounts per cell before summing them into one."""
+
+
 class RollupTally:
     """Roll-up sums counted in bulk, one contribution at a time (``RollupCells.of``).
 
@@ -375,7 +379,18 @@ class RollupTally:
             ):
                 if amount:
                     for group in keys:
-                        self.amounts.setdefault((group, indicator, field), []).append(amount)
+                        cell = (group, indicator, field)
+                        amounts = self.amounts.get(cell)
+                        if amounts is None:
+                            self.amounts[cell] = [amount]
+                        elif len(amounts) < AMOUNTS_KEPT:
+                            amounts.append(amount)
+                        else:
+                            # A big group's amounts are summed as they come, a batch at a time:
+                            # memory stays bounded by the groups, not by the pledges (the sum
+                            # is exact either way, so its order does not change it).
+                            with localcontext(EXACT):
+                                amounts[:] = [sum(amounts, ZERO), amount]
 
     def cells(self) -> RollupCells:
         cells = RollupCells()

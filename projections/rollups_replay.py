@@ -167,7 +167,7 @@ class RollupsReplay:
         stream_id: str,
         recorded_at: str,
         payload: Payload,
-        event_id: str = "",
+        event_id: str,
     ) -> tuple[Any, ...] | None:
         """The facts of one event the roll-ups depend on (None: it changes none of them)."""
         if stream_id.startswith(PLEDGE_PREFIX):

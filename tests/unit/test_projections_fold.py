@@ -22,6 +22,7 @@ from domain.events import (
     ErratumRecorded,
     NetworkRegistered,
     NewEvent,
+    ObservationCorrected,
     Payload,
     PledgeAmended,
     PledgeChanges,
@@ -311,7 +312,17 @@ def test_view_document_gives_back_the_same_view() -> None:
 OPERATIONS = st.lists(
     st.tuples(
         st.sampled_from(
-            ["submit", "validate", "changes", "amend", "cities", "report", "close", "withdraw"]
+            [
+                "submit",
+                "validate",
+                "changes",
+                "amend",
+                "cities",
+                "report",
+                "correct",
+                "close",
+                "withdraw",
+            ]
         ),
         st.integers(min_value=0, max_value=3),
         st.integers(min_value=0, max_value=120),
@@ -324,6 +335,7 @@ def _random_log(operations: list[tuple[str, int, int]]) -> Log:
     log = Log().registry()
     submitted: list[str] = []
     ended: set[str] = set()
+    reports: dict[str, list[Envelope]] = {}
     day = START
     for operation, which, days in operations:
         day += timedelta(days=days)
@@ -364,7 +376,26 @@ def _random_log(operations: list[tuple[str, int, int]]) -> Log:
             values = {"people-served": str(days * 50)}
             if which % 2:
                 values["rate"] = str(which * 30)
-            log.report(pledge_id, values)
+            reports.setdefault(pledge_id, []).append(log.report(pledge_id, values))
+        elif operation == "correct" and reports.get(pledge_id):
+            # A figure corrected: often the latest reading, sometimes an older one (which
+            # changes nothing the roll-ups count), sometimes to no value at all.
+            earlier = reports[pledge_id]
+            report = earlier[-1 - which % len(earlier)] if which < 3 else earlier[0]
+            observed = report.decode_payload().observations[0]  # type: ignore[attr-defined]
+            log.pledge(
+                pledge_id,
+                ObservationCorrected(
+                    progress_event_id=report.event_id,
+                    indicator_id=observed.indicator_id,
+                    date=observed.date,
+                    previous_value=observed.value,
+                    value=None if days % 7 == 0 else str(days * 40),
+                    reason="A typo in the count",
+                ),
+            )
+        elif operation == "correct":
+            continue  # nothing reported yet: nothing to correct
         elif operation == "close":
             log.pledge(pledge_id, PledgeClosed(outcome="partially_fulfilled"))
             ended.add(pledge_id)
