@@ -190,8 +190,14 @@ class RollupCells:
         self.indicators: dict[Key, dict[tuple[str, str], IndicatorTotals]] = {}
 
     def add(self, part: Contribution, sign: int = 1) -> None:
+        # Each indicator's signed totals are worked out once, not once per group: where a group
+        # has no entry for the indicator yet, the (frozen) signed totals are its entry.
+        signed = [
+            (measured, IndicatorTotals().plus(totals, sign)) for measured, totals in part.indicators
+        ]
+        counted = self.counters
         for group in part.keys:
-            counters = self.counters.setdefault(group, {})
+            counters = counted.setdefault(group, {})
             for name in part.counters:
                 value = counters.get(name, 0) + sign
                 if value:
@@ -199,7 +205,7 @@ class RollupCells:
                 else:
                     del counters[name]
             if not counters:
-                del self.counters[group]
+                del counted[group]
             if part.freshness:
                 freshness = self.freshness.setdefault(group, {})
                 for entry in part.freshness:
@@ -210,10 +216,11 @@ class RollupCells:
                         del freshness[entry]
                 if not freshness:
                     del self.freshness[group]
-            if part.indicators:
+            if signed:
                 indicators = self.indicators.setdefault(group, {})
-                for measured, totals in part.indicators:
-                    summed = indicators.get(measured, IndicatorTotals()).plus(totals, sign)
+                for measured, totals in signed:
+                    known = indicators.get(measured)
+                    summed = totals if known is None else known.plus(totals)
                     if summed.is_zero:
                         indicators.pop(measured, None)
                     else:
@@ -223,8 +230,13 @@ class RollupCells:
 
     def change(self, before: PledgeView | None, after: PledgeView | None) -> None:
         """Account for one pledge going from ``before`` to ``after`` (None: absent)."""
-        old = contribution(before) if before is not None else None
-        new = contribution(after) if after is not None else None
+        self.change_contributions(
+            contribution(before) if before is not None else None,
+            contribution(after) if after is not None else None,
+        )
+
+    def change_contributions(self, old: Contribution | None, new: Contribution | None) -> None:
+        """Account for one pledge's contribution going from ``old`` to ``new`` (None: absent)."""
         if old == new:
             return
         if old is not None and new is not None and old.keys == new.keys:
