@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -121,11 +120,6 @@ def _pack(groups: dict[str, list[Any]]) -> bytes:
 EMPTY = _pack({})
 
 
-@lru_cache(maxsize=1 << 16)
-def _iso(day: date) -> str:
-    return day.isoformat()  # a few thousand distinct days, each written many times
-
-
 def by_dimension(cells: RollupCells) -> dict[str, RollupCells]:
     """The sums split by dimension, in one pass."""
     parts: dict[str, RollupCells] = {}
@@ -146,7 +140,8 @@ def _group_document(
     """One group's sums as ``encode_cells`` lays them out."""
     return [
         counters or {},
-        [[kind, _iso(day), n] for (kind, day), n in freshness.items()] if freshness else [],
+        # orjson writes a date as its ISO text: [kind, "YYYY-MM-DD", n]
+        [(*entry, n) for entry, n in freshness.items()] if freshness else [],
         [
             [
                 indicator_id,
