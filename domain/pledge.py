@@ -305,7 +305,11 @@ class SubmitPledge(Command, PledgeFields):
     network_id: Slug
 
     def content(self) -> PledgeContent:
-        return PledgeContent.model_validate(self.model_dump(exclude={"network_id"}))
+        # The fields are PledgeContent's own (both are PledgeFields), validated when this command
+        # was: they are taken as they are rather than dumped and validated a second time.
+        return PledgeContent.model_construct(
+            **{name: getattr(self, name) for name in PledgeContent.model_fields}
+        )
 
 
 class AmendPledge(Command):

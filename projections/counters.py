@@ -141,6 +141,13 @@ class Contribution:
         )
 
 
+def _distinct(part: Contribution) -> bool:
+    """Whether each group, and each indicator, is named once (what moving figures assumes)."""
+    return len(set(part.keys)) == len(part.keys) and len(
+        {measured for measured, _ in part.indicators}
+    ) == len(part.indicators)
+
+
 def contribution(view: PledgeView) -> Contribution:
     state = view.state
     counters = [PLEDGES, f"status:{state.status}", f"stage:{state.stage or UNREPORTED}"]
@@ -190,8 +197,14 @@ class RollupCells:
         self.indicators: dict[Key, dict[tuple[str, str], IndicatorTotals]] = {}
 
     def add(self, part: Contribution, sign: int = 1) -> None:
+        # Each indicator's signed totals are worked out once, not once per group: where a group
+        # has no entry for the indicator yet, the (frozen) signed totals are its entry.
+        signed = [
+            (measured, IndicatorTotals().plus(totals, sign)) for measured, totals in part.indicators
+        ]
+        counted = self.counters
         for group in part.keys:
-            counters = self.counters.setdefault(group, {})
+            counters = counted.setdefault(group, {})
             for name in part.counters:
                 value = counters.get(name, 0) + sign
                 if value:
@@ -199,7 +212,7 @@ class RollupCells:
                 else:
                     del counters[name]
             if not counters:
-                del self.counters[group]
+                del counted[group]
             if part.freshness:
                 freshness = self.freshness.setdefault(group, {})
                 for entry in part.freshness:
@@ -210,10 +223,11 @@ class RollupCells:
                         del freshness[entry]
                 if not freshness:
                     del self.freshness[group]
-            if part.indicators:
+            if signed:
                 indicators = self.indicators.setdefault(group, {})
-                for measured, totals in part.indicators:
-                    summed = indicators.get(measured, IndicatorTotals()).plus(totals, sign)
+                for measured, totals in signed:
+                    known = indicators.get(measured)
+                    summed = totals if known is None else known.plus(totals)
                     if summed.is_zero:
                         indicators.pop(measured, None)
                     else:
@@ -223,17 +237,103 @@ class RollupCells:
 
     def change(self, before: PledgeView | None, after: PledgeView | None) -> None:
         """Account for one pledge going from ``before`` to ``after`` (None: absent)."""
-        old = contribution(before) if before is not None else None
-        new = contribution(after) if after is not None else None
+        self.change_contributions(
+            contribution(before) if before is not None else None,
+            contribution(after) if after is not None else None,
+        )
+
+    def change_contributions(self, old: Contribution | None, new: Contribution | None) -> None:
+        """Account for one pledge's contribution going from ``old`` to ``new`` (None: absent)."""
         if old == new:
             return
-        if old is not None and new is not None and old.keys == new.keys:
-            # Same groups (the usual case): move only the figures that differ.
-            old, new = old.without(new), new.without(old)
-        if old is not None:
-            self.add(old, -1)
-        if new is not None:
-            self.add(new, 1)
+        if old is None or new is None or not (_distinct(old) and _distinct(new)):
+            if old is not None:
+                self.add(old, -1)
+            if new is not None:
+                self.add(new, 1)
+            return
+        if old.keys == new.keys:
+            # Same groups (the usual case): move only the figures that differ, each indicator
+            # by the difference of its totals, worked out once for all the groups.
+            self._move(old, new)
+            return
+        # A status changed (or a tag): the groups the pledge left lose all of it, the groups
+        # it joined gain all of it, and the groups it stays in move only what differs.
+        kept = set(old.keys) & set(new.keys)
+        left = tuple(group for group in old.keys if group not in kept)
+        joined = tuple(group for group in new.keys if group not in kept)
+        if left:
+            self.add(Contribution(left, old.counters, old.freshness, old.indicators), -1)
+        if kept:
+            stays = tuple(group for group in new.keys if group in kept)
+            self._move(
+                Contribution(stays, old.counters, old.freshness, old.indicators),
+                Contribution(stays, new.counters, new.freshness, new.indicators),
+            )
+        if joined:
+            self.add(Contribution(joined, new.counters, new.freshness, new.indicators), 1)
+
+    def _move(self, old: Contribution, new: Contribution) -> None:
+        gone = [name for name in old.counters if name not in new.counters]
+        came = [name for name in new.counters if name not in old.counters]
+        left = [entry for entry in old.freshness if entry not in new.freshness]
+        entered = [entry for entry in new.freshness if entry not in old.freshness]
+        before = dict(old.indicators)
+        moved = []
+        for measured, totals in new.indicators:
+            was = before.pop(measured, None)
+            if was is None:
+                moved.append((measured, totals))
+            elif was != totals:
+                moved.append((measured, totals.plus(was, -1)))
+        moved.extend(
+            (measured, IndicatorTotals().plus(was, -1)) for measured, was in before.items()
+        )
+        counted, dated, measures = self.counters, self.freshness, self.indicators
+        for group in new.keys:
+            if gone or came:
+                counters = counted.setdefault(group, {})
+                for name in gone:
+                    value = counters.get(name, 0) - 1
+                    if value:
+                        counters[name] = value
+                    else:
+                        del counters[name]
+                for name in came:
+                    value = counters.get(name, 0) + 1
+                    if value:
+                        counters[name] = value
+                    else:
+                        del counters[name]
+                if not counters:
+                    del counted[group]
+            if left or entered:
+                freshness = dated.setdefault(group, {})
+                for entry in left:
+                    value = freshness.get(entry, 0) - 1
+                    if value:
+                        freshness[entry] = value
+                    else:
+                        del freshness[entry]
+                for entry in entered:
+                    value = freshness.get(entry, 0) + 1
+                    if value:
+                        freshness[entry] = value
+                    else:
+                        del freshness[entry]
+                if not freshness:
+                    del dated[group]
+            if moved:
+                indicators = measures.setdefault(group, {})
+                for measured, totals in moved:
+                    known = indicators.get(measured)
+                    summed = totals if known is None else known.plus(totals)
+                    if summed.is_zero:
+                        indicators.pop(measured, None)
+                    else:
+                        indicators[measured] = summed
+                if not indicators:
+                    del measures[group]
 
     @classmethod
     def of(cls, views: Iterable[PledgeView]) -> RollupCells:

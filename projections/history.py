@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -58,8 +57,7 @@ from ledger.store import EventStore
 from projections.counters import DIMENSIONS, IndicatorTotals, Key, RollupCells
 from projections.envelopes import read_envelope, recorded_on
 from projections.projector import Notified
-from projections.sealed import decode_sealed
-from projections.state import ViewState, without_cycle_collection
+from projections.state import without_cycle_collection
 from projections.tables import (
     bulk_loading,
     ensure_position,
@@ -122,11 +120,6 @@ def _pack(groups: dict[str, list[Any]]) -> bytes:
 EMPTY = _pack({})
 
 
-@lru_cache(maxsize=1 << 16)
-def _iso(day: date) -> str:
-    return day.isoformat()  # a few thousand distinct days, each written many times
-
-
 def by_dimension(cells: RollupCells) -> dict[str, RollupCells]:
     """The sums split by dimension, in one pass."""
     parts: dict[str, RollupCells] = {}
@@ -139,34 +132,85 @@ def by_dimension(cells: RollupCells) -> dict[str, RollupCells]:
     return parts
 
 
+def _group_document(
+    counters: dict[str, int] | None,
+    freshness: dict[tuple[str, date], int] | None,
+    indicators: dict[tuple[str, str], IndicatorTotals] | None,
+) -> list[Any]:
+    """One group's sums as ``encode_cells`` lays them out."""
+    return [
+        counters or {},
+        # orjson writes a date as its ISO text: [kind, "YYYY-MM-DD", n]
+        [(*entry, n) for entry, n in freshness.items()] if freshness else [],
+        [
+            [
+                indicator_id,
+                measure,
+                t.pledges,
+                t.reported,
+                t.met_target,
+                str(t.baseline),
+                str(t.latest),
+                str(t.target),
+            ]
+            for (indicator_id, measure), t in indicators.items()
+        ]
+        if indicators
+        else [],
+    ]
+
+
 def encode_cells(cells: RollupCells, dimension: str) -> bytes | None:
     """A dimension's sums as JSON: {key: [counters, [[kind, day, n]...], [[indicator,
     measure, pledges, reported, met_target, baseline, latest, target]...]]} (None: empty)."""
+    keys = dict.fromkeys(k for d, k in cells.counters if d == dimension)
+    keys.update(dict.fromkeys(k for d, k in cells.freshness if d == dimension))
+    keys.update(dict.fromkeys(k for d, k in cells.indicators if d == dimension))
+    if not keys:
+        return None
     groups: dict[str, list[Any]] = {}
-    for (d, key), counters in cells.counters.items():
-        if d == dimension:
-            groups[key] = [counters, [], []]
-    for (d, key), entries in cells.freshness.items():
-        if d == dimension:
-            groups.setdefault(key, [{}, [], []])[1] = [
-                [kind, _iso(day), n] for (kind, day), n in entries.items()
-            ]
-    for (d, key), indicators in cells.indicators.items():
-        if d == dimension:
-            groups.setdefault(key, [{}, [], []])[2] = [
-                [
-                    indicator_id,
-                    measure,
-                    t.pledges,
-                    t.reported,
-                    t.met_target,
-                    str(t.baseline),
-                    str(t.latest),
-                    str(t.target),
-                ]
-                for (indicator_id, measure), t in indicators.items()
-            ]
-    return _pack(groups) if groups else None
+    for key in keys:
+        group = (dimension, key)
+        groups[key] = _group_document(
+            cells.counters.get(group), cells.freshness.get(group), cells.indicators.get(group)
+        )
+    return _pack(groups)
+
+
+class RunningSums:
+    """Every sum of one dimension, kept as its days' changes are added (``merge``), with each
+    group's encoded document kept until the group changes: a snapshot (``document``) encodes
+    only the groups changed since the last one. It decodes to the sums ``encode_cells`` gives."""
+
+    def __init__(self, dimension: str) -> None:
+        self.dimension = dimension
+        self.cells = RollupCells()
+        self.encoded: dict[str, bytes] = {}
+        self.changed: set[str] = set()
+
+    def merge(self, change: RollupCells) -> None:
+        """Add ``change`` (of this dimension only: ``by_dimension``)."""
+        merge_cells(self.cells, change)
+        for groups in (change.counters, change.freshness, change.indicators):
+            self.changed.update(key for _, key in groups)
+
+    def document(self) -> bytes:
+        cells = self.cells
+        for key in self.changed:
+            group = (self.dimension, key)
+            counters = cells.counters.get(group)
+            freshness = cells.freshness.get(group)
+            indicators = cells.indicators.get(group)
+            if counters is None and freshness is None and indicators is None:
+                self.encoded.pop(key, None)
+            else:
+                self.encoded[key] = (
+                    orjson.dumps(key)
+                    + b":"
+                    + orjson.dumps(_group_document(counters, freshness, indicators))
+                )
+        self.changed.clear()
+        return zlib.compress(b"{" + b",".join(self.encoded.values()) + b"}", 1)
 
 
 DAY_MARK = "all"
@@ -252,7 +296,8 @@ def merge_cells(cells: RollupCells, change: RollupCells) -> None:
     for group, indicators in change.indicators.items():
         sums = cells.indicators.setdefault(group, {})
         for measured, totals in indicators.items():
-            summed = sums.get(measured, IndicatorTotals()).plus(totals)
+            known = sums.get(measured)  # absent: the (frozen) change's totals are the sum
+            summed = totals if known is None else known.plus(totals)
             if summed.is_zero:
                 sums.pop(measured, None)
             else:
@@ -448,12 +493,16 @@ class HistoryResult:
 
 class _DayWriter:
     """Folds envelopes in log order, a day at a time, into change rows and snapshots (the
-    running sums are kept, so a snapshot costs no read)."""
+    running sums are kept, so a snapshot costs no read). The fold is the compact one of the
+    verifier's roll-ups replay (``DailyChanges``): it keeps of each pledge only what the
+    roll-ups need."""
 
     def __init__(self, connection: Connection) -> None:
+        from projections.rollups_replay import DailyChanges  # it imports the as-of queries
+
         self.connection = connection
-        self.state = ViewState(decode=decode_sealed)
-        self.totals = {dimension: RollupCells() for dimension in DIMENSIONS}
+        self.changes = DailyChanges()
+        self.totals = {dimension: RunningSums(dimension) for dimension in DIMENSIONS}
         self.day: str | None = None
         self.latest: str | None = None
         self.rows: list[tuple[Any, ...]] = []
@@ -475,24 +524,22 @@ class _DayWriter:
                     )
                 )
             self.day = day
-        self.state.apply(envelope)
+        self.changes.apply(envelope)
         self.events += 1
         self.last = notification_id
 
     def end_day(self, *, snapshot: bool = True) -> None:
         if self.day is None:
             return
-        changes = self.state.take_changes()
-        delta = RollupCells()
-        for pledge_id, before in changes.pledges.items():
-            delta.change(before, self.state.pledges[pledge_id])
-        parts = by_dimension(delta)
+        parts = by_dimension(self.changes.take_change())
         in_order = self.latest is None or self.day >= self.latest
         self.latest = self.day if in_order else self.latest
         for dimension in DIMENSIONS:
-            part = parts.get(dimension, RollupCells())
-            merge_cells(self.totals[dimension], part)
-            change = change_document(part, dimension)
+            part = parts.get(dimension)
+            running = self.totals[dimension]
+            if part is not None:
+                running.merge(part)
+            change = change_document(part or RollupCells(), dimension)
             if change is None:
                 continue
             self.rows.append((dimension, self.day, MERGED, len(change), change))
@@ -500,7 +547,7 @@ class _DayWriter:
             last_size = self.snapshot_size.get(dimension, 0)
             grown = self.grown[dimension] >= SNAPSHOT_RATIO * last_size
             if snapshot and in_order and grown:
-                document = encode_cells(self.totals[dimension], dimension) or EMPTY
+                document = running.document()
                 self.flush()
                 insert_rows(
                     self.connection,
@@ -562,9 +609,17 @@ def _build_history(
         connection.execute(delete(history_changes))
         connection.execute(delete(history_snapshots))
     start = read_position(engine, VIEWS).notification_id
-    with engine.connect() as connection, bulk_loading(connection):
+    # The log is read on a connection of its own, with the default page cache: each page of
+    # events is read once, and read through the writer's large cache (``bulk_loading``) it
+    # filled that cache with events, a quarter of a gigabyte at 1M events.
+    with (
+        engine.connect() as reader,
+        engine.connect() as connection,
+        bulk_loading(connection),
+    ):
         writer = _DayWriter(connection)
-        for page in _pages(store, 0, page_size, connection, stop=start):
+        for page in _pages(store, 0, page_size, reader, stop=start):
+            reader.rollback()
             for notification_id, raw in page:
                 writer.add(notification_id, raw)
             connection.commit()  # a page at a time: the writers are not held up meanwhile

@@ -40,6 +40,7 @@ from domain.events import (
     ProgressReported,
 )
 from domain.pledge import ENDED
+from ledger.envelope import Envelope
 from projections.as_of import rollups_of
 from projections.counters import (
     ALL,
@@ -52,11 +53,13 @@ from projections.counters import (
     Contribution,
     IndicatorTotals,
     Key,
+    RollupCells,
     RollupTally,
     sdg_goal,
 )
 from projections.decimals import EXACT, ZERO
 from projections.reports import _document
+from projections.sealed import decode_sealed
 from projections.state import PLEDGE_PREFIX
 
 _intern = sys.intern
@@ -101,6 +104,9 @@ _BY_TYPE = {
     "pledge.match_declined": OTHER_PLEDGE_EVENT,
     "pledge.match_ended": OTHER_PLEDGE_EVENT,
 }
+
+_CITY_TYPES = frozenset({"city.registered", "city.corrected"})
+"""The only events outside the pledges' streams whose facts the roll-ups need."""
 
 
 def _indicator(indicator: Indicator) -> IndicatorFacts:
@@ -240,6 +246,22 @@ class RollupsReplay:
             return (CITY_CORRECTED, _intern(payload.city_id), _intern(payload.country))
         return None
 
+    def extract_sealed(self, envelope: Envelope) -> tuple[Any, ...] | None:
+        """``extract`` of an envelope the ledger sealed and stored (``decode_sealed``), decoding
+        its payload only when the facts are in it: a pledge event whose type alone says what it
+        does, and every event outside the pledges and cities, is not decoded at all."""
+        event_type = envelope.type
+        stream_id = envelope.stream_id
+        if stream_id.startswith(PLEDGE_PREFIX):
+            tag = _BY_TYPE.get(event_type)
+            if tag is not None:
+                return (tag, stream_id[len(PLEDGE_PREFIX) :])
+        elif event_type not in _CITY_TYPES:
+            return None
+        return self.extract(
+            event_type, stream_id, envelope.recorded_at, decode_sealed(envelope), envelope.event_id
+        )
+
     def fold(self, freshness_months: int) -> RollupsFold:
         return RollupsFold(freshness_months)
 
@@ -341,6 +363,11 @@ class RollupsFold:
             pledge.status = "closed"
             pledge.outcome = facts[2]
 
+    def contribution(self, pledge_id: str) -> Contribution | None:
+        """What the pledge adds to the roll-ups now (None: not submitted)."""
+        pledge = self.pledges.get(pledge_id)
+        return _contribution(pledge) if pledge is not None else None
+
     def document(self, tree_size: int, last_recorded_at: str | None) -> dict[str, Any]:
         """The roll-ups document of the folded entries (``recompute_rollups_document``'s)."""
         as_of = _day(last_recorded_at) if last_recorded_at is not None else None
@@ -405,3 +432,42 @@ def _contribution(pledge: _Pledge) -> Contribution:
             )
         indicators.append(((indicator_id, measure), totals))
     return Contribution(_memberships(pledge), tuple(counters), tuple(freshness), tuple(indicators))
+
+
+class DailyChanges:
+    """The log, in log order, folded into what each day changed in the roll-up sums.
+
+    The compact fold of ``RollupsFold`` (held equal to the domain's fold): the difference of a
+    run of events is, for each pledge it touched, the pledge's contribution after the run minus
+    its contribution before it (``RollupCells.change_contributions``, as the read side's
+    ``ProjectionBatch.rollup_change`` does with whole views). ``projections.history`` writes its
+    history from it; ``tests/unit/test_projections_history.py`` holds every day's difference
+    equal to the one the domain's fold gives.
+    """
+
+    def __init__(self) -> None:
+        self.replay = RollupsReplay()
+        self.fold = self.replay.fold(freshness_months=0)  # freshness is judged when read
+        self.before: dict[str, Contribution | None] = {}
+
+    def apply(self, envelope: Envelope) -> None:
+        facts = self.replay.extract_sealed(envelope)
+        if facts is None:
+            return
+        tag = facts[0]
+        if tag == CITY_CORRECTED:
+            city = facts[1]
+            for pledge_id, pledge in self.fold.pledges.items():
+                if city in pledge.content[0] and pledge_id not in self.before:
+                    self.before[pledge_id] = _contribution(pledge)
+        elif tag != CITY and facts[1] not in self.before:
+            self.before[facts[1]] = self.fold.contribution(facts[1])
+        self.fold.add(facts)
+
+    def take_change(self) -> RollupCells:
+        """What the events applied since the last call changed in the roll-up sums."""
+        change = RollupCells()
+        for pledge_id, old in self.before.items():
+            change.change_contributions(old, self.fold.contribution(pledge_id))
+        self.before = {}
+        return change

@@ -15,8 +15,16 @@ from hypothesis import strategies as st
 
 from ledger.envelope import Envelope
 from projections.counters import DIMENSIONS, IndicatorTotals, RollupCells
-from projections.history import add_encoded, encode_cells, merge_cells, one_day
+from projections.history import (
+    RunningSums,
+    add_encoded,
+    by_dimension,
+    encode_cells,
+    merge_cells,
+    one_day,
+)
 from projections.projector import Notified
+from projections.rollups_replay import DailyChanges
 from projections.state import ViewState
 from tests.unit.test_projections_fold import OPERATIONS, _random_log
 
@@ -92,6 +100,41 @@ def test_merged_changes_equal_the_fold_and_a_key_reads_only_its_own_group(
             dimension, key, date(2030, 1, 1), 12
         )
         assert set(one.counters) == {(dimension, key)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(OPERATIONS, st.data())
+def test_the_compact_fold_gives_each_day_the_difference_the_domain_fold_gives(
+    operations: list[tuple[str, int, int]], data: st.DataObject
+) -> None:
+    """What ``build_history`` writes: each day's change from the compact fold (``DailyChanges``),
+    and snapshots from the running sums, equal the domain fold's, day after day."""
+    envelopes = _random_log(operations).envelopes
+    days = daily_changes(envelopes)
+    compact = DailyChanges()
+    running = {dimension: RunningSums(dimension) for dimension in DIMENSIONS}
+    snapshot_days = data.draw(st.sets(st.integers(min_value=0, max_value=max(0, len(days) - 1))))
+    index = 0
+    for position, envelope in enumerate(envelopes):
+        compact.apply(envelope)
+        last_of_day = (
+            position + 1 == len(envelopes)
+            or envelopes[position + 1].recorded_at[:10] != envelope.recorded_at[:10]
+        )
+        if not last_of_day:
+            continue
+        day, expected_change, expected_sums = days[index]
+        change = compact.take_change()
+        assert same_sums(change, expected_change), day
+        for dimension, part in by_dimension(change).items():
+            running[dimension].merge(part)
+        if index in snapshot_days or index + 1 == len(days):
+            found = RollupCells()
+            for dimension, sums in running.items():
+                add_encoded(found, dimension, sums.document())
+            assert same_sums(found, expected_sums), day
+        index += 1
+    assert index == len(days)
 
 
 def test_figures_that_sum_to_zero_are_dropped_and_decimals_stay_exact() -> None:
