@@ -368,6 +368,19 @@ def measure(backend: Backend, args: argparse.Namespace, scripts: Path) -> dict[s
             results[f"{kind}, idle"] = finished(
                 wrk(base, scripts / "read.lua", str(path), seconds=args.seconds, connections=8)
             )
+        # One reader at a time: each answer's own time, without the queue eight readers
+        # make in front of one server process.
+        for kind, path in paths.items():
+            results[f"{kind}, one reader"] = finished(
+                wrk(
+                    base,
+                    scripts / "read.lua",
+                    str(path),
+                    seconds=args.seconds,
+                    connections=1,
+                    threads=1,
+                )
+            )
         if args.reads_only:
             return results
         writes = wrk(
@@ -512,11 +525,15 @@ def main() -> None:
             finally:
                 shutil.rmtree(work, ignore_errors=True)
             print(f"\n{name}, about {args.events} events, {args.connections} write clients:")
-            floor = results["floor: /healthz, idle"]
+            floors = {
+                "idle": results["floor: /healthz, idle"],
+                "one reader": results["floor: /healthz, one reader"],
+            }
             for label, load in results.items():
+                setting = label.rsplit(", ", 1)[-1]
                 share = (
-                    f"  ({load.rate / floor.rate:.2f} of the floor's rate)"
-                    if "idle" in label
+                    f"  ({load.rate / floors[setting].rate:.2f} of the floor's rate)"
+                    if setting in floors
                     else ""
                 )
                 print(f"  {label:<40} {load.line()}{share}")
