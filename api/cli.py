@@ -328,13 +328,22 @@ def serve(
         bool,
         typer.Option("--demo", help="First load the demo data set if the store is empty."),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes sharing the port (each with its own writer on the one store).",
+        ),
+    ] = 1,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Run the HTTP API (/api/v1, OpenAPI at /openapi.json, docs at /docs) in this process.
+    """Run the HTTP API (/api/v1, OpenAPI at /openapi.json, docs at /docs) and the public pages.
 
-    One process with one writer; to serve more, run more processes on one PostgreSQL store.
-    SIGTERM or Ctrl-C stop it gracefully: requests in flight finish and every accepted write
-    is committed, logged and signed before it exits.
+    One process with one writer by default; --workers N runs N processes on the one port and
+    store (their writes keep one gapless log, as separate servers on one store do). SIGTERM or
+    Ctrl-C stop it gracefully: requests in flight finish and every accepted write is committed,
+    logged and signed before it exits.
     """
     settings = load_settings(database_url)
     with reported_errors():
@@ -343,6 +352,20 @@ def serve(
         # Open (and on first start create) the store and key here, so that a store that cannot
         # be opened is one line and exit 1, not a traceback from the server's start-up.
         bootstrap(settings).close()
+    if workers > 1:
+        # Each worker is a new interpreter that builds its app from the LEDGER_* environment:
+        # the store chosen here (option or setting) is handed down through it.
+        os.environ["LEDGER_DATABASE_URL"] = settings.database_url
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            server_header=False,
+            timeout_graceful_shutdown=30,
+        )
+        return
     config = uvicorn.Config(
         create_app(settings),
         host=host,

@@ -357,6 +357,8 @@ def measure(backend: Backend, args: argparse.Namespace, scripts: Path) -> dict[s
         "127.0.0.1",
         "--port",
         str(port),
+        "--workers",
+        str(args.server_workers),
     ]
     results: dict[str, Load] = {}
     tag = uuid.uuid4().hex[:6]
@@ -491,6 +493,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64, help="concurrent write clients")
     parser.add_argument("--postgres-url", default=None, help="also measure on PostgreSQL")
     parser.add_argument("--store-cache", type=Path, default=None)
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=1,
+        help="`pledge-ledger serve --workers N`: server processes on the one port",
+    )
     parser.add_argument(
         "--reads-only",
         action="store_true",

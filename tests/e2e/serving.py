@@ -114,13 +114,15 @@ def wait_until_ready(server: Server) -> None:
 
 
 @contextmanager
-def running_server(settings: LedgerSettings, directory: Path, name: str = "a") -> Iterator[Server]:
+def running_server(
+    settings: LedgerSettings, directory: Path, name: str = "a", *options: str
+) -> Iterator[Server]:
     issue_key(settings, "admin", "--role", "admin")
     port = free_port()
     log = directory / f"server-{name}.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [_executable(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [_executable(), "serve", "--host", "127.0.0.1", "--port", str(port), *options],
             env=server_environment(settings),
             cwd=directory,
             stdout=output,

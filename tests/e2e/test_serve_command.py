@@ -33,6 +33,16 @@ def test_an_out_of_range_port_is_a_usage_error_naming_it(env: dict[str, str]) ->
     assert "--port" in result.output
 
 
+@pytest.mark.parametrize("workers", ["0", "65", "two"])
+def test_a_bad_number_of_workers_is_a_usage_error_naming_it(
+    env: dict[str, str], workers: str, tmp_path: Path
+) -> None:
+    result = runner.invoke(app, ["serve", "--workers", workers], env=env)
+    assert result.exit_code == 2
+    assert "--workers" in result.output
+    assert not (tmp_path / "serve.db").exists()
+
+
 def test_an_unreachable_database_is_one_line_before_the_server_starts(
     env: dict[str, str],
 ) -> None:

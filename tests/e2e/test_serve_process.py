@@ -197,3 +197,49 @@ def test_two_servers_on_one_postgresql_store_keep_one_gapless_log_and_one_checkp
     assert events == len(REGISTRY) + 2 * KEYS_ISSUED_BY_ONE_SERVER - 1 + 2 + 60
     leaves = sorted(body["receipt"]["leaf_index"] for body in answers)
     assert len(set(leaves)) == 60
+
+
+def worker_processes(server: Server) -> list[int]:
+    """The server's worker processes: its children that serve (not multiprocessing's tracker)."""
+    pid = server.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [
+        int(child)
+        for child in children
+        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_serve_with_two_workers_shares_one_port_and_one_gapless_log_on_sqlite(
+    settings: LedgerSettings, tmp_path: Path
+) -> None:
+    answers: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def write(server: Server, count: int) -> None:
+        with httpx.Client(base_url=server.url, headers=bearer("uclg"), timeout=60) as client:
+            for _ in range(count):
+                body = checked(settings, client.post("/api/v1/pledges", json=pledge_body()))
+                with lock:
+                    answers.append(body)
+
+    with running_server(settings, tmp_path, "w", "--workers", "2") as server:
+        assert len(worker_processes(server)) == 2
+        register(server, settings)
+        writers = [threading.Thread(target=write, args=(server, 10)) for _ in range(4)]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join(timeout=300)
+        # Every worker reads what any of them wrote: the pages and the API agree on the count.
+        listed = httpx.get(f"{server.url}/api/v1/pledges", params={"limit": 200}).json()
+        page = httpx.get(f"{server.url}/pledges", params={"limit": 200}).text
+        assert server.terminate()
+
+    assert len(answers) == 40
+    assert len(listed["items"]) == 40
+    assert all(body["pledge_id"] in page for body in answers)
+    events = assert_fully_logged(settings)
+    assert events == len(REGISTRY) + KEYS_ISSUED_BY_ONE_SERVER + 40
+    assert len({body["receipt"]["leaf_index"] for body in answers}) == 40
