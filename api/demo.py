@@ -249,6 +249,15 @@ class Report:
     evidence: bool
 
 
+def corrected_reading(value: Decimal) -> Decimal:
+    """The demo's corrected figure: about a tenth less (people counted twice), never below
+    zero, and never the figure it corrects (the ledger refuses a correction that changes
+    nothing: a reading of 0 is corrected up to 1)."""
+    if value == 0:
+        return Decimal(1)
+    return max(Decimal(0), value - 1 - value // 10)
+
+
 @dataclass(slots=True)
 class PledgePlan:
     """One pledge's life as steps in time order. The plan keeps only small parameters; each
@@ -876,7 +885,7 @@ class PledgeSteps:
                     "progress_event_id": plan.last_report_event,
                     "indicator_id": indicator_id,
                     "date": plan.last_report_end.isoformat(),
-                    "value": str(max(Decimal(0), value - 1 - value // 10)),
+                    "value": str(corrected_reading(value)),
                     "reason": "Some people were counted twice (demo).",
                 }
                 batch.execute("correct_observation", plan.principal, body, target=plan.pledge_id)

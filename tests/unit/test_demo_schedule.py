@@ -10,11 +10,12 @@ import itertools
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from api.demo import DemoSchedule
+from api.demo import DemoSchedule, corrected_reading
 from api.demo_content import THEMES
 from domain.events import OUTCOMES, STAGES
 from domain.principal import Principal
@@ -220,3 +221,13 @@ def test_cities_pledge_one_and_a_half_times_on_average_with_a_long_tail() -> Non
     assert sum(1 for count in per_city.values() if count == 1) > len(per_city) / 4
     countries = {body["country"] for body in bodies(batch, "register_city")}
     assert len(countries) >= 30
+
+
+@pytest.mark.parametrize("reading", ["0", "0.0", "0.5", "1", "9", "10", "12.50", "1234", "-3"])
+def test_a_demo_correction_never_restates_the_figure_it_corrects(reading: str) -> None:
+    # The ledger refuses a correction that changes nothing ("the observation already reads
+    # so"): a demo of 170,000 pledges met a reading of 0, whose correction used to be 0 again.
+    value = Decimal(reading)
+    corrected = corrected_reading(value)
+    assert corrected != value
+    assert corrected >= 0
