@@ -26,7 +26,7 @@ from domain.events import (
 from ledger.envelope import Envelope
 from projections.reports import recompute_rollups_document
 from projections.rollups_replay import RollupsReplay
-from tests.unit.test_projections_fold import START, Log, _random_log, indicator
+from tests.unit.test_projections_fold import OPERATIONS, START, Log, _random_log, indicator
 
 
 def compact_document(envelopes: list[Envelope], freshness_months: int) -> dict[str, Any]:
@@ -60,28 +60,6 @@ def domain_document(envelopes: list[Envelope], freshness_months: int) -> dict[st
     return recompute_rollups_document(
         [e.raw for e in envelopes], tree_size=len(envelopes), freshness_months=freshness_months
     )
-
-
-OPERATIONS = st.lists(
-    st.tuples(
-        st.sampled_from(
-            [
-                "submit",
-                "validate",
-                "changes",
-                "amend",
-                "cities",
-                "report",
-                "correct",
-                "close",
-                "withdraw",
-            ]
-        ),
-        st.integers(min_value=0, max_value=3),
-        st.integers(min_value=0, max_value=120),
-    ),
-    max_size=40,
-)
 
 
 @settings(max_examples=80, deadline=None)
