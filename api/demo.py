@@ -27,6 +27,7 @@ was interrupted); ``demo_state()`` reads it without writing, so ``verify`` can s
 
 from __future__ import annotations
 
+import gc
 import heapq
 import random
 import unicodedata
@@ -279,8 +280,9 @@ class PledgePlan:
     priority_areas: tuple[str, ...]
     indicators: tuple[tuple[IndicatorSpec, Decimal | None, Decimal | None, bool], ...]
     """(spec, baseline value, target value, has a baseline) of each indicator."""
-    steps: list[Planned] = field(default_factory=list)
-    next_step: int = 0
+    steps: list[PledgeStep] = field(default_factory=list)
+    """The steps still to run, the next one last (``PledgeSteps.build`` plans them in time
+    order, then reverses them): each is dropped as it runs, with what its closure holds."""
     pledge_id: str = ""
     submitted_event: str = ""
     last_report_event: str = ""
@@ -295,6 +297,9 @@ class PledgePlan:
 
 
 PledgeRun = Callable[[Batch, PledgePlan], None]
+PledgeStep = tuple[datetime, str, PledgeRun]
+"""When a step of a pledge runs, its kind, and what it runs. A plan holds tens of thousands of
+these at once in a large load: a bare tuple, and the closure is made as the step is taken."""
 
 
 class DemoSchedule:
@@ -433,21 +438,27 @@ class DemoSchedule:
             plan = self._plan_pledge(n)
             if plan is None:
                 continue
-            first = plan.steps[0].at
+            first = plan.steps[-1][0]
             while waiting and waiting[0][0] <= first:
                 yield self._next_step(waiting)
             heapq.heappush(waiting, (first, n, plan))
         while waiting:
             yield self._next_step(waiting)
 
-    @staticmethod
-    def _next_step(waiting: list[tuple[datetime, int, PledgePlan]]) -> Planned:
+    def _next_step(self, waiting: list[tuple[datetime, int, PledgePlan]]) -> Planned:
         _, n, plan = heapq.heappop(waiting)
-        step = plan.steps[plan.next_step]
-        plan.next_step += 1
-        if plan.next_step < len(plan.steps):
-            heapq.heappush(waiting, (plan.steps[plan.next_step].at, n, plan))
-        return step
+        at, kind, run = plan.steps.pop()
+        if plan.steps:
+            heapq.heappush(waiting, (plan.steps[-1][0], n, plan))
+        last = not plan.steps
+        finished = self.finished
+
+        def step(batch: Batch) -> None:
+            run(batch, plan)
+            if last:  # the pledge's story is over: the loader may let the ledger forget it
+                finished.append(pledge_stream(plan.pledge_id))
+
+        return Planned(at, kind, step)
 
     # --- planning one pledge -------------------------------------------------------------------
 
@@ -571,6 +582,45 @@ def _coprime_stride(count: int) -> int:
     return stride
 
 
+# A step's closure holds what its command needs and no more: the plan of a pledge under way
+# is kept until its last step, and a bulk load keeps tens of thousands of them at once.
+
+
+def _submitting(schedule: DemoSchedule) -> PledgeRun:
+    def run(batch: Batch, plan: PledgePlan) -> None:
+        result = batch.execute("submit_pledge", plan.principal, submission_body(plan))
+        plan.pledge_id = result.pledge_id or ""
+        plan.submitted_event = result.events[0].event_id
+        schedule.remember_pledge(plan.network_id, plan.pledge_id)
+
+    return run
+
+
+def _offering_from_a_pledge(schedule: DemoSchedule, rng: random.Random) -> PledgeRun:
+    """A pledge of another network offers support. ``rng`` is the pledge's own: its draw here
+    comes after every draw of the pledge's planning."""
+
+    def run(batch: Batch, plan: PledgePlan) -> None:
+        found = schedule.supporting_pledge(plan.network_id, rng)
+        if found is None:
+            return
+        supporting, network_id = found
+        body = {
+            "kind": "pledge",
+            "supporting_pledge_id": supporting,
+            "note": "Shared staff (demo).",
+        }
+        try:
+            result = batch.execute(
+                "match_pledge", schedule.principal_of(network_id), body, target=plan.pledge_id
+            )
+        except DomainError:
+            return  # the supporting pledge ended meanwhile: no offer
+        plan.match_id = result.events[0].event_id
+
+    return run
+
+
 class PledgeSteps:
     """Plans one pledge's steps. Each ``_plan_*`` adds the steps of one part of its life; a new
     kind of step (translations, two-way matches, errata every N pledges) is one more method
@@ -604,7 +654,7 @@ class PledgeSteps:
         return min(1.25, max(0.1, self.rng.gauss(0.9, 0.3)))
 
     def build(self) -> None:
-        self._add(self.cursor, "pledge submitted", self._submit)
+        self._add(self.cursor, "pledge submitted", _submitting(self.schedule))
         self._plan_vetting()
         self._plan_translations()
         self._plan_external_ids()
@@ -612,19 +662,7 @@ class PledgeSteps:
         reports = self._plan_reports()
         self._plan_errata()
         self._plan_ending(reports)
-        self._release_after_last_step()
-
-    def _release_after_last_step(self) -> None:
-        """Once the pledge's last step has run, the loader may let the ledger forget it."""
-        last = self.plan.steps[-1]
-        finished = self.schedule.finished
-        plan = self.plan
-
-        def run_then_release(batch: Batch) -> None:
-            last.run(batch)
-            finished.append(pledge_stream(plan.pledge_id))
-
-        self.plan.steps[-1] = Planned(last.at, last.kind, run_then_release)
+        self.plan.steps.reverse()  # the next step is taken from the end
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -634,12 +672,7 @@ class PledgeSteps:
         if self.cut or at.date() >= self.today:
             self.cut = True
             return False
-        plan = self.plan
-
-        def step(batch: Batch) -> None:
-            run(batch, plan)
-
-        plan.steps.append(Planned(at, kind, step))
+        self.plan.steps.append((at, kind, run))
         self.cursor = at
         return True
 
@@ -652,18 +685,9 @@ class PledgeSteps:
     def _execute(
         name: CommandName, body: dict[str, Any], *, principal: Principal | None = None
     ) -> PledgeRun:
-        def run(batch: Batch, plan: PledgePlan) -> None:
-            batch.execute(name, principal or plan.principal, body, target=plan.pledge_id)
-
-        return run
+        return Executing(name, body, principal)
 
     # --- the parts of a pledge's life ----------------------------------------------------------
-
-    def _submit(self, batch: Batch, plan: PledgePlan) -> None:
-        result = batch.execute("submit_pledge", plan.principal, submission_body(plan))
-        plan.pledge_id = result.pledge_id or ""
-        plan.submitted_event = result.events[0].event_id
-        self.schedule.remember_pledge(plan.network_id, plan.pledge_id)
 
     def _plan_vetting(self) -> None:
         """Most pledges are validated, some only after requested changes, some never vetted; a
@@ -774,7 +798,7 @@ class PledgeSteps:
             }
             offer = self._offer(body, VALIDATOR)
         else:
-            offer = self._offer_from_a_pledge
+            offer = _offering_from_a_pledge(self.schedule, self.rng)
         if not self._add(self._later(1, 60), "match offered", offer):
             return
         answer = rng.random()
@@ -797,24 +821,6 @@ class PledgeSteps:
             plan.match_id = result.events[0].event_id
 
         return run
-
-    def _offer_from_a_pledge(self, batch: Batch, plan: PledgePlan) -> None:
-        found = self.schedule.supporting_pledge(plan.network_id, self.rng)
-        if found is None:
-            return
-        supporting, network_id = found
-        body = {
-            "kind": "pledge",
-            "supporting_pledge_id": supporting,
-            "note": "Shared staff (demo).",
-        }
-        try:
-            result = batch.execute(
-                "match_pledge", self.schedule.principal_of(network_id), body, target=plan.pledge_id
-            )
-        except DomainError:
-            return  # the supporting pledge ended meanwhile: no offer
-        plan.match_id = result.events[0].event_id
 
     @staticmethod
     def _answer(name: CommandName, body: dict[str, Any]) -> PledgeRun:
@@ -857,7 +863,7 @@ class PledgeSteps:
             report = Report(period_start, period_end, stage, done, rng.random() < 0.3)
             self.last_done = done
             at = max(self.cursor, _moment(report_day, rng))
-            if not self._add(at, "progress reported", _reporting(report, filed)):
+            if not self._add(at, "progress reported", Reporting(report, filed)):
                 break
             filed += 1
             period_start = period_end + timedelta(days=1)
@@ -1000,12 +1006,20 @@ def _indicator(
     return body
 
 
-def _reporting(report: Report, filed: int) -> PledgeRun:
-    def run(batch: Batch, plan: PledgePlan) -> None:
-        body = report_body(plan, report, filed)
+@dataclass(frozen=True, slots=True)
+class Reporting:
+    """The step that files a report (a callable object, not a closure: a large load keeps
+    hundreds of thousands of steps planned)."""
+
+    report: Report
+    filed: int
+    """How many reports the pledge filed before this one."""
+
+    def __call__(self, batch: Batch, plan: PledgePlan) -> None:
+        body = report_body(plan, self.report, self.filed)
         result = batch.execute("report_progress", plan.principal, body, target=plan.pledge_id)
         plan.last_report_event = result.events[0].event_id
-        plan.last_report_end = report.end
+        plan.last_report_end = self.report.end
         # The first numeric reading of this report: what an erratum on figures may correct.
         plan.last_report_reading = next(
             (
@@ -1016,7 +1030,19 @@ def _reporting(report: Report, filed: int) -> PledgeRun:
             None,
         )
 
-    return run
+
+@dataclass(frozen=True, slots=True)
+class Executing:
+    """The step that runs one command on the pledge, as its network's key unless ``principal``
+    is given (a callable object, as ``Reporting``)."""
+
+    name: CommandName
+    body: dict[str, Any]
+    principal: Principal | None = None
+
+    def __call__(self, batch: Batch, plan: PledgePlan) -> None:
+        principal = self.principal or plan.principal
+        batch.execute(self.name, principal, self.body, target=plan.pledge_id)
 
 
 def report_body(plan: PledgePlan, report: Report, filed: int) -> dict[str, Any]:
@@ -1152,13 +1178,19 @@ def load_demo(
         ledger.commit(batch)
     if progress is not None:
         progress(total_days, total_days)
+    planned = (len(schedule.networks), len(schedule.cities), schedule.signatures)
+    # What the load kept (the plans and streams of pledges under way, the city registry) is
+    # let go before the read models and the history are built: their peaks do not add to it.
+    del schedule, batch
+    ledger.release_all()
+    gc.collect()
     rebuild(services.engine, services.store, workers=rebuild_workers)
     build_history(services.engine, services.store)  # as-of roll-ups read it (ADR 0017)
     mark_demo_finished(services.engine, events=events)
     return DemoSummary(
-        networks=len(schedule.networks),
-        cities=len(schedule.cities),
-        signatures=schedule.signatures,
+        networks=planned[0],
+        cities=planned[1],
+        signatures=planned[2],
         pledges=counts.get("pledge submitted", 0),
         commands=commands,
         events=events,

@@ -148,6 +148,11 @@ class StreamCache:
         so the cache holds what is under way; they stay current, so the sync position holds."""
         self._discard(stream_ids)
 
+    def release_all(self) -> None:
+        """Drop every stream (a bulk load is over); what stays cached stays current."""
+        with self._lock:
+            self._items.clear()
+
     def forget(self, stream_ids: Iterable[str]) -> None:
         """An append to these streams failed: someone else wrote them, so reread them."""
         self._discard(stream_ids)

@@ -63,6 +63,11 @@ class Written:
     receipts: tuple[Receipt, ...] = ()
 
 
+SERVING_STREAMS = 200_000
+BULK_LOAD_STREAMS = 20_000
+"""How many folded streams a ledger's stream cache keeps, by write mode."""
+
+
 class Ledger:
     """The write side: commands in, canonical envelopes appended, then published per mode."""
 
@@ -91,7 +96,12 @@ class Ledger:
         self.taxonomies = taxonomies
         self.mode = mode
         self._read_models = read_models
-        self.cache = StreamCache(store)
+        # A bulk load touches every stream, and a pledge's folded state weighs about 10 KB: its
+        # cache holds the streams it used last (a stream it drops is read again if written
+        # again, ADR 0018), so that its memory does not grow with the pledges under way.
+        self.cache = StreamCache(
+            store, BULK_LOAD_STREAMS if mode is WriteMode.BULK_LOAD else SERVING_STREAMS
+        )
         self.records = IdempotencyRecords(engine, clock)
 
     # --- running commands -------------------------------------------------------------------------
@@ -142,6 +152,10 @@ class Ledger:
         A later command on one of them reads it from the store again, so this changes how much
         memory a load holds, never what it decides."""
         self.cache.release(stream_ids)
+
+    def release_all(self) -> None:
+        """A bulk loader is done: the stream cache need keep nothing (see ``release``)."""
+        self.cache.release_all()
 
     def pledge_state(self, pledge_id: str) -> PledgeState:
         return self.new_batch().pledge(pledge_id)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from api.bootstrap import Services, bootstrap
+from domain.errors import DomainError
 from domain.pledge import pledge_stream
 from ledger.clock import SteppingClock
 from ledger.settings import LedgerSettings
@@ -44,6 +45,34 @@ def test_a_released_pledge_is_read_again_from_the_store_and_decided_the_same(
 
     assert validated.events[0].stream_version == 2
     assert bulk.ledger.pledge_state(pledge_id).status == "validated"
+
+
+def test_after_releasing_every_stream_the_ledger_still_decides_from_the_store(
+    bulk: Services,
+) -> None:
+    with bulk.ledger.batch() as batch:
+        pledge_id = batch.execute("submit_pledge", UCLG, pledge_body()).pledge_id or ""
+    assert bulk.ledger.cache._get(pledge_stream(pledge_id)) is not None
+
+    bulk.ledger.release_all()
+
+    assert bulk.ledger.cache._get(pledge_stream(pledge_id)) is None
+    with bulk.ledger.batch() as batch:
+        validated = batch.execute(
+            "validate_pledge",
+            VALIDATOR,
+            {"decision": "validated", "criteria": ["specific"]},
+            target=pledge_id,
+        )
+    assert validated.events[0].stream_version == 2
+    # What was read back from the store is the validated pledge: it is not validated twice.
+    with pytest.raises(DomainError), bulk.ledger.batch() as batch:
+        batch.execute(
+            "validate_pledge",
+            VALIDATOR,
+            {"decision": "validated", "criteria": ["specific"]},
+            target=pledge_id,
+        )
 
 
 def test_every_bulk_commit_signs_the_root_the_stored_events_give(bulk: Services) -> None:
