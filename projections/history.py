@@ -66,8 +66,15 @@ from projections.tables import (
     projection_position,
 )
 
-HISTORY = "as_of"
-"""The history's tracking row in ``projection_position``."""
+HISTORY = "as_of/2"
+"""The history's tracking row in ``projection_position`` (``/2``: rows kept per part, below; a
+store whose history was written before has no such row, so its as-of queries fold the log until
+``build_history`` writes the history again)."""
+
+CITY_PARTS = 64
+"""The city dimension's rows are kept in this many parts (by a CRC-32 of the city's key): one
+city's roll-up as of a day reads its part, not every city's sums (a million events name about
+115,000 cities). The other dimensions have a few hundred groups at most: one part each."""
 
 SNAPSHOT_RATIO = 0.5
 """A dimension is snapshotted when the changes since its last snapshot weigh this much of it."""
@@ -100,6 +107,26 @@ history_snapshots = Table(
 """Every sum of a dimension as of the end of ``day``."""
 
 MERGED = 0
+
+
+def part_of(dimension: str, key: str) -> str:
+    """The part whose rows hold a group's sums (the rows' ``dimension`` column)."""
+    if dimension != "city":
+        return dimension
+    return f"city.{zlib.crc32(key.encode()) % CITY_PARTS:02d}"
+
+
+def parts_of(dimension: str) -> tuple[str, ...]:
+    if dimension != "city":
+        return (dimension,)
+    return tuple(f"city.{n:02d}" for n in range(CITY_PARTS))
+
+
+PARTS = tuple(part for dimension in DIMENSIONS for part in parts_of(dimension))
+
+
+def dimension_of(part: str) -> str:
+    return part.partition(".")[0]
 
 
 def create_history_tables(connection: Connection) -> None:
@@ -160,6 +187,18 @@ def _group_document(
     ]
 
 
+def by_part(cells: RollupCells) -> dict[str, RollupCells]:
+    """The sums split by the part that keeps them (``part_of``), in one pass."""
+    parts: dict[str, RollupCells] = {}
+    for group, counters in cells.counters.items():
+        parts.setdefault(part_of(*group), RollupCells()).counters[group] = counters
+    for group, entries in cells.freshness.items():
+        parts.setdefault(part_of(*group), RollupCells()).freshness[group] = entries
+    for group, indicators in cells.indicators.items():
+        parts.setdefault(part_of(*group), RollupCells()).indicators[group] = indicators
+    return parts
+
+
 def encode_cells(cells: RollupCells, dimension: str) -> bytes | None:
     """A dimension's sums as JSON: {key: [counters, [[kind, day, n]...], [[indicator,
     measure, pledges, reported, met_target, baseline, latest, target]...]]} (None: empty)."""
@@ -218,10 +257,11 @@ DAY_MARK = "all"
 day is the day the history last took in, which a batch compares its own day with."""
 
 
-def change_document(cells: RollupCells, dimension: str) -> bytes | None:
-    """A change row's document: ``encode_cells``, and ``{}`` rather than none for ``DAY_MARK``."""
-    document = encode_cells(cells, dimension)
-    return EMPTY if document is None and dimension == DAY_MARK else document
+def change_document(cells: RollupCells, part: str) -> bytes | None:
+    """A change row's document (``cells``: of this part only): ``encode_cells``, and ``{}``
+    rather than none for ``DAY_MARK``."""
+    document = encode_cells(cells, dimension_of(part))
+    return EMPTY if document is None and part == DAY_MARK else document
 
 
 def add_encoded(
@@ -369,11 +409,11 @@ def record_batch(
     last = notified[-1].notification_id
     _close_days_before(connection, day)
     rows = []
-    parts = by_dimension(change())
-    for dimension in DIMENSIONS:
-        document = change_document(parts.get(dimension, RollupCells()), dimension)
+    parts = by_part(change())
+    for part in (DAY_MARK, *parts.keys() - {DAY_MARK}):
+        document = change_document(parts.get(part, RollupCells()), part)
         if document is not None:
-            rows.append((dimension, day.isoformat(), last, len(document), document))
+            rows.append((part, day.isoformat(), last, len(document), document))
     insert_rows(connection, history_changes, ("dimension", "day", "batch", "size", "cells"), rows)
     _save_history_position(connection, HistoryPosition(last, position.events + len(notified)))
 
@@ -391,49 +431,57 @@ def _close_days_before(connection: Connection, day: date) -> None:
     if latest > day:
         connection.execute(delete(history_snapshots).where(history_snapshots.c.day >= day))
         return
-    for dimension in DIMENSIONS:
-        _merge_day(connection, dimension, latest)
-        _snapshot_if_grown(connection, dimension, latest)
-
-
-def _merge_day(connection: Connection, dimension: str, day: date) -> None:
     changes = history_changes
-    where = (changes.c.dimension == dimension, changes.c.day == day)
+    touched = connection.execute(  # the key's first column names every part: an index read
+        select(changes.c.dimension)
+        .where(changes.c.dimension.in_(PARTS), changes.c.day == latest)
+        .distinct()
+    ).scalars()
+    for part in sorted(touched):  # only the parts that changed that day can have grown
+        _merge_day(connection, part, latest)
+        _snapshot_if_grown(connection, part, latest)
+
+
+def _merge_day(connection: Connection, part: str, day: date) -> None:
+    changes = history_changes
+    where = (changes.c.dimension == part, changes.c.day == day)
     rows = connection.execute(select(changes.c.batch, changes.c.cells).where(*where)).all()
     if len(rows) < 2:
         return
     cells = RollupCells()
     for _, document in rows:
-        add_encoded(cells, dimension, document)
+        add_encoded(cells, dimension_of(part), document)
     connection.execute(delete(changes).where(*where))
-    document = change_document(cells, dimension)
+    document = change_document(cells, part)
     if document is not None:
         insert_rows(
             connection,
             changes,
             ("dimension", "day", "batch", "size", "cells"),
-            [(dimension, day.isoformat(), MERGED, len(document), document)],
+            [(part, day.isoformat(), MERGED, len(document), document)],
         )
 
 
-def _snapshot_if_grown(connection: Connection, dimension: str, day: date) -> None:
+def _snapshot_if_grown(connection: Connection, part: str, day: date) -> None:
     snapshots, changes = history_snapshots, history_changes
     last = connection.execute(
         select(snapshots.c.day, snapshots.c.size)
-        .where(snapshots.c.dimension == dimension, snapshots.c.day <= day)
+        .where(snapshots.c.dimension == part, snapshots.c.day <= day)
         .order_by(snapshots.c.day.desc())
         .limit(1)
     ).one_or_none()
-    since: list[ColumnElement[bool]] = [changes.c.dimension == dimension, changes.c.day <= day]
+    since: list[ColumnElement[bool]] = [changes.c.dimension == part, changes.c.day <= day]
     if last is not None:
         since.append(changes.c.day > last.day)
     grown = connection.execute(select(func.sum(changes.c.size)).where(*since)).scalar() or 0
     if grown < SNAPSHOT_RATIO * (last.size if last is not None else 0) or not grown:
         return
-    cells = cells_as_of(connection, dimension, day)
+    dimension = dimension_of(part)
+    cells = RollupCells()
+    _add_part_as_of(connection, cells, part, day, None)
     document = encode_cells(cells, dimension) or EMPTY
     connection.execute(
-        insert(snapshots).values(dimension=dimension, day=day, size=len(document), cells=document)
+        insert(snapshots).values(dimension=part, day=day, size=len(document), cells=document)
     )
 
 
@@ -445,21 +493,42 @@ def cells_as_of(
 ) -> RollupCells:
     """The sums of a dimension (of ``keys`` only, if given) as of the end of ``day``, from the
     history alone (see ``covered`` for whether the history holds every event up to then)."""
-    snapshots, changes = history_snapshots, history_changes
     cells = RollupCells()
+    if keys is None:
+        for part in parts_of(dimension):
+            _add_part_as_of(connection, cells, part, day, None)
+        return cells
+    wanted: dict[str, list[str]] = {}
+    for key in keys:
+        wanted.setdefault(part_of(dimension, key), []).append(key)
+    for part, part_keys in wanted.items():
+        _add_part_as_of(connection, cells, part, day, part_keys)
+    return cells
+
+
+def _add_part_as_of(
+    connection: Connection,
+    cells: RollupCells,
+    part: str,
+    day: date,
+    keys: Sequence[str] | None,
+) -> None:
+    """Add one part's sums as of the end of ``day``: its latest snapshot by then, and the
+    changes after it."""
+    snapshots, changes = history_snapshots, history_changes
+    dimension = dimension_of(part)
     base = connection.execute(
         select(snapshots.c.day, snapshots.c.cells)
-        .where(snapshots.c.dimension == dimension, snapshots.c.day <= day)
+        .where(snapshots.c.dimension == part, snapshots.c.day <= day)
         .order_by(snapshots.c.day.desc())
         .limit(1)
     ).one_or_none()
-    since: list[ColumnElement[bool]] = [changes.c.dimension == dimension, changes.c.day <= day]
+    since: list[ColumnElement[bool]] = [changes.c.dimension == part, changes.c.day <= day]
     if base is not None:
         add_encoded(cells, dimension, base.cells, keys)
         since.append(changes.c.day > base.day)
     for (document,) in connection.execute(select(changes.c.cells).where(*since)):
         add_encoded(cells, dimension, document, keys)
-    return cells
 
 
 def covered(connection: Connection, store: EventStore, day: date) -> bool:
@@ -502,11 +571,11 @@ class _DayWriter:
 
         self.connection = connection
         self.changes = DailyChanges()
-        self.totals = {dimension: RunningSums(dimension) for dimension in DIMENSIONS}
+        self.totals = {part: RunningSums(dimension_of(part)) for part in PARTS}
         self.day: str | None = None
         self.latest: str | None = None
         self.rows: list[tuple[Any, ...]] = []
-        self.grown = dict.fromkeys(DIMENSIONS, 0)
+        self.grown = dict.fromkeys(PARTS, 0)
         self.snapshot_size: dict[str, int] = {}
         self.events = 0
         self.last = 0
@@ -531,21 +600,21 @@ class _DayWriter:
     def end_day(self, *, snapshot: bool = True) -> None:
         if self.day is None:
             return
-        parts = by_dimension(self.changes.take_change())
+        parts = by_part(self.changes.take_change())
         in_order = self.latest is None or self.day >= self.latest
         self.latest = self.day if in_order else self.latest
-        for dimension in DIMENSIONS:
-            part = parts.get(dimension)
-            running = self.totals[dimension]
+        for name in (DAY_MARK, *sorted(parts.keys() - {DAY_MARK})):
+            part = parts.get(name)
+            running = self.totals[name]
             if part is not None:
                 running.merge(part)
-            change = change_document(part or RollupCells(), dimension)
+            change = change_document(part or RollupCells(), name)
             if change is None:
                 continue
-            self.rows.append((dimension, self.day, MERGED, len(change), change))
-            self.grown[dimension] += len(change)
-            last_size = self.snapshot_size.get(dimension, 0)
-            grown = self.grown[dimension] >= SNAPSHOT_RATIO * last_size
+            self.rows.append((name, self.day, MERGED, len(change), change))
+            self.grown[name] += len(change)
+            last_size = self.snapshot_size.get(name, 0)
+            grown = self.grown[name] >= SNAPSHOT_RATIO * last_size
             if snapshot and in_order and grown:
                 document = running.document()
                 self.flush()
@@ -553,10 +622,10 @@ class _DayWriter:
                     self.connection,
                     history_snapshots,
                     ("dimension", "day", "size", "cells"),
-                    [(dimension, self.day, len(document), document)],
+                    [(name, self.day, len(document), document)],
                 )
-                self.snapshot_size[dimension] = len(document)
-                self.grown[dimension] = 0
+                self.snapshot_size[name] = len(document)
+                self.grown[name] = 0
         if len(self.rows) >= 500:
             self.flush()
         self.day = None

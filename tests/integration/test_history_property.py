@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from psycopg import sql
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from api.bootstrap import Services, bootstrap
 from domain.errors import DomainError
@@ -38,7 +38,7 @@ from projections.as_of import (
     rollups_of,
     views_as_of,
 )
-from projections.history import HISTORY, build_history, history_position
+from projections.history import HISTORY, build_history, history_position, part_of, parts_of
 from projections.models import RollupOut
 from projections.runner import read_position
 from projections.tables import projection_position, read_snapshot
@@ -271,3 +271,87 @@ def test_an_event_recorded_on_an_earlier_day_drops_the_snapshots_it_makes_wrong(
             catch_up(behind, 100)
         assert in_lockstep(services)
         assert_history_equals_fold(services, [START + timedelta(days=d) for d in range(-1, 9)])
+
+
+def test_one_city_as_of_a_day_reads_only_the_part_of_the_history_that_keeps_it(
+    settings: LedgerSettings,
+) -> None:
+    """The city dimension is kept in parts (``CITY_PARTS``): a city's roll-up as of a day reads
+    its own part, so it costs a part's rows however many cities the ledger names."""
+    clock = SteppingClock(datetime.combine(START, time(8), tzinfo=UTC))
+    with bulk_store(settings, clock) as services:
+        ProjectionRunner(services.engine, services.store).install()
+        register(services)
+        pledges: list[tuple[str, str]] = []
+        day = START
+        for n, which in enumerate((0, 3, 6, 9, 12, 18)):  # Rabat and Tangier, no later call
+            day = START + timedelta(days=n)
+            clock.set(datetime.combine(day, time(9), tzinfo=UTC) + timedelta(seconds=n))
+            run_step(services, Step(0, "submit", which, 10 * n), pledges, day)
+            catch_up(services, 100)
+        expected = folded(services, day)["city"]
+        parts = {part_of("city", rollup.key) for rollup in expected}
+        assert len(parts) > 1, parts  # the cities of the scenario are kept in different parts
+        target = expected[0]
+        mine = part_of("city", target.key)
+        with services.engine.begin() as connection:  # every other part of the cities is lost
+            for table in (history_module.history_changes, history_module.history_snapshots):
+                connection.execute(
+                    delete(table).where(
+                        table.c.dimension.in_(parts_of("city")), table.c.dimension != mine
+                    )
+                )
+
+        one = rollup_as_of(
+            services.store,
+            "city",
+            target.key,
+            day,
+            freshness_months=FRESHNESS_MONTHS,
+            engine=services.engine,
+        )
+        every = from_history(services, day)["city"]
+
+        assert one == target
+        assert every == [r for r in expected if part_of("city", r.key) == mine]
+
+
+def test_a_history_written_before_the_parts_is_not_read_until_it_is_built_again(
+    settings: LedgerSettings,
+) -> None:
+    """A store whose history has the tracking row of the layout before the parts (``as_of``,
+    one row per dimension): its as-of queries fold the log, and ``build_history`` writes the
+    history again in parts."""
+    clock = SteppingClock(datetime.combine(START, time(8), tzinfo=UTC))
+    with bulk_store(settings, clock) as services:
+        ProjectionRunner(services.engine, services.store).install()
+        register(services)
+        pledges: list[tuple[str, str]] = []
+        run_step(services, Step(0, "submit", 0, 10), pledges, START)
+        catch_up(services, 100)
+        with services.engine.begin() as connection:  # as a store of the earlier layout
+            connection.execute(
+                update(projection_position)
+                .where(projection_position.c.name == HISTORY)
+                .values(name="as_of")
+            )
+            connection.execute(
+                update(history_module.history_changes)
+                .where(history_module.history_changes.c.dimension.in_(parts_of("city")))
+                .values(dimension="city")
+            )
+
+        assert from_history(services, START) == dict.fromkeys(DIMENSIONS)
+        assert (
+            rollups_as_of(
+                services.store,
+                "city",
+                START,
+                freshness_months=FRESHNESS_MONTHS,
+                engine=services.engine,
+            )
+            == folded(services, START)["city"]
+        )
+
+        build_history(services.engine, services.store)
+        assert_history_equals_fold(services, [START - timedelta(days=1), START])
