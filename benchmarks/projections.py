@@ -83,11 +83,13 @@ MONTHS = 12
 
 
 def settings_for(url: str, scratch: Path, schema: str | None = None) -> LedgerSettings:
+    """A scratch key and origin, unless ``LEDGER_SIGNING_KEY_FILE`` and ``LEDGER_LOG_ORIGIN``
+    name those of a store given with ``--database-url`` (its checkpoints are then trusted)."""
     return LedgerSettings(
         database_url=url,
         database_schema=schema,
-        signing_key_file=scratch / "bench.key",
-        log_origin="bench.pledge-ledger/log",
+        signing_key_file=Path(os.environ.get("LEDGER_SIGNING_KEY_FILE") or scratch / "bench.key"),
+        log_origin=os.environ.get("LEDGER_LOG_ORIGIN") or "bench.pledge-ledger/log",
         checkpoint_interval_seconds=3600,
     )
 

@@ -579,6 +579,9 @@ class _DayWriter:
         self.snapshot_size: dict[str, int] = {}
         self.events = 0
         self.last = 0
+        self.written: set[str] = set()
+        """Days that have merged change rows: a day that comes back (a clock that went back)
+        gets rows keyed by its last event, as the runner's batches are."""
 
     def add(self, notification_id: int, raw: bytes) -> None:
         envelope = read_envelope(raw)
@@ -603,6 +606,8 @@ class _DayWriter:
         parts = by_part(self.changes.take_change())
         in_order = self.latest is None or self.day >= self.latest
         self.latest = self.day if in_order else self.latest
+        batch = self.last if self.day in self.written else MERGED
+        self.written.add(self.day)
         for name in (DAY_MARK, *sorted(parts.keys() - {DAY_MARK})):
             part = parts.get(name)
             running = self.totals[name]
@@ -611,7 +616,7 @@ class _DayWriter:
             change = change_document(part or RollupCells(), name)
             if change is None:
                 continue
-            self.rows.append((name, self.day, MERGED, len(change), change))
+            self.rows.append((name, self.day, batch, len(change), change))
             self.grown[name] += len(change)
             last_size = self.snapshot_size.get(name, 0)
             grown = self.grown[name] >= SNAPSHOT_RATIO * last_size

@@ -272,6 +272,14 @@ def test_an_event_recorded_on_an_earlier_day_drops_the_snapshots_it_makes_wrong(
         assert in_lockstep(services)
         assert_history_equals_fold(services, [START + timedelta(days=d) for d in range(-1, 9)])
 
+        # Written again from the log, where a day comes back after later ones: the same answers.
+        clock.set(datetime.combine(START + timedelta(days=6), time(11), tzinfo=UTC))
+        run_step(services, Step(0, "submit", 18, 5), pledges, START + timedelta(days=6))
+        catch_up(services, 100)
+        build_history(services.engine, services.store)
+        assert in_lockstep(services)
+        assert_history_equals_fold(services, [START + timedelta(days=d) for d in range(-1, 9)])
+
 
 def test_one_city_as_of_a_day_reads_only_the_part_of_the_history_that_keeps_it(
     settings: LedgerSettings,
