@@ -63,11 +63,6 @@ class Written:
     receipts: tuple[Receipt, ...] = ()
 
 
-SERVING_STREAMS = 200_000
-BULK_LOAD_STREAMS = 20_000
-"""How many folded streams a ledger's stream cache keeps, by write mode."""
-
-
 class Ledger:
     """The write side: commands in, canonical envelopes appended, then published per mode."""
 
@@ -96,12 +91,7 @@ class Ledger:
         self.taxonomies = taxonomies
         self.mode = mode
         self._read_models = read_models
-        # A bulk load touches every stream, and a pledge's folded state weighs about 10 KB: its
-        # cache holds the streams it used last (a stream it drops is read again if written
-        # again, ADR 0018), so that its memory does not grow with the pledges under way.
-        self.cache = StreamCache(
-            store, BULK_LOAD_STREAMS if mode is WriteMode.BULK_LOAD else SERVING_STREAMS
-        )
+        self.cache = StreamCache(store)
         self.records = IdempotencyRecords(engine, clock)
 
     # --- running commands -------------------------------------------------------------------------
