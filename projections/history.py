@@ -59,7 +59,6 @@ from projections.envelopes import read_envelope, recorded_on
 from projections.projector import Notified
 from projections.state import without_cycle_collection
 from projections.tables import (
-    bulk_loading,
     ensure_position,
     insert_rows,
     position_metadata,
@@ -683,14 +682,11 @@ def _build_history(
         connection.execute(delete(history_changes))
         connection.execute(delete(history_snapshots))
     start = read_position(engine, VIEWS).notification_id
-    # The log is read on a connection of its own, with the default page cache: each page of
-    # events is read once, and read through the writer's large cache (``bulk_loading``) it
-    # filled that cache with events, a quarter of a gigabyte at 1M events.
-    with (
-        engine.connect() as reader,
-        engine.connect() as connection,
-        bulk_loading(connection),
-    ):
+    # The log is read on a connection of its own: each page of events is read once. Neither
+    # connection takes ``bulk_loading``'s large page cache: the history's rows are appended in
+    # key order and never read back while it is built, and a quarter of a gigabyte of cached
+    # pages was half of the build's peak memory (548 MB at 430k events, 75 MB before it).
+    with engine.connect() as reader, engine.connect() as connection:
         writer = _DayWriter(connection)
         for page in _pages(store, 0, page_size, reader, stop=start):
             reader.rollback()
@@ -701,7 +697,7 @@ def _build_history(
                 progress(writer.events)
         writer.flush()
         connection.commit()
-    with engine.begin() as connection, bulk_loading(connection):
+    with engine.begin() as connection:
         views = claim_position(connection, VIEWS)
         writer.connection = connection
         for page in _pages(store, writer.last, page_size, connection, stop=views.notification_id):
