@@ -146,16 +146,21 @@ def _pack(groups: dict[str, list[Any]]) -> bytes:
 EMPTY = _pack({})
 
 
-def by_dimension(cells: RollupCells) -> dict[str, RollupCells]:
-    """The sums split by dimension, in one pass."""
+def split_cells(cells: RollupCells, name: Callable[[str, str], str]) -> dict[str, RollupCells]:
+    """The sums split by ``name(dimension, key)`` of each group, in one pass."""
     parts: dict[str, RollupCells] = {}
     for group, counters in cells.counters.items():
-        parts.setdefault(group[0], RollupCells()).counters[group] = counters
+        parts.setdefault(name(*group), RollupCells()).counters[group] = counters
     for group, entries in cells.freshness.items():
-        parts.setdefault(group[0], RollupCells()).freshness[group] = entries
+        parts.setdefault(name(*group), RollupCells()).freshness[group] = entries
     for group, indicators in cells.indicators.items():
-        parts.setdefault(group[0], RollupCells()).indicators[group] = indicators
+        parts.setdefault(name(*group), RollupCells()).indicators[group] = indicators
     return parts
+
+
+def by_dimension(cells: RollupCells) -> dict[str, RollupCells]:
+    """The sums split by dimension."""
+    return split_cells(cells, lambda dimension, _: dimension)
 
 
 def _group_document(
@@ -187,15 +192,8 @@ def _group_document(
 
 
 def by_part(cells: RollupCells) -> dict[str, RollupCells]:
-    """The sums split by the part that keeps them (``part_of``), in one pass."""
-    parts: dict[str, RollupCells] = {}
-    for group, counters in cells.counters.items():
-        parts.setdefault(part_of(*group), RollupCells()).counters[group] = counters
-    for group, entries in cells.freshness.items():
-        parts.setdefault(part_of(*group), RollupCells()).freshness[group] = entries
-    for group, indicators in cells.indicators.items():
-        parts.setdefault(part_of(*group), RollupCells()).indicators[group] = indicators
-    return parts
+    """The sums split by the part that keeps them (``part_of``)."""
+    return split_cells(cells, part_of)
 
 
 def encode_cells(cells: RollupCells, dimension: str) -> bytes | None:

@@ -28,13 +28,13 @@ def bulk(tmp_path: Path) -> Iterator[Services]:
         yield services
 
 
-def test_a_released_pledge_is_read_again_from_the_store_and_decided_the_same(
-    bulk: Services,
-) -> None:
+def submit(bulk: Services) -> str:
     with bulk.ledger.batch() as batch:
-        pledge_id = batch.execute("submit_pledge", UCLG, pledge_body()).pledge_id or ""
+        return batch.execute("submit_pledge", UCLG, pledge_body()).pledge_id or ""
 
-    bulk.ledger.release([pledge_stream(pledge_id)])
+
+def validate(bulk: Services, pledge_id: str) -> int:
+    """Validate the pledge in a batch of its own; answers the event's stream version."""
     with bulk.ledger.batch() as batch:
         validated = batch.execute(
             "validate_pledge",
@@ -42,37 +42,33 @@ def test_a_released_pledge_is_read_again_from_the_store_and_decided_the_same(
             {"decision": "validated", "criteria": ["specific"]},
             target=pledge_id,
         )
+    return validated.events[0].stream_version
 
-    assert validated.events[0].stream_version == 2
+
+def test_a_released_pledge_is_read_again_from_the_store_and_decided_the_same(
+    bulk: Services,
+) -> None:
+    pledge_id = submit(bulk)
+
+    bulk.ledger.release([pledge_stream(pledge_id)])
+
+    assert validate(bulk, pledge_id) == 2
     assert bulk.ledger.pledge_state(pledge_id).status == "validated"
 
 
 def test_after_releasing_every_stream_the_ledger_still_decides_from_the_store(
     bulk: Services,
 ) -> None:
-    with bulk.ledger.batch() as batch:
-        pledge_id = batch.execute("submit_pledge", UCLG, pledge_body()).pledge_id or ""
+    pledge_id = submit(bulk)
     assert bulk.ledger.cache._get(pledge_stream(pledge_id)) is not None
 
     bulk.ledger.release_all()
 
     assert bulk.ledger.cache._get(pledge_stream(pledge_id)) is None
-    with bulk.ledger.batch() as batch:
-        validated = batch.execute(
-            "validate_pledge",
-            VALIDATOR,
-            {"decision": "validated", "criteria": ["specific"]},
-            target=pledge_id,
-        )
-    assert validated.events[0].stream_version == 2
+    assert validate(bulk, pledge_id) == 2
     # What was read back from the store is the validated pledge: it is not validated twice.
-    with pytest.raises(DomainError), bulk.ledger.batch() as batch:
-        batch.execute(
-            "validate_pledge",
-            VALIDATOR,
-            {"decision": "validated", "criteria": ["specific"]},
-            target=pledge_id,
-        )
+    with pytest.raises(DomainError):
+        validate(bulk, pledge_id)
 
 
 def test_every_bulk_commit_signs_the_root_the_stored_events_give(bulk: Services) -> None:
