@@ -209,6 +209,8 @@ def progress_bar(description: str, enabled: bool) -> Iterator[Callable[[int, int
     if not enabled or not err_console.is_terminal:
         yield lambda done, total: None
         return
+    # Redrawn by the work's own calls, not by rich's refresh thread: the rebuild and the
+    # verifier fork worker processes, and a process must not fork while another thread runs.
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -216,13 +218,22 @@ def progress_bar(description: str, enabled: bool) -> Iterator[Callable[[int, int
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
+        auto_refresh=False,
     ) as progress:
         task = progress.add_task(description, total=None)
+        drawn = [0.0]
 
         def update(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
+            now = time.monotonic()
+            if now - drawn[0] >= REDRAW_SECONDS or done >= total:
+                drawn[0] = now
+                progress.refresh()
 
         yield update
+
+
+REDRAW_SECONDS = 0.1
 
 
 def installed_version() -> str:
@@ -803,7 +814,7 @@ def run_verification(
     store: dict[str, Any] | None = None,
     workers: int | None = None,
 ) -> VerificationResult:
-    with progress_bar("verifying", enabled=not json_output) as update:
+    with reported_errors(), progress_bar("verifying", enabled=not json_output) as update:
         report = verify_bundle(
             bundle,
             trusted_vkey=trust_key,

@@ -16,10 +16,12 @@ import hashlib
 import multiprocessing
 import os
 import sys
+import threading
 from array import array
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from multiprocessing import reduction
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from domain.errors import DomainError
@@ -27,7 +29,7 @@ from domain.events import Payload, parse_payload
 from ledger.authority import AuthorityFacts, authority_facts, reads_payload
 from ledger.canonical import parse_canonical
 from ledger.envelope import check_envelope
-from ledger.errors import CorruptEvent
+from ledger.errors import CorruptEvent, LedgerError
 from ledger.merkle import LEAF_PREFIX
 
 ENTRY_LIMIT = 64 * 1024 * 1024
@@ -201,18 +203,161 @@ def scan_chunk(descriptor: int, start: int, end: int, extract: Extract | None) -
 
 # --- the worker processes ---------------------------------------------------------------------
 
-_worker: tuple[int, Extract | None] | None = None
+
+class ScanFailed(LedgerError):
+    """A worker process of the scan died or could not run (not a finding about the entries)."""
+
+    code = "scan_failed"
 
 
-def _start_worker(descriptor: int, extract: Extract | None) -> None:
-    global _worker
-    _worker = (descriptor, extract)
+class _Descriptor:
+    """The open ``entries.jsonl`` handed to a worker: inherited as it is by a forked worker,
+    sent over the fork server's socket (``SCM_RIGHTS``) to one started from it. Either way the
+    worker reads the file the main process opened, never a path that may have changed since."""
+
+    def __init__(self, descriptor: int) -> None:
+        self.descriptor = descriptor
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_received_descriptor, (reduction.DupFd(self.descriptor),))
 
 
-def _scan_in_worker(start: int, end: int) -> ChunkScan:
-    assert _worker is not None
-    descriptor, extract = _worker
-    return scan_chunk(descriptor, start, end, extract)
+def _received_descriptor(duplicate: Any) -> _Descriptor:
+    return _Descriptor(duplicate.detach())
+
+
+def _serve(connection: Connection, file: _Descriptor, extract: Extract | None) -> None:
+    """A worker's loop: one task at a time from its pipe, each answered in order.
+
+    The pipe is the worker's only tie to the main process: when that process dies or closes
+    the pipe, ``recv`` ends and so does the worker.
+    """
+    while True:
+        try:
+            task = connection.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            if task[0] == "scan":
+                result: Any = scan_chunk(file.descriptor, task[1], task[2], extract)
+            else:
+                result = duplicate_prefixes(task[1])
+        except BaseException as error:  # sent back and raised in the main process
+            connection.send(("error", f"{type(error).__name__}: {error}"))
+            continue
+        connection.send(("ok", result))
+
+
+def start_method() -> str | None:
+    """How worker processes start here: ``fork`` while this process runs one thread only,
+    otherwise from a fork server (forking a process whose other threads may hold a lock, in C
+    or in Python, can leave the child waiting on it forever); ``None`` where neither exists.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return "fork"
+    if "forkserver" in methods:
+        return "forkserver"
+    return None
+
+
+class _Workers:
+    """Processes each serving one pipe; tasks go round-robin and come back in the order sent.
+
+    Unlike ``multiprocessing.Pool`` there is no helper thread in the main process, and a worker
+    that dies (killed, out of memory) is seen at once, as a ``ScanFailed``, instead of leaving
+    its task unanswered forever.
+    """
+
+    def __init__(self, method: str, count: int, descriptor: int, extract: Extract | None) -> None:
+        context: Any = multiprocessing.get_context(method)
+        if method == "forkserver":
+            modules = [__name__]
+            owner = getattr(extract, "__module__", None)
+            if isinstance(owner, str):
+                modules.append(owner)
+            context.set_forkserver_preload(modules)
+        self.method = method
+        self._processes: list[Any] = []
+        self._connections: list[Connection] = []
+        self._pending: list[int] = []
+        try:
+            for _ in range(count):
+                mine, theirs = context.Pipe(duplex=True)
+                process = context.Process(
+                    target=_serve,
+                    args=(theirs, _Descriptor(descriptor), extract),
+                    name="pledge-ledger-scan",
+                    daemon=True,
+                )
+                process.start()
+                theirs.close()
+                self._processes.append(process)
+                self._connections.append(mine)
+                self._pending.append(0)
+        except BaseException:
+            self.close()
+            raise
+
+    def __len__(self) -> int:
+        return len(self._processes)
+
+    def send(self, worker: int, task: tuple[Any, ...]) -> None:
+        try:
+            self._connections[worker].send(task)
+        except OSError as error:
+            raise self._lost(worker, error) from None
+        self._pending[worker] += 1
+
+    def receive(self, worker: int) -> Any:
+        """The answer to the oldest task sent to ``worker`` and not received yet."""
+        connection = self._connections[worker]
+        if connection not in wait([connection, self._processes[worker].sentinel]):
+            raise self._lost(worker, None)
+        try:
+            status, value = connection.recv()
+        except (EOFError, OSError) as error:
+            raise self._lost(worker, error) from None
+        self._pending[worker] -= 1
+        if status == "error":
+            raise ScanFailed(f"a worker process failed: {value}")
+        return value
+
+    def drain(self, worker: int) -> None:
+        """Receive and drop the answers still owed by ``worker`` (a scan left unfinished)."""
+        while self._pending[worker]:
+            self.receive(worker)
+
+    def _lost(self, worker: int, error: BaseException | None) -> ScanFailed:
+        process = self._processes[worker]
+        process.join(timeout=1)
+        code = process.exitcode
+        how = (
+            f"was killed by signal {-code}"
+            if code is not None and code < 0
+            else f"exited with status {code}"
+            if code is not None
+            else f"stopped answering ({error})"
+        )
+        return ScanFailed(
+            f"a worker process reading the entries {how}; nothing was concluded about the "
+            "bundle (run again, or with --workers 1)"
+        )
+
+    def close(self) -> None:
+        for connection in self._connections:
+            connection.close()
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
+        for process in self._processes:
+            process.join(timeout=5)
+            if process.is_alive():  # pragma: no cover - ignored SIGTERM
+                process.kill()
+                process.join()
+        self._processes.clear()
+        self._connections.clear()
+        self._pending.clear()
 
 
 def duplicate_prefixes(id_prefixes: bytes) -> list[list[int]]:
@@ -244,8 +389,9 @@ def usable_cores() -> int:
 class EntryScanner:
     """Chunks of ``entries.jsonl`` scanned in order, by ``workers`` processes (1: in this one).
 
-    The processes are forked once the file is open, so that they read it through the same
-    descriptor (nothing is opened again by name), and are ended when the scanner closes.
+    The processes start once the file is open and read it through the same open file (nothing
+    is opened again by name); they are ended when the scanner closes. Chunk ``i`` goes to worker
+    ``i mod workers``, so each worker's answers come back in the order the chunks are read.
     """
 
     def __init__(
@@ -261,14 +407,17 @@ class EntryScanner:
         size = os.fstat(descriptor).st_size
         self.bounds = chunk_bounds(descriptor, size, chunk_bytes)
         self.workers = max(1, min(workers, len(self.bounds)))
-        self._pool: Any = None
-        if self.workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-            context = multiprocessing.get_context("fork")
-            self._pool = context.Pool(
-                self.workers, initializer=_start_worker, initargs=(descriptor, extract)
-            )
+        self._pool: _Workers | None = None
+        method = start_method() if self.workers > 1 else None
+        if method is not None:
+            self._pool = _Workers(method, self.workers, descriptor, extract)
         else:
             self.workers = 1
+
+    @property
+    def method(self) -> str | None:
+        """How the workers were started (``None``: no workers, all in this process)."""
+        return None if self._pool is None else self._pool.method
 
     def __enter__(self) -> EntryScanner:
         return self
@@ -278,33 +427,32 @@ class EntryScanner:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
+            self._pool.close()
             self._pool = None
 
     def chunks(self) -> Iterator[ChunkScan]:
         """Every chunk's scan, in file order."""
-        if self._pool is None:
+        pool = self._pool
+        if pool is None:
             for start, end in self.bounds:
                 yield scan_chunk(self.descriptor, start, end, self.extract)
             return
-        pending: deque[Any] = deque()
-        waiting = iter(self.bounds)
-        ahead = self.workers * (1 + IN_FLIGHT_PER_WORKER)
-        for start, end in waiting:
-            pending.append(self._pool.apply_async(_scan_in_worker, (start, end)))
-            if len(pending) >= ahead:
-                break
-        while pending:
-            result: ChunkScan = pending.popleft().get()
-            following = next(waiting, None)
-            if following is not None:
-                pending.append(self._pool.apply_async(_scan_in_worker, following))
+        count = len(self.bounds)
+        ahead = min(count, self.workers * (1 + IN_FLIGHT_PER_WORKER))
+        for index in range(ahead):
+            pool.send(index % self.workers, ("scan", *self.bounds[index]))
+        for index in range(count):
+            result: ChunkScan = pool.receive(index % self.workers)
+            following = index + ahead
+            if following < count:
+                pool.send(following % self.workers, ("scan", *self.bounds[following]))
             yield result
 
     def duplicates(self, id_prefixes: bytes) -> list[list[int]]:
         """``duplicate_prefixes``, in a worker when there are some."""
         if self._pool is None:
             return duplicate_prefixes(id_prefixes)
-        found: list[list[int]] = self._pool.apply(duplicate_prefixes, (id_prefixes,))
+        self._pool.drain(0)
+        self._pool.send(0, ("duplicates", id_prefixes))
+        found: list[list[int]] = self._pool.receive(0)
         return found

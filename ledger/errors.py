@@ -26,7 +26,8 @@ The tree::
     │   ├── LogRewritten            a stored row contradicts what the log signed: nothing is signed
     │   └── ForgedCheckpoint        a stored checkpoint row does not verify: never used or served
     ├── BatchClosed                 a committed batch was used again (ledger.commands)
-    └── BundleError                 writing an audit bundle (ledger.bundle)
+    ├── BundleError                 writing an audit bundle (ledger.bundle)
+    └── ScanFailed                  a worker reading a bundle died (ledger.entry_scan)
 """
 
 from __future__ import annotations

@@ -8,16 +8,23 @@ check`` compare every read model with a rebuild from the log.
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
+import signal
 import sqlite3
+import threading
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from rich.console import Console
 from typer.testing import Result
 
+import api.cli as cli_module
+from ledger import entry_scan
 from ledger.verify import ROLLUPS_DEPTH, ROLLUPS_LIMIT
 from tests.cli.test_cli_audit import Cli, written_lines
 from tests.integration.test_tamper_bundle import memory_capped
@@ -280,3 +287,42 @@ def test_verify_of_the_store_reports_the_views_in_json(store: Cli) -> None:
     assert report["rollups_checked"] is True
     assert report["views"]["ok"] is True
     assert report["views"]["mismatch"] is None
+
+
+# --- the worker processes -----------------------------------------------------------------------
+
+
+def test_a_worker_killed_mid_verify_is_one_line_and_a_failure(
+    cli: Cli, bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bounds = entry_scan.chunk_bounds
+
+    def killed(*_: object) -> None:  # what the kernel's OOM killer does to a worker
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr(entry_scan, "start_method", lambda: "fork")  # the patches are inherited
+    monkeypatch.setattr(entry_scan, "chunk_bounds", lambda d, s, _=0: bounds(d, s, 2048))
+    monkeypatch.setattr(entry_scan, "scan_chunk", killed)
+
+    result = cli.run("verify", str(bundle), "--workers", "2")
+
+    assert result.exit_code != 0
+    assert result.stdout == ""
+    (line,) = written_lines(result.stderr)
+    assert "a worker process reading the entries was killed by signal 9" in line
+
+
+def test_the_progress_bar_draws_without_a_thread_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    screen = io.StringIO()
+    monkeypatch.setattr(cli_module, "err_console", Console(file=screen, force_terminal=True))
+    threads = threading.active_count()
+
+    with cli_module.progress_bar("verifying", enabled=True) as update:
+        update(5, 10)
+        assert threading.active_count() == threads  # the verifier may fork here
+        update(10, 10)
+
+    assert "verifying" in screen.getvalue()
+    assert "10/10" in screen.getvalue()

@@ -10,7 +10,10 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import signal
 import tempfile
+import threading
+import time
 from array import array
 from dataclasses import dataclass
 from datetime import date
@@ -26,7 +29,14 @@ from api.demo import demo_clock, load_demo
 from ledger.bundle import export_bundle
 from ledger.canonical import canonical_bytes
 from ledger.clock import SeededIds
-from ledger.entry_scan import chunk_bounds, duplicate_prefixes
+from ledger.entry_scan import (
+    EntryScanner,
+    Extract,
+    ScanFailed,
+    chunk_bounds,
+    duplicate_prefixes,
+    start_method,
+)
 from ledger.verify import Finding, verify_bundle
 from ledger.write_path import WriteMode
 from projections.reports import rollups_document
@@ -196,3 +206,61 @@ def test_duplicate_prefixes_groups_every_repeated_prefix_in_entry_order() -> Non
 
 def test_no_prefixes_no_duplicates() -> None:
     assert duplicate_prefixes(b"") == []
+
+
+# --- the worker processes themselves ----------------------------------------------------------
+
+
+def _die(*_: object) -> None:
+    """A roll-ups extract that kills the worker running it, as the kernel's OOM killer would."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _fail(*_: object) -> None:
+    raise RuntimeError("the disk went away")
+
+
+def _scans(
+    demo: Bundle, extract: Extract | None, *, workers: int
+) -> tuple[str | None, list[object]]:
+    descriptor = os.open(demo.directory / "entries.jsonl", os.O_RDONLY)
+    try:
+        with EntryScanner(descriptor, extract, workers=workers, chunk_bytes=2048) as scanner:
+            scans = list(scanner.chunks())
+            prefixes = b"".join(c.id_prefixes for c in scans)
+            seen: list[object] = [(c.lines, c.hashes, c.records, c.failure) for c in scans]
+            return scanner.method, [*seen, scanner.duplicates(prefixes)]
+    finally:
+        os.close(descriptor)
+
+
+def test_a_worker_killed_mid_scan_is_an_error_not_a_wait(demo: Bundle) -> None:
+    started = time.monotonic()
+
+    with pytest.raises(ScanFailed, match="killed by signal 9"):
+        _scans(demo, _die, workers=2)
+
+    assert time.monotonic() - started < 30
+
+
+def test_a_worker_that_raises_is_an_error_in_the_main_process(demo: Bundle) -> None:
+    with pytest.raises(ScanFailed, match="RuntimeError: the disk went away"):
+        _scans(demo, _fail, workers=2)
+
+
+def test_while_other_threads_run_workers_start_from_a_fork_server(demo: Bundle) -> None:
+    alone = _scans(demo, RollupsReplay().extract, workers=1)
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert start_method() == "forkserver"
+        method, scans = _scans(demo, RollupsReplay().extract, workers=2)
+    finally:
+        release.set()
+        other.join()
+
+    assert alone[0] is None
+    assert method == "forkserver"
+    assert scans == alone[1]
+    assert start_method() == ("fork" if threading.active_count() == 1 else "forkserver")
