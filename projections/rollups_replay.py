@@ -21,10 +21,11 @@ module folds exactly that, in two steps that ``ledger.verify`` runs in different
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 from domain.errors import InvalidInput
 from domain.events import (
@@ -279,6 +280,18 @@ class RollupsFold:
         """One object for equal values (pledges often repeat their tags and indicators)."""
         return self._shared.setdefault(value, value)
 
+    def _shared_deep(self, value: Any) -> Any:
+        """``_share`` all the way down: facts that came over a pipe from the verifier's workers
+        are new objects in each chunk, equal ones included (city ids, indicators, days)."""
+        kind = type(value)
+        if kind is str:
+            return sys.intern(value)
+        if kind is tuple:
+            return self._share(tuple(self._shared_deep(item) for item in value))
+        if kind is date:
+            return self._share(value)
+        return value
+
     def _countries(self, cities: tuple[str, ...]) -> tuple[str, ...]:
         found = {c for c in map(self.countries.get, cities) if c is not None}
         countries: tuple[str, ...] = self._share(tuple(sorted(found)))
@@ -290,25 +303,25 @@ class RollupsFold:
             return
         tag = facts[0]
         if tag == CITY:
-            self.countries[facts[1]] = facts[2]
+            self.countries[sys.intern(facts[1])] = sys.intern(facts[2])
             return
         if tag == CITY_CORRECTED:
             # Every pledge naming the city counts under its corrected country from then on
             # (as the read side's recount does).
-            self.countries[facts[1]] = facts[2]
+            self.countries[sys.intern(facts[1])] = sys.intern(facts[2])
             for named in self.pledges.values():
                 if facts[1] in named.content[0]:
                     named.countries = self._countries(named.content[0])
             return
         pledge_id = facts[1]
         if tag == SUBMITTED:
-            content: ContentFacts = self._share(facts[3])
+            content: ContentFacts = self._shared_deep(facts[3])
             self.pledges[pledge_id] = _Pledge(
-                network_id=facts[2],
+                network_id=sys.intern(facts[2]),
                 content=content,
                 countries=self._countries(content[0]),
                 status="awaiting_validation",
-                submitted_on=facts[4],
+                submitted_on=self._share(facts[4]),
             )
             return
         pledge = self.pledges.get(pledge_id)
@@ -318,15 +331,19 @@ class RollupsFold:
             _, _, period_end, stage, observations, reported_on, report_id = facts
             last = pledge.last_period_end
             if last is None or period_end >= last:
-                pledge.stage = stage
-                pledge.last_period_end = period_end
-            pledge.last_reported_on = reported_on
+                pledge.stage = sys.intern(stage)
+                pledge.last_period_end = self._share(period_end)
+            pledge.last_reported_on = self._share(reported_on)
             if observations:
                 readings = dict(pledge.readings or {})
                 for indicator_id, value, on in observations:
                     known = readings.get(indicator_id)
                     if known is None or on >= known[1]:
-                        readings[indicator_id] = (value, on, report_id)
+                        readings[sys.intern(indicator_id)] = (
+                            value if value is None else sys.intern(value),
+                            self._share(on),
+                            report_id,
+                        )
                 pledge.readings = readings
         elif tag == OBSERVATION_CORRECTED:
             # An erratum changes the reading only while the observation it names is the latest
@@ -341,7 +358,7 @@ class RollupsFold:
         elif tag == AMENDED:
             _, _, material, cities, gcm, gcr, sdg, priority, indicators = facts
             old = pledge.content
-            pledge.content = self._share(
+            pledge.content = self._shared_deep(
                 (
                     old[0] if cities is None else cities,
                     old[1] if gcm is None else gcm,
@@ -361,7 +378,7 @@ class RollupsFold:
             pledge.status = "withdrawn"
         elif tag == CLOSED:
             pledge.status = "closed"
-            pledge.outcome = facts[2]
+            pledge.outcome = sys.intern(facts[2])
 
     def contribution(self, pledge_id: str) -> Contribution | None:
         """What the pledge adds to the roll-ups now (None: not submitted)."""
@@ -382,6 +399,86 @@ class RollupsFold:
                 for dimension in DIMENSIONS
             }
         return _document(tree_size, as_of, self.freshness_months, rollups)
+
+    def finish(self, tree_size: int, last_recorded_at: str | None) -> dict[str, Any]:
+        """``document``, with ``rollups`` a ``DimensionRollups``; the fold is spent.
+
+        Each pledge's state is let go as soon as it is summed (in the order ``document`` sums
+        them), and no dimension's list exists before it is read: the verifier compares one
+        dimension at a time beside the published document.
+        """
+        as_of = _day(last_recorded_at) if last_recorded_at is not None else None
+        document = _document(tree_size, as_of, self.freshness_months, {})
+        if as_of is not None:
+            tally = RollupTally()
+            pledges = self.pledges
+            for pledge_id in list(pledges):
+                tally.add(_contribution(pledges.pop(pledge_id)))
+            self._shared.clear()
+            document["rollups"] = DimensionRollups(tally.cells(), as_of, self.freshness_months)
+        return document
+
+
+class DimensionRollups(Mapping[str, Sequence[dict[str, Any]]]):
+    """The ``rollups`` of a roll-ups document, made as they are read and not kept: each
+    dimension is a ``DimensionList`` whose roll-ups are made one at a time (``{d: list(this[d])
+    for d in this}`` is the ``rollups`` that ``RollupsFold.document`` gives)."""
+
+    def __init__(self, cells: RollupCells, as_of: date, freshness_months: int) -> None:
+        self.cells = cells
+        self.as_of = as_of
+        self.freshness_months = freshness_months
+
+    def __getitem__(self, dimension: str) -> DimensionList:
+        if dimension not in DIMENSIONS:
+            raise KeyError(dimension)
+        return DimensionList(self.cells, dimension, self.as_of, self.freshness_months)
+
+    def __contains__(self, dimension: object) -> bool:
+        return dimension in DIMENSIONS
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(DIMENSIONS)
+
+    def __len__(self) -> int:
+        return len(DIMENSIONS)
+
+
+class DimensionList(Sequence[dict[str, Any]]):
+    """A dimension's roll-ups as ``rollups_of`` lists them (JSON values), each made when it is
+    read: the city dimension of a million events holds a hundred thousand of them."""
+
+    def __init__(
+        self, cells: RollupCells, dimension: str, as_of: date, freshness_months: int
+    ) -> None:
+        self.cells = cells
+        self.dimension = dimension
+        self.as_of = as_of
+        self.freshness_months = freshness_months
+        # ``rollups_of`` leaves out a group with no counters (``RollupCells.rollup`` is None).
+        self.keys = [k for k in cells.keys(dimension) if cells.counters.get((dimension, k))]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self._made(key) for key in self.keys[index]]
+        return self._made(self.keys[index])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return map(self._made, self.keys)
+
+    def _made(self, key: str) -> dict[str, Any]:
+        rollup = self.cells.rollup(self.dimension, key, self.as_of, self.freshness_months)
+        assert rollup is not None
+        return rollup.model_dump(mode="json")
 
 
 def _memberships(pledge: _Pledge) -> tuple[Key, ...]:

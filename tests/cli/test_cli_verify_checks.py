@@ -91,6 +91,24 @@ def test_forged_figure_in_valid_rollups_fails(cli: Cli, bundle: Path) -> None:
     assert "$.rollups.network[0].pledges" in line
 
 
+def test_the_last_city_forged_or_dropped_is_named(cli: Cli, bundle: Path) -> None:
+    # The replay's cities are made one at a time as they are compared (never all at once).
+    document = published(bundle)
+    cities = document["rollups"]["city"]
+    last = len(cities) - 1
+    cities[last]["pledges"] += 1
+    publish(bundle, document)
+
+    forged = failure_line(cli.run("verify", str(bundle)))
+
+    del cities[last]
+    publish(bundle, document)
+    dropped = failure_line(cli.run("verify", str(bundle)))
+
+    assert f"$.rollups.city[{last}].pledges" in forged
+    assert f"$.rollups.city (length {last} != {last + 1})" in dropped
+
+
 def test_garbage_rollups_fail(cli: Cli, bundle: Path) -> None:
     (bundle / "rollups.json").write_bytes(b"\x00\x01 this is not JSON")
 

@@ -24,6 +24,7 @@ from domain.events import (
     ProgressReported,
 )
 from ledger.envelope import Envelope
+from projections.counters import DIMENSIONS
 from projections.reports import recompute_rollups_document
 from projections.rollups_replay import RollupsReplay
 from tests.unit.test_projections_fold import OPERATIONS, START, Log, _random_log, indicator
@@ -56,6 +57,25 @@ def sealed_document(envelopes: list[Envelope], freshness_months: int) -> dict[st
     return fold.document(len(envelopes), last)
 
 
+def spent_document(envelopes: list[Envelope], freshness_months: int) -> dict[str, Any]:
+    """``compact_document`` through ``finish`` (what the verifier compares, one dimension at a
+    time): the same document, and the fold keeps no pledge afterwards."""
+    replay = RollupsReplay()
+    fold = replay.fold(freshness_months)
+    for envelope in envelopes:
+        fold.add(replay.extract_sealed(envelope))
+    last = envelopes[-1].recorded_at if envelopes else None
+    document = fold.finish(len(envelopes), last)
+    assert not fold.pledges
+    rollups = document["rollups"]
+    assert set(rollups) == set(DIMENSIONS)
+    listed = {d: list(rollups[d]) for d in rollups}
+    assert listed == {d: list(rollups[d]) for d in rollups}  # made again, the same, each time
+    assert all(len(rollups[d]) == len(listed[d]) for d in rollups)
+    assert all(rollups[d][-1:] == listed[d][-1:] for d in rollups)
+    return {**document, "rollups": listed}
+
+
 def domain_document(envelopes: list[Envelope], freshness_months: int) -> dict[str, Any]:
     return recompute_rollups_document(
         [e.raw for e in envelopes], tree_size=len(envelopes), freshness_months=freshness_months
@@ -74,6 +94,7 @@ def test_compact_fold_gives_the_document_of_the_domain_fold(
     expected = domain_document(log.envelopes, freshness_months)
     assert compact_document(log.envelopes, freshness_months) == expected
     assert sealed_document(log.envelopes, freshness_months) == expected
+    assert spent_document(log.envelopes, freshness_months) == expected
 
 
 @settings(max_examples=40, deadline=None)
