@@ -56,6 +56,7 @@ STATUS_BY_CODE: dict[str, tuple[int, str]] = {
     "log_rewritten": (500, "The store contradicts what the log signed"),
     "forged_checkpoint": (500, "A stored checkpoint does not verify"),
     "bundle_error": (500, "The audit bundle cannot be written"),
+    "scan_failed": (500, "A worker process reading the log died"),
     # signed notes and checkpoints are the server's own: a bad one is an alarm, not bad input
     "note_error": (500, "Signed note error"),
     "invalid_key": (500, "The log's key is invalid"),
