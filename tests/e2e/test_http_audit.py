@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 from sqlalchemy import select, update
 
 from api.app import create_app

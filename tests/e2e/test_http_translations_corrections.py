@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -25,7 +25,7 @@ def client(services: Services) -> Iterator[TestClient]:
         yield test_client
 
 
-def created(services: Services, response: httpx.Response) -> dict[str, Any]:
+def created(services: Services, response: httpx2.Response) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     check_receipt(body["receipt"], services.log.signer.verifier, services.settings.log_origin)

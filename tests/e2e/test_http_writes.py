@@ -10,6 +10,7 @@ from types import EllipsisType
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -33,7 +34,7 @@ def registered(services: Services, client: TestClient) -> TestClient:
     return client
 
 
-def verified(services: Services, response: httpx.Response) -> dict[str, Any]:
+def verified(services: Services, response: httpx.Response | httpx2.Response) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     check_receipt(body["receipt"], services.log.signer.verifier, services.settings.log_origin)
