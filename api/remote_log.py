@@ -160,8 +160,8 @@ def mirror_server(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(server.fetch(f"/{tile.path}", TILE_LIMIT, "a hash tile"))
     if rollups:
-        document = server.fetch(
-            f"/api/v1/log/rollups?size={size}", ROLLUPS_LIMIT, "a roll-ups document"
-        )
-        (directory / ROLLUPS).write_bytes(document)
+        with (directory / ROLLUPS).open("wb") as document:  # to disk as it comes: never whole
+            server.copy(
+                f"/api/v1/log/rollups?size={size}", document, ROLLUPS_LIMIT, "a roll-ups document"
+            )
     return size

@@ -25,7 +25,9 @@ from __future__ import annotations
 import errno
 import gc
 import hashlib
+import json
 import os
+import re
 import stat
 from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,6 +41,7 @@ import orjson
 from domain.events import Payload
 from ledger.authority import AuthorityReplay
 from ledger.bundle import CHECKPOINT, CHECKPOINTS, ENTRIES, KEY, ROLLUPS
+from ledger.canonical import canonical_bytes
 from ledger.checkpoint import Checkpoint, open_checkpoint
 from ledger.entry_scan import (
     CHUNK_BYTES,
@@ -72,7 +75,6 @@ __all__ = [
     "ENTRY_LIMIT",
     "KEY_LIMIT",
     "NOTE_LIMIT",
-    "ROLLUPS_DEPTH",
     "ROLLUPS_LIMIT",
     "TILE_LIMIT",
     "Finding",
@@ -89,10 +91,10 @@ NOTE_LIMIT = 64 * 1024
 """Bytes of a checkpoint note: its body and up to ``MAX_SIGNATURES`` (100) signature lines."""
 TILE_LIMIT = TILE_WIDTH * HASH_SIZE
 """Bytes of a hash tile: 256 hashes."""
-ROLLUPS_LIMIT = 64 * 1024 * 1024
-"""Bytes of ``rollups.json`` (a few KiB per city, network and taxonomy key)."""
-ROLLUPS_DEPTH = 16
-"""Nesting of ``rollups.json``: the document the ledger publishes is six levels deep."""
+ROLLUPS_LIMIT = 4 * 1024 * 1024 * 1024
+"""Bytes of ``rollups.json`` copied from a server (written to disk as it arrives). The verifier
+itself has no limit: it reads the file in order against the replay's bytes and stops at the
+first difference, holding a block of it at a time (the 1M-event demo's is 87 MB)."""
 FRESHNESS_MONTHS = range(1, 121)
 """The freshness windows a roll-ups document may declare (those the ledger's settings accept)."""
 
@@ -431,13 +433,13 @@ def _verify(
     ]
     # What rollups.json says is needed before the entries are read (its freshness window), but
     # what is wrong with it is reported in its turn, after every check of the log.
-    rollups: tuple[bytes, int] | _Failed | None = None
+    rollups: int | _Failed | None = None
     if replay is not None:
         try:
             rollups = _read_rollups(directory, latest.size)
         except _Failed as failed:
             rollups = failed
-    fold = replay.fold(rollups[1]) if replay is not None and isinstance(rollups, tuple) else None
+    fold = replay.fold(rollups) if replay is not None and isinstance(rollups, int) else None
     tiles = _TileCheck(directory, latest.size)
     wanted_roots = {size for size in by_size if size <= latest.size}
     wanted_roots |= {
@@ -495,7 +497,6 @@ def _verify(
     if replay is not None:
         if isinstance(rollups, _Failed):
             raise rollups
-        assert isinstance(rollups, tuple)
         assert fold is not None
         if state.replay_failure is not None:
             raise _Failed(ROLLUPS, f"the entries cannot be replayed: {state.replay_failure}")
@@ -506,10 +507,8 @@ def _verify(
         except REPLAY_ERRORS as error:
             raise _Failed(ROLLUPS, f"the entries cannot be replayed: {error}") from error
         del fold
-        # Parsed again only now: the bytes are a third of the parsed document's size.
-        published, rollups = orjson.loads(rollups[0]), None
         try:
-            difference = first_difference(published, recomputed)
+            difference = _compare_rollups(directory, recomputed)
         except REPLAY_ERRORS as error:
             raise _Failed(ROLLUPS, f"the entries cannot be replayed: {error}") from error
         if difference is not None:
@@ -910,48 +909,176 @@ def _tile_difference(directory: Path, tile: str, published: bytes, expected: byt
     )
 
 
-def _read_rollups(directory: Path, size: int) -> tuple[bytes, int]:
-    """The published roll-ups (their bytes) and their freshness window, checked for shape
-    before the entries are replayed to compare with them."""
+def _read_rollups(directory: Path, size: int) -> int:
+    """The published roll-ups' freshness window, and their shape checked as far as it can be
+    before the entries are replayed: the canonical document's head and its tree size at the
+    end. The rest is compared, streamed, once the replay is done (``_compare_rollups``)."""
     if not _is_present(directory, ROLLUPS):
         raise _Failed(ROLLUPS, "missing, so the published roll-ups cannot be checked")
-    data = _read_file(directory, ROLLUPS, ROLLUPS_LIMIT, "a roll-ups document")
-    try:
-        published = orjson.loads(data)
-    except orjson.JSONDecodeError as error:
-        raise _Failed(ROLLUPS, f"is not JSON: {error}") from error
-    if not isinstance(published, dict):
-        raise _Failed(ROLLUPS, "is not a JSON object")
-    if _deeper_than(published, ROLLUPS_DEPTH):
-        raise _Failed(ROLLUPS, f"is nested deeper than {ROLLUPS_DEPTH} levels")
-    months = published.get("freshness_months", _MISSING)
-    if type(months) is not int or months not in FRESHNESS_MONTHS:
+    with _opened(directory, ROLLUPS) as descriptor:
+        length = os.fstat(descriptor).st_size
+        head = _ROLLUPS_HEAD.match(os.pread(descriptor, _ROLLUPS_HEAD_BYTES, 0))
+        tail = _ROLLUPS_TAIL.search(
+            os.pread(descriptor, _ROLLUPS_TAIL_BYTES, max(0, length - _ROLLUPS_TAIL_BYTES))
+        )
+    if head is None:
+        raise _Failed(ROLLUPS, f"is not a roll-ups document in canonical JSON: {_ROLLUPS_SHAPE}")
+    months = _canonical_int(head["months"])
+    if months is None or months not in FRESHNESS_MONTHS:
         raise _Failed(
             ROLLUPS,
             f"freshness_months must be a whole number of months from {FRESHNESS_MONTHS[0]} to "
-            f"{FRESHNESS_MONTHS[-1]}, not {_shown(months)}",
+            f"{FRESHNESS_MONTHS[-1]}, not {head['months'].decode('utf-8', 'replace')}",
         )
-    tree_size = published.get("tree_size", _MISSING)
-    if type(tree_size) is not int or tree_size != size:
+    if tail is None:
+        raise _Failed(ROLLUPS, f"is not a roll-ups document in canonical JSON: {_ROLLUPS_SHAPE}")
+    if _canonical_int(tail["size"]) != size:
         raise _Failed(
             ROLLUPS,
-            f"tree_size must be the latest checkpoint's size {size}, not {_shown(tree_size)}",
+            f"tree_size must be the latest checkpoint's size {size}, "
+            f"not {tail['size'].decode('utf-8', 'replace')}",
         )
-    return data, months
+    return months
 
 
-def _deeper_than(document: Any, limit: int) -> bool:
-    """Whether ``document`` nests lists and objects more than ``limit`` levels (no recursion:
-    orjson parses any depth, and Python's recursion would fail on it)."""
-    pending: list[tuple[Any, int]] = [(document, 1)]
-    while pending:
-        value, depth = pending.pop()
-        children = value.values() if isinstance(value, dict) else value
-        if isinstance(value, (dict, list)):
-            if depth > limit:
-                return True
-            pending.extend((child, depth + 1) for child in children)
-    return False
+_ROLLUPS_SHAPE = (
+    'it must begin {"as_of":…,"format":…,"freshness_months":…,"rollups":{ and end '
+    '},"tree_size":…} (RFC 8785, as the ledger writes it)'
+)
+_ROLLUPS_HEAD_BYTES = 512
+_ROLLUPS_HEAD = re.compile(
+    rb'\{"as_of":(?:null|"[^"\\]{0,64}"),"format":"[^"\\]{0,128}",'
+    rb'"freshness_months":(?P<months>[^,]{0,32}),"rollups":\{'
+)
+_ROLLUPS_TAIL_BYTES = 64
+_ROLLUPS_TAIL = re.compile(rb'\},"tree_size":(?P<size>[^,:{}"]{0,32})\}\Z')
+
+
+def _canonical_int(text: bytes) -> int | None:
+    """The whole number a canonical JSON number spells (no sign, fraction or leading zero)."""
+    if text == b"0" or (text[:1] in b"123456789" and text.isdigit() and len(text) <= 16):
+        return int(text)
+    return None
+
+
+class _Published:
+    """``rollups.json`` read in order, a block at a time, to compare with expected bytes."""
+
+    BLOCK = 1 << 20
+
+    def __init__(self, descriptor: int) -> None:
+        self.descriptor = descriptor
+        self.offset = 0
+        self._buffer = b""
+        self._start = 0
+
+    def take(self, count: int) -> bytes:
+        """The next ``count`` bytes (fewer at the end of the file)."""
+        end = self.offset + count
+        if end > self._start + len(self._buffer):
+            self._start = self.offset
+            self._buffer = os.pread(self.descriptor, max(count, self.BLOCK), self.offset)
+        taken = self._buffer[self.offset - self._start : end - self._start]
+        self.offset += len(taken)
+        return taken
+
+    def value_at(self, offset: int) -> Any:
+        """The JSON value that starts at ``offset``, parsed (ValueError if there is none)."""
+        window = _ROLLUPS_VALUE_WINDOW
+        while True:
+            data = os.pread(self.descriptor, window, offset)
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as error:
+                if error.start < len(data) - 4:  # not a code point cut by the window's end
+                    raise ValueError("not UTF-8") from error
+                text = data[: error.start].decode("utf-8")
+            try:
+                return json.JSONDecoder().raw_decode(text)[0]
+            except RecursionError as error:
+                raise ValueError("nested too deeply") from error
+            except json.JSONDecodeError:
+                if len(data) < window or window >= _ROLLUPS_VALUE_LIMIT:
+                    raise
+                window *= 8
+
+
+_ROLLUPS_VALUE_WINDOW = 64 * 1024
+_ROLLUPS_VALUE_LIMIT = 64 * 1024 * 1024
+"""Bytes of one published roll-up read to name a difference in it (one group's roll-up holds at
+most a few hundred KiB: its counters and one total per indicator)."""
+
+
+def _pieces(document: Mapping[str, Any]) -> Iterator[tuple[bytes, str, str, Any]]:
+    """The canonical bytes of a roll-ups document, a piece at a time: ``(bytes, role, path,
+    value)``. Under ``rollups`` every dimension's roll-ups come one by one (they may be made as
+    they are read); everything else is one piece per value. Roles: ``syntax``, ``key`` (a name
+    and what opens its value), ``value``, ``more`` (the comma before roll-up ``value``) and
+    ``end`` (the bracket after ``value`` roll-ups)."""
+    yield b"{", "syntax", "$", None
+    for index, key in enumerate(sorted(document)):
+        if index:
+            yield b",", "syntax", "$", None
+        value = document[key]
+        path = f"$.{key}"
+        if key != "rollups" or not isinstance(value, Mapping):
+            yield canonical_bytes(key) + b":", "key", path, key
+            yield canonical_bytes(value), "value", path, value
+            continue
+        yield canonical_bytes(key) + b":{", "key", path, key
+        for number, dimension in enumerate(sorted(value)):
+            if number:
+                yield b",", "syntax", path, None
+            listed = value[dimension]
+            inner = f"{path}.{dimension}"
+            yield canonical_bytes(dimension) + b":[", "key", inner, dimension
+            total = len(listed)
+            for count, rollup in enumerate(listed):
+                if count:
+                    yield b",", "more", inner, (count, total)
+                yield canonical_bytes(rollup), "value", f"{inner}[{count}]", rollup
+            yield b"]", "end", inner, total
+        yield b"}", "syntax", path, None
+    yield b"}", "syntax", "$", None
+
+
+def _compare_rollups(directory: Path, recomputed: Mapping[str, Any]) -> str | None:
+    """Where the published ``rollups.json`` first differs from the canonical bytes of the
+    recomputed document, or None. Read in order and never held whole: at a million events the
+    document is some 90 MB, five times that once parsed."""
+    with _opened(directory, ROLLUPS) as descriptor:
+        published = _Published(descriptor)
+        for expected, role, path, value in _pieces(recomputed):
+            at = published.offset
+            found = published.take(len(expected))
+            if found != expected:
+                return _difference(published, at, found, role, path, value)
+        at = published.offset
+        if published.take(1):
+            return f"$ (bytes follow the end of the document, from byte {at:,})"
+    return None
+
+
+def _difference(
+    published: _Published, at: int, found: bytes, role: str, path: str, value: Any
+) -> str:
+    """What the bytes at ``at`` show in place of the expected piece."""
+    if role == "more" and found[:1] == b"]":
+        return f"{path} (length {value[0]} != {value[1]})"
+    if role == "end" and found[:1] == b",":
+        return f"{path} (length more than {value} != {value})"
+    if role == "key":
+        name = re.match(rb'"([^"\\]{0,64})":', found)
+        if name is None or name[1].decode("utf-8", "replace") != value:
+            return f"{path} (missing, or not in its canonical place at byte {at:,})"
+        return f"{path} (not the canonical JSON of a roll-ups document at byte {at:,})"
+    if role == "value":
+        try:
+            shown = published.value_at(at)
+        except ValueError as error:
+            return f"{path} (not JSON at byte {at:,}: {error})"
+        return first_difference(shown, value, path) or f"{path} (not in canonical form)"
+    return f"{path} (not the canonical JSON of a roll-ups document at byte {at:,})"
 
 
 def _shown(value: Any, limit: int = 60) -> str:
