@@ -57,7 +57,9 @@ def sealed_document(envelopes: list[Envelope], freshness_months: int) -> dict[st
     return fold.document(len(envelopes), last)
 
 
-def spent_document(envelopes: list[Envelope], freshness_months: int) -> dict[str, Any]:
+def spent_document(
+    envelopes: list[Envelope], freshness_months: int, batch: int = 16_384
+) -> dict[str, Any]:
     """``compact_document`` through ``finish`` (what the verifier compares, one dimension at a
     time): the same document, and the fold keeps no pledge afterwards."""
     replay = RollupsReplay()
@@ -65,7 +67,7 @@ def spent_document(envelopes: list[Envelope], freshness_months: int) -> dict[str
     for envelope in envelopes:
         fold.add(replay.extract_sealed(envelope))
     last = envelopes[-1].recorded_at if envelopes else None
-    document = fold.finish(len(envelopes), last)
+    document = fold.finish(len(envelopes), last, batch=batch)
     assert not fold.pledges
     rollups = document["rollups"]
     assert set(rollups) == set(DIMENSIONS)
@@ -95,6 +97,8 @@ def test_compact_fold_gives_the_document_of_the_domain_fold(
     assert compact_document(log.envelopes, freshness_months) == expected
     assert sealed_document(log.envelopes, freshness_months) == expected
     assert spent_document(log.envelopes, freshness_months) == expected
+    assert spent_document(log.envelopes, freshness_months, batch=1) == expected
+    assert spent_document(log.envelopes, freshness_months, batch=2) == expected
 
 
 @settings(max_examples=40, deadline=None)
