@@ -89,8 +89,8 @@ def share_field_sets(value: Any) -> None:
                 continue
             key = frozenset(present)
             shared = _FIELD_SETS.get(key)
-            if shared is None:
-                shared = _FIELD_SETS[key] = set(key)
+            if shared is None:  # setdefault: two threads sharing at once keep the same set
+                shared = _FIELD_SETS.setdefault(key, set(key))
                 _SHARED.add(id(shared))
             object.__setattr__(item, "__pydantic_fields_set__", shared)
             pending.extend(item.__dict__.values())
