@@ -25,6 +25,7 @@ from api.bootstrap import Services, bootstrap
 from api.caching import cache_validators
 from api.pages import install_pages
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers, problem
+from api.report_builds import ReportBuilds
 from api.routes import audit, health, reads, reference, reports, writes
 from ledger.errors import ConfigurationError
 from ledger.group_commit import GroupCommitter
@@ -172,6 +173,7 @@ def create_app(
     if services is not None:
         app.state.services = services
     install_problem_handlers(app)
+    app.state.reports = ReportBuilds()
 
     app.add_middleware(BodySizeLimit, limit=MAX_BODY_BYTES)
     # Added innermost first: the ETag is taken over the body the route made, before gzip; CORS,

@@ -5,8 +5,9 @@ and (later) the HTTP API itself, beside the layers' own roots that cross unchang
     ├── DemoRefused      the demo loads only into an empty store, driven by a stepping clock
     ├── StoreNotFound    a command that only reads was pointed at a store that does not exist
     ├── UnknownResource  a read names an id (pledge, network, event) the ledger does not hold
-    └── RemoteLogError   ``verify URL``: the server cannot be read as a ledger (unreachable,
-                         not a ledger, an answer over its size limit)
+    ├── RemoteLogError   ``verify URL``: the server cannot be read as a ledger (unreachable,
+    │                    not a ledger, an answer over its size limit)
+    └── ReportsBusy      a report is being built by this server process: retry later
 """
 
 from __future__ import annotations
@@ -48,3 +49,13 @@ class RemoteLogError(ApiError):
     """A ledger server cannot be read: refused connection, timeout, wrong answer, too large."""
 
     code = "remote_log_error"
+
+
+class ReportsBusy(ApiError):
+    """The server process is folding another report (one at a time): retry after a while."""
+
+    code = "reports_busy"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

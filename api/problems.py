@@ -56,6 +56,7 @@ STATUS_BY_CODE: dict[str, tuple[int, str]] = {
     "log_rewritten": (500, "The store contradicts what the log signed"),
     "forged_checkpoint": (500, "A stored checkpoint does not verify"),
     "bundle_error": (500, "The audit bundle cannot be written"),
+    "reports_busy": (503, "Another report is being built: retry later"),
     "scan_failed": (500, "A worker process reading the log died"),
     # signed notes and checkpoints are the server's own: a bad one is an alarm, not bad input
     "note_error": (500, "Signed note error"),
@@ -162,7 +163,17 @@ def problem(
 
 def problem_from(error: LayerError, *, headers: dict[str, str] | None = None) -> Response:
     status, title = status_of(error)
-    return problem(status, error.code, title, error.message, field=error.field, headers=headers)
+    return problem(
+        status, error.code, title, error.message, field=error.field, headers=retry(error, headers)
+    )
+
+
+def retry(error: LayerError, headers: dict[str, str] | None = None) -> dict[str, str] | None:
+    """``headers``, with ``Retry-After`` when the error says how long to wait."""
+    wait = getattr(error, "retry_after", None)
+    if isinstance(wait, int):
+        return {**(headers or {}), "Retry-After": str(wait)}
+    return headers
 
 
 def _validation_field(errors: list[Any]) -> tuple[str | None, str]:

@@ -53,7 +53,8 @@ from api.pages.views import (
     recent_event,
     status_chart,
 )
-from api.problems import LAYER_ROOTS, LayerError, status_of
+from api.problems import LAYER_ROOTS, LayerError, retry, status_of
+from api.report_builds import ReportBuilds
 from api.report_formats import REPORT_FORMATS, render_report, report_sections
 from api.routes.audit import latest_checkpoint
 from api.routes.reads import decode_cursor, encode_cursor, state_as_of, today
@@ -70,7 +71,6 @@ from projections import (
     LedgerHead,
     PledgeOrder,
     ReportOut,
-    build_report,
     city,
     city_names,
     ledger_head,
@@ -113,7 +113,6 @@ COOKIE_MAX_AGE = 365 * 24 * 3600
 RECENT_EVENTS = 10
 SILENT_SHOWN = 10
 DEMO_RECHECK_SECONDS = 30.0
-REPORT_CACHE_SIZE = 32
 TAG_CACHE_SIZE = 1024
 PAGE_CACHE_BYTES = 48 * 1024 * 1024
 """The rendered pages kept, by the size of their bodies (least recently used go first)."""
@@ -301,9 +300,9 @@ class Rendered:
 
 
 class Pages:
-    """What the pages share in one app: the templates, the demo label, recent reports."""
+    """What the pages share in one app: the templates, the demo label, the report builder."""
 
-    def __init__(self) -> None:
+    def __init__(self, reports: ReportBuilds | None = None) -> None:
         self.templates = Environment(
             loader=FileSystemLoader(TEMPLATES),
             autoescape=select_autoescape(["html"], default=True),
@@ -318,7 +317,7 @@ class Pages:
             self.templates.get_template(name)
         self._lock = threading.Lock()
         self._demo: tuple[float, bool] | None = None
-        self._reports: OrderedDict[tuple[date, str | None, str, str], ReportOut] = OrderedDict()
+        self.reports = reports if reports is not None else ReportBuilds()
         self._keys: tuple[int, Sequence[KeyRecord]] | None = None
         self._tags: OrderedDict[tuple[str, str], tuple[int, dict[str, dict[str, int]]]] = (
             OrderedDict()
@@ -437,29 +436,16 @@ class Pages:
         framework: Framework = "all",
         lang: Language = "en",
     ) -> ReportOut:
-        """The report as of a past day, kept once it cites a checkpoint: it counts only events
-        recorded by the end of that day, so it can no longer change. Today's is always built."""
-        key = (as_of, network_id, framework, lang)
-        with self._lock:
-            kept = self._reports.get(key)
-            if kept is not None:
-                self._reports.move_to_end(key)
-                return kept
-        built = build_report(
-            services.store,
-            services.log,
+        """The report as of a day, from the app's one report builder (``api.report_builds``),
+        which the API's ``/api/v1/reports`` shares: one fold at a time, past days' kept."""
+        return self.reports.report(
+            services,
             as_of=as_of,
-            freshness_months=services.settings.freshness_months,
+            today=today(services),
             network_id=network_id,
             framework=framework,
             lang=lang,
         )
-        if as_of < today(services) and built.source.checkpoint is not None:
-            with self._lock:
-                self._reports[key] = built
-                while len(self._reports) > REPORT_CACHE_SIZE:
-                    self._reports.popitem(last=False)
-        return built
 
 
 @dataclass(frozen=True, slots=True)
@@ -519,7 +505,7 @@ def error_page(
     status, title = status_of(error)
     cookie = as_language(request.cookies.get(LANGUAGE_COOKIE, ""))
     page = Page(request, services, pages, cookie or DEFAULT_LANGUAGE)
-    return page.render(
+    answer = page.render(
         "error.html",
         status=status,
         status_code=status,
@@ -527,6 +513,8 @@ def error_page(
         field=error.field,
         message=error.message,
     )
+    answer.headers.update(retry(error) or {})
+    return answer
 
 
 PageHandler = Callable[..., Response]
@@ -910,7 +898,7 @@ def _route(handler: Callable[..., Response], path: str) -> Callable[..., Respons
 
 def install_pages(app: FastAPI) -> None:
     """Mount the pages and their stylesheet on ``app`` (built once, in ``create_app``)."""
-    app.state.pages = Pages()
+    app.state.pages = Pages(app.state.reports)
     for path, handler, name in PAGES:
         app.add_api_route(
             path,

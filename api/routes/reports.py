@@ -2,8 +2,9 @@
 
 ``GET /api/v1/reports`` answers the same bytes as ``pledge-ledger report`` with the same scope
 (``as_of``, ``network``, ``framework``, ``lang``, ``format``), so a forum can fetch a report and
-check it against a publication. It folds the log up to ``as_of`` on every request: it is as
-slow as the command line's report (see benchmarks/RESULTS.md). ``GET
+check it against a publication. It folds the log up to ``as_of``, one report at a time per
+server process, and keeps past days' reports (``api.report_builds``): a fold is as slow as the
+command line's report (see benchmarks/RESULTS.md). ``GET
 /api/v1/reports/published`` lists every ``report.published`` event, oldest first.
 """
 
@@ -12,15 +13,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.dependencies import ServicesDep
 from api.errors import ApiError, UnknownResource
+from api.report_builds import ReportBuilds
 from api.report_formats import render_report
+from api.routes.reads import today
 from domain.events import Framework, ReportFormat
 from domain.values import Language
-from projections import PublishedReportOut, build_report, network, read_snapshot
+from projections import PublishedReportOut, network, read_snapshot
 from projections.publications import published_reports
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
@@ -43,6 +46,7 @@ MEDIA_TYPES: dict[str, str] = {
     },
 )
 def report(
+    request: Request,
     services: ServicesDep,
     as_of: Annotated[date, Query(description="events recorded by the end of this day (UTC)")],
     network_id: Annotated[str | None, Query(alias="network", min_length=1, max_length=64)] = None,
@@ -60,11 +64,11 @@ def report(
         with read_snapshot(services.engine) as connection:
             if network(connection, network_id) is None:
                 raise UnknownResource(f"no network {network_id!r}", field="network")
-    built = build_report(
-        services.store,
-        services.log,
+    builds: ReportBuilds = request.app.state.reports
+    built = builds.report(
+        services,
         as_of=as_of,
-        freshness_months=services.settings.freshness_months,
+        today=today(services),
         network_id=network_id,
         framework=framework,
         lang=lang,

@@ -4,7 +4,10 @@ the pledge list's ``flag`` filter."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +16,7 @@ from api.app import create_app
 from api.bootstrap import Services
 from api.problems import PROBLEM_JSON
 from api.report_formats import render_report
+from ledger.clock import SteppingClock
 from projections import build_report
 from tests.integration.ledger_scenario import ADMIN, register_basics, submit_pledge
 
@@ -126,3 +130,112 @@ def test_published_reports_are_listed_with_their_digests_and_leaf(
     assert published["report_sha256"] == built.sha256
     assert published["recorded_by"] == ADMIN.key_id
     assert published["leaf_index"] is not None
+
+
+# --- one report fold at a time per server process (api.report_builds) ---------------------------
+
+
+class HeldFold:
+    """``build_report`` that waits until released, counting the folds it was asked for."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.folds = 0
+        real = build_report
+
+        def held(*args: Any, **kwargs: Any) -> Any:
+            self.folds += 1
+            self.started.set()
+            assert self.release.wait(30)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr("api.report_builds.build_report", held)
+
+
+def in_thread(call: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+    answers: list[Any] = []
+    thread = threading.Thread(target=lambda: answers.append(call()))
+    thread.start()
+    return thread, answers
+
+
+def test_a_second_report_waits_its_turn_then_is_told_to_retry(
+    client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    submit_pledge(services)
+    client.app.state.reports.wait_seconds = 0.2  # type: ignore[attr-defined]
+    fold = HeldFold(monkeypatch)
+    first, answers = in_thread(
+        lambda: client.get("/api/v1/reports", params={"as_of": "2026-02-01"})
+    )
+    assert fold.started.wait(30)
+
+    other = client.get("/api/v1/reports", params={"as_of": "2026-01-15"})
+
+    fold.release.set()
+    first.join(30)
+    assert other.status_code == 503
+    assert other.headers["content-type"] == PROBLEM_JSON
+    assert other.headers["retry-after"] == "1"
+    assert other.json()["code"] == "reports_busy"
+    assert answers[0].status_code == 200
+    assert fold.folds == 1
+
+
+def test_the_same_report_asked_for_twice_at_once_is_folded_once(
+    client: TestClient,
+    services: Services,
+    clock: SteppingClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    submit_pledge(services)
+    services.log.sign(wait=True, force=True)  # a past day's report citing one is kept
+    clock.set(datetime(2026, 3, 5, 9, 0, tzinfo=UTC))
+    fold = HeldFold(monkeypatch)
+    params = {"as_of": "2026-03-01", "format": "json"}
+    first, answers = in_thread(lambda: client.get("/api/v1/reports", params=params))
+    assert fold.started.wait(30)
+    second, more = in_thread(lambda: client.get("/api/v1/reports", params=params))
+
+    fold.release.set()
+    first.join(30)
+    second.join(30)
+    again = client.get("/api/v1/reports", params={**params, "format": "md"})
+
+    assert answers[0].status_code == more[0].status_code == again.status_code == 200
+    assert answers[0].content == more[0].content
+    assert fold.folds == 1
+
+
+def test_todays_report_is_folded_every_time(
+    client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    submit_pledge(services)
+    services.log.sign(wait=True, force=True)
+    fold = HeldFold(monkeypatch)
+    fold.release.set()
+    today = services.log.clock.now().date().isoformat()
+
+    for _ in range(2):
+        assert client.get("/api/v1/reports", params={"as_of": today}).status_code == 200
+
+    assert fold.folds == 2
+
+
+def test_the_reports_page_shares_the_turn_and_says_when_to_retry(
+    client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    submit_pledge(services)
+    client.app.state.reports.wait_seconds = 0.2  # type: ignore[attr-defined]
+    fold = HeldFold(monkeypatch)
+    first, _ = in_thread(lambda: client.get("/api/v1/reports", params={"as_of": "2026-02-01"}))
+    assert fold.started.wait(30)
+
+    page = client.get("/reports", params={"as_of": "2026-01-15"})
+
+    fold.release.set()
+    first.join(30)
+    assert page.status_code == 503
+    assert page.headers["retry-after"] == "1"
+    assert "another report is being built" in page.text
