@@ -18,6 +18,7 @@ from datetime import date
 
 from api.bootstrap import Services
 from api.errors import ReportsBusy
+from api.routes.reads import today
 from domain.events import Framework
 from domain.values import Language
 from projections import ReportOut, build_report
@@ -47,7 +48,6 @@ class ReportBuilds:
         services: Services,
         *,
         as_of: date,
-        today: date,
         network_id: str | None,
         framework: Framework = "all",
         lang: Language = "en",
@@ -77,7 +77,7 @@ class ReportBuilds:
             )
         finally:
             self._turn.release()
-        if as_of < today and built.source.checkpoint is not None:
+        if as_of < today(services) and built.source.checkpoint is not None:
             with self._lock:
                 self._reports[key] = built
                 while len(self._reports) > self.kept:

@@ -299,9 +299,6 @@ class _Workers:
             self.close()
             raise
 
-    def __len__(self) -> int:
-        return len(self._processes)
-
     def send(self, worker: int, task: tuple[Any, ...]) -> None:
         try:
             self._connections[worker].send(task)

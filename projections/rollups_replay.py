@@ -42,7 +42,6 @@ from domain.events import (
 )
 from domain.pledge import ENDED
 from ledger.envelope import Envelope
-from projections.as_of import rollups_of
 from projections.counters import (
     ALL,
     DIMENSIONS,
@@ -390,19 +389,12 @@ class RollupsFold:
         return _contribution(pledge) if pledge is not None else None
 
     def document(self, tree_size: int, last_recorded_at: str | None) -> dict[str, Any]:
-        """The roll-ups document of the folded entries (``recompute_rollups_document``'s)."""
-        as_of = _day(last_recorded_at) if last_recorded_at is not None else None
-        rollups = {}
-        if as_of is not None:
-            tally = RollupTally()
-            for pledge in self.pledges.values():
-                tally.add(_contribution(pledge))
-            cells = tally.cells()
-            rollups = {
-                dimension: rollups_of(cells, dimension, as_of, self.freshness_months)
-                for dimension in DIMENSIONS
-            }
-        return _document(tree_size, as_of, self.freshness_months, rollups)
+        """The roll-ups document of the folded entries (``recompute_rollups_document``'s); the
+        fold stays as it is."""
+        document = self._summed(tree_size, last_recorded_at, spend=False, batch=TALLY_BATCH)
+        rollups = document["rollups"]
+        document["rollups"] = {dimension: list(rollups[dimension]) for dimension in rollups}
+        return document
 
     def finish(
         self, tree_size: int, last_recorded_at: str | None, *, batch: int = TALLY_BATCH
@@ -414,6 +406,11 @@ class RollupsFold:
         pair per pledge and group: some 2.5 million at a million events), and no dimension's
         list exists before it is read: the verifier compares one roll-up at a time.
         """
+        return self._summed(tree_size, last_recorded_at, spend=True, batch=batch)
+
+    def _summed(
+        self, tree_size: int, last_recorded_at: str | None, *, spend: bool, batch: int
+    ) -> dict[str, Any]:
         as_of = _day(last_recorded_at) if last_recorded_at is not None else None
         document = _document(tree_size, as_of, self.freshness_months, {})
         if as_of is not None:
@@ -421,12 +418,13 @@ class RollupsFold:
             tally = RollupTally()
             pledges = self.pledges
             for count, pledge_id in enumerate(list(pledges), start=1):
-                tally.add(_contribution(pledges.pop(pledge_id)))
+                tally.add(_contribution(pledges.pop(pledge_id) if spend else pledges[pledge_id]))
                 if count % batch == 0:
                     cells.merge(tally.cells())
                     tally = RollupTally()
             cells.merge(tally.cells())
-            self._shared.clear()
+            if spend:
+                self._shared.clear()
             document["rollups"] = DimensionRollups(cells, as_of, self.freshness_months)
         return document
 

@@ -70,7 +70,6 @@ from ledger.merkle import verify_consistency
 from projections import (
     LedgerHead,
     PledgeOrder,
-    ReportOut,
     city,
     city_names,
     ledger_head,
@@ -428,25 +427,6 @@ class Pages:
             self._demo = (now, found)
         return found
 
-    def report(
-        self,
-        services: Services,
-        as_of: date,
-        network_id: str | None,
-        framework: Framework = "all",
-        lang: Language = "en",
-    ) -> ReportOut:
-        """The report as of a day, from the app's one report builder (``api.report_builds``),
-        which the API's ``/api/v1/reports`` shares: one fold at a time, past days' kept."""
-        return self.reports.report(
-            services,
-            as_of=as_of,
-            today=today(services),
-            network_id=network_id,
-            framework=framework,
-            lang=lang,
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Page:
@@ -757,7 +737,9 @@ def reports_page(page: Page) -> Response:
     if report_format is not None and as_of is None:
         raise PageInputError("a report needs its date", field="as_of")
     report = (
-        page.pages.report(services, as_of, network_id, framework, page.lang)
+        page.pages.reports.report(
+            services, as_of=as_of, network_id=network_id, framework=framework, lang=page.lang
+        )
         if as_of is not None
         else None
     )

@@ -20,7 +20,6 @@ from api.dependencies import ServicesDep
 from api.errors import ApiError, UnknownResource
 from api.report_builds import ReportBuilds
 from api.report_formats import render_report
-from api.routes.reads import today
 from domain.events import Framework, ReportFormat
 from domain.values import Language
 from projections import PublishedReportOut, network, read_snapshot
@@ -68,7 +67,6 @@ def report(
     built = builds.report(
         services,
         as_of=as_of,
-        today=today(services),
         network_id=network_id,
         framework=framework,
         lang=lang,

@@ -91,7 +91,7 @@ def test_forged_figure_in_valid_rollups_fails(cli: Cli, bundle: Path) -> None:
     assert "$.rollups.network[0].pledges" in line
 
 
-def test_the_last_city_forged_or_dropped_is_named(cli: Cli, bundle: Path) -> None:
+def test_the_last_city_forged_added_or_dropped_is_named(cli: Cli, bundle: Path) -> None:
     # The replay's cities are made one at a time as they are compared (never all at once).
     document = published(bundle)
     cities = document["rollups"]["city"]
@@ -101,11 +101,17 @@ def test_the_last_city_forged_or_dropped_is_named(cli: Cli, bundle: Path) -> Non
 
     forged = failure_line(cli.run("verify", str(bundle)))
 
-    del cities[last]
+    cities[last]["pledges"] -= 1
+    cities.append(dict(cities[last]))  # every city right, then one more
+    publish(bundle, document)
+    added = failure_line(cli.run("verify", str(bundle)))
+
+    del cities[last:]
     publish(bundle, document)
     dropped = failure_line(cli.run("verify", str(bundle)))
 
     assert f"$.rollups.city[{last}].pledges" in forged
+    assert f"$.rollups.city (length more than {last + 1} != {last + 1})" in added
     assert f"$.rollups.city (length {last} != {last + 1})" in dropped
 
 
@@ -129,6 +135,13 @@ def test_rollups_that_are_not_a_canonical_document_fail_on_one_line(
     cli: Cli, bundle: Path, text: bytes
 ) -> None:
     (bundle / "rollups.json").write_bytes(text)
+
+    assert failure_line(cli.run("verify", str(bundle))) == SHAPE
+
+
+def test_rollups_with_a_canonical_head_but_not_its_tail_fail(cli: Cli, bundle: Path) -> None:
+    with open(bundle / "rollups.json", "ab") as handle:
+        handle.write(b"\n")  # the head still matches: only the tail's check can refuse it
 
     assert failure_line(cli.run("verify", str(bundle))) == SHAPE
 

@@ -160,9 +160,10 @@ def in_thread(call: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
     return thread, answers
 
 
-def test_a_second_report_waits_its_turn_then_is_told_to_retry(
+def one_report_folding(
     client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[HeldFold, threading.Thread, list[Any]]:
+    """A report requested and held in its fold; other requests wait 0.2 s for their turn."""
     submit_pledge(services)
     client.app.state.reports.wait_seconds = 0.2  # type: ignore[attr-defined]
     fold = HeldFold(monkeypatch)
@@ -170,6 +171,13 @@ def test_a_second_report_waits_its_turn_then_is_told_to_retry(
         lambda: client.get("/api/v1/reports", params={"as_of": "2026-02-01"})
     )
     assert fold.started.wait(30)
+    return fold, first, answers
+
+
+def test_a_second_report_waits_its_turn_then_is_told_to_retry(
+    client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fold, first, answers = one_report_folding(client, services, monkeypatch)
 
     other = client.get("/api/v1/reports", params={"as_of": "2026-01-15"})
 
@@ -226,11 +234,7 @@ def test_todays_report_is_folded_every_time(
 def test_the_reports_page_shares_the_turn_and_says_when_to_retry(
     client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    submit_pledge(services)
-    client.app.state.reports.wait_seconds = 0.2  # type: ignore[attr-defined]
-    fold = HeldFold(monkeypatch)
-    first, _ = in_thread(lambda: client.get("/api/v1/reports", params={"as_of": "2026-02-01"}))
-    assert fold.started.wait(30)
+    fold, first, _ = one_report_folding(client, services, monkeypatch)
 
     page = client.get("/reports", params={"as_of": "2026-01-15"})
 

@@ -148,6 +148,19 @@ def test_an_answer_over_its_size_limit_is_refused_unread() -> None:
     assert "more than a verifier key can hold" in result.stderr
 
 
+def test_roll_ups_over_their_download_cap_are_refused(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The copy goes to disk as it arrives; a server's roll-ups still have a cap (4 GiB), here
+    # made smaller than the document this ledger serves.
+    monkeypatch.setattr("api.remote_log.ROLLUPS_LIMIT", 1000)
+
+    result = verify(ledger_url)
+
+    assert result.exit_code == 1
+    assert "more than a roll-ups document can hold (1,000)" in result.stderr
+
+
 @pytest.mark.parametrize("address", ["http://", "https://host:1/?x=1"])
 def test_a_malformed_server_address_is_refused_naming_the_source(address: str) -> None:
     result = verify(address)

@@ -263,4 +263,3 @@ def test_while_other_threads_run_workers_start_from_a_fork_server(demo: Bundle) 
     assert alone[0] is None
     assert method == "forkserver"
     assert scans == alone[1]
-    assert start_method() == ("fork" if threading.active_count() == 1 else "forkserver")
