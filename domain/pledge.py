@@ -16,7 +16,7 @@ States::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -932,7 +932,7 @@ def close_pledge(
 def record_erratum(
     state: PledgeState,
     command: RecordErratum,
-    stream_event_ids: frozenset[str],
+    stream_event_ids: Container[str],
     principal: Principal,
 ) -> list[NewEvent]:
     """The one event allowed after a pledge has ended: it annotates, never rewrites."""

@@ -56,7 +56,7 @@ from ledger.idempotency import (
     request_fingerprint,
 )
 from ledger.store import EventStore
-from ledger.stream_cache import StreamCache, StreamSnapshot
+from ledger.stream_cache import NO_EVENTS, StreamCache, StreamSnapshot
 
 CommandName = Literal[
     "register_network",
@@ -577,7 +577,7 @@ class Batch:
         loads save a read per new pledge."""
         if self._synced_at is None:
             self._synced_at = self._cache.sync()
-        snapshot = StreamSnapshot(stream_id, 0, None, frozenset())
+        snapshot = StreamSnapshot(stream_id, 0, None, NO_EVENTS)
         self._fresh[stream_id] = snapshot
         return snapshot
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from domain.pledge import PledgeState
 from ledger.store import EventStore
-from ledger.stream_cache import StreamCache, StreamSnapshot, share_field_sets
+from ledger.stream_cache import EventIds, StreamCache, StreamSnapshot, share_field_sets
 from tests.unit.domain_builders import amended, submitted, unit_indicator, validated
 
 
@@ -99,7 +99,7 @@ def test_the_stream_cache_shares_what_it_keeps() -> None:
     cache = StreamCache(cast(EventStore, None))
     first, second = submitted(), submitted(pledge_id="p2")
 
-    cache.put(StreamSnapshot("pledge:p1", 1, first, frozenset({"e1"})))
-    cache.put(StreamSnapshot("pledge:p2", 1, second, frozenset({"e2"})))
+    cache.put(StreamSnapshot("pledge:p1", 1, first, EventIds(["e1"])))
+    cache.put(StreamSnapshot("pledge:p2", 1, second, EventIds(["e2"])))
 
     assert first.content.__pydantic_fields_set__ is second.content.__pydantic_fields_set__
