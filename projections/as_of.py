@@ -130,8 +130,9 @@ def fold_log(
     decode: Decode = Envelope.decode_payload,
 ) -> LogFold:
     """Fold envelopes in log order: all of them, or those recorded by the end of ``day``
-    (``decode``: ``decode_sealed`` for the store's own envelopes)."""
-    state = ViewState(decode=decode)
+    (``decode``: ``decode_sealed`` for the store's own envelopes). Its views are for reports
+    and roll-ups, never written: they keep no JSON of their content."""
+    state = ViewState(decode=decode, keep_content_json=False)
     tree_size = 0
     for index, envelope in enumerate(envelopes):
         if day is None or recorded_by_end_of(envelope, day):

@@ -184,6 +184,11 @@ def contribution(view: PledgeView) -> Contribution:
     return Contribution(memberships(view), tuple(counters), tuple(freshness), tuple(indicators))
 
 
+TALLY_BATCH = 16_384
+"""Pledges tallied at once (``RollupCells.of``, ``RollupsFold.finish``) before their sums are
+merged."""
+
+
 class RollupCells:
     """Roll-up sums by (dimension, key): the in-memory twin of the roll-up tables.
 
@@ -336,12 +341,19 @@ class RollupCells:
                     del measures[group]
 
     @classmethod
-    def of(cls, views: Iterable[PledgeView]) -> RollupCells:
-        """The sums over ``views``: what ``add`` gives, adding each once, but counted in bulk."""
+    def of(cls, views: Iterable[PledgeView], *, batch: int = TALLY_BATCH) -> RollupCells:
+        """The sums over ``views``: what ``add`` gives, adding each once, but counted in bulk,
+        ``batch`` views at a time and their sums merged (a tally holds a pair per pledge and
+        group: millions at a million events)."""
+        cells = RollupCells()
         tally = RollupTally()
-        for view in views:
+        for count, view in enumerate(views, start=1):
             tally.add(contribution(view))
-        return tally.cells()
+            if count % batch == 0:
+                cells.merge(tally.cells())
+                tally = RollupTally()
+        cells.merge(tally.cells())
+        return cells
 
     def merge(self, other: RollupCells) -> None:
         """Add the sums of ``other`` (of other pledges) to these."""

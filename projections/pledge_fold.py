@@ -218,19 +218,32 @@ def countries_of(cities: tuple[str, ...], country_of: CountryOf) -> tuple[str, .
     return tuple(sorted({c for c in map(country_of, cities) if c is not None}))
 
 
+CONTENT_NOT_KEPT: dict[str, Any] = {}
+"""``PledgeView.content_json`` of a fold that keeps no JSON of the content (``evolve_view``'s
+``keep_json``): compared by identity, never written to a table."""
+
+
 def evolve_view(
-    view: PledgeView | None, envelope: Envelope, payload: Payload, country_of: CountryOf
+    view: PledgeView | None,
+    envelope: Envelope,
+    payload: Payload,
+    country_of: CountryOf,
+    *,
+    keep_json: bool = True,
 ) -> PledgeView:
     """Fold one pledge event into the pledge's view (lifecycle rules: ``evolve_pledge``).
 
     The hot path of every rebuild: one exact-type dispatch and one constructor call per event.
+    ``keep_json=False`` leaves the content's JSON out (``CONTENT_NOT_KEPT``), for folds that
+    never write or serve a view (reports, roll-ups as of a day): it is the parsed submission
+    held beside its model, a fifth of such a fold's memory.
     """
     state = evolve_pledge(view.state if view is not None else None, payload)
     kind = type(payload)
     if kind is PledgeSubmitted or view is None:
         return PledgeView(
             state=state,
-            content_json=envelope.payload["content"],
+            content_json=envelope.payload["content"] if keep_json else CONTENT_NOT_KEPT,
             countries=countries_of(state.content.cities, country_of),
             version=envelope.stream_version,
             submitted_at=envelope.recorded_at,
@@ -273,7 +286,8 @@ def evolve_view(
         )
     elif kind is PledgeAmended:
         changes = cast(PledgeAmended, payload).changes
-        content_json = state.content.model_dump(mode="json")
+        if content_json is not CONTENT_NOT_KEPT:
+            content_json = state.content.model_dump(mode="json")
         if changes.cities is not None:
             countries = countries_of(state.content.cities, country_of)
         retired = {name for name in ("title", "description") if getattr(changes, name) is not None}
@@ -447,6 +461,8 @@ def _day(text: str | None) -> date | None:
 def view_document(view: PledgeView) -> dict[str, Any]:
     """The view as JSON-ready data, as the pledges table keeps it (``view_from_document``
     inverts it)."""
+    if view.content_json is CONTENT_NOT_KEPT:
+        raise ValueError(f"pledge {view.pledge_id} was folded without its content's JSON")
     state = view.state
     vetting = view.vetting
     return {

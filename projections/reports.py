@@ -17,10 +17,10 @@ This module returns data; ``api.report_formats`` writes it as Markdown, CSV, JSO
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, select
 
@@ -30,10 +30,17 @@ from domain.taxonomies import reference_taxonomies
 from domain.values import Language
 from ledger.canonical import canonical_bytes
 from ledger.envelope import Envelope
+from ledger.errors import CorruptEvent
 from ledger.log import TransparencyLog
 from ledger.store import EventStore
-from projections.as_of import fold_log, rollups_of, store_envelopes
-from projections.counters import DIMENSIONS, RollupCells
+from projections.as_of import LogFold, fold_log, rollups_of, store_envelopes
+from projections.counters import (
+    DIMENSIONS,
+    TALLY_BATCH,
+    RollupCells,
+    RollupTally,
+    contribution,
+)
 from projections.envelopes import read_envelope, recorded_on
 from projections.errors import InvalidQuery
 from projections.freshness import freshness_cutoff, is_silent
@@ -45,15 +52,16 @@ from projections.models import (
     ReportPledgeOut,
     ReportSourceOut,
     RollupOut,
+    SilentPledgeOut,
 )
 from projections.pledge_fold import PledgeView
 from projections.pledges import silent_pledge
-from projections.quality import QUALITY_FLAGS, QualityFlag, quality_flags
+from projections.quality import QUALITY_FLAGS, quality_flags
 from projections.report_text import LEGEND_TERMS, localized, taxonomy_label, word
 from projections.rollups import all_rollups
 from projections.runner import VIEWS
 from projections.sealed import decode_sealed
-from projections.state import Decode, ViewState, without_cycle_collection
+from projections.state import PLEDGE_PREFIX, Decode, ViewState, without_cycle_collection
 from projections.tables import projection_position, read_snapshot
 
 ROLLUPS_FORMAT = "pledge-ledger/rollups/v1"
@@ -107,23 +115,130 @@ def _title(as_of: date, network_id: str | None, framework: Framework, lang: Lang
     return title
 
 
-def _flag_counts(
-    views: list[PledgeView], flags: dict[str, tuple[QualityFlag, ...]]
-) -> tuple[FlagCountOut, ...]:
-    groups: dict[str, list[PledgeView]] = {"all": views}
-    for view in views:
-        groups.setdefault(f"network:{view.network_id}", []).append(view)
+class ReportSums:
+    """A report's figures, summed one pledge at a time and in any order.
+
+    What it keeps of a pledge in scope is the pledge's row (and, if it is silent, its silent
+    entry); its contribution goes into roll-up sums at once (``TALLY_BATCH`` pledges tallied at
+    a time, exact sums: the order does not change them). So a fold that hands over each view as
+    soon as it is final (``build_report``) never holds every pledge's view at once.
+    """
+
+    def __init__(
+        self,
+        *,
+        as_of: date,
+        freshness_months: int,
+        network_id: str | None,
+        framework: Framework,
+        lang: Language,
+    ) -> None:
+        self.as_of = as_of
+        self.freshness_months = freshness_months
+        self.network_id = network_id
+        self.framework = framework
+        self.lang = lang
+        self.cutoff = freshness_cutoff(as_of, freshness_months)
+        self._cells = RollupCells()
+        self._tally = RollupTally()
+        self._tallied = 0
+        self._rows: list[ReportPledgeOut] = []
+        self._silent: list[SilentPledgeOut] = []
+        self._outcomes = dict.fromkeys(OUTCOMES, 0)
+
+    def add(self, view: PledgeView) -> None:
+        """Count a pledge's final view (as of the report's day), if the report's scope holds it."""
+        if self.network_id is not None and view.network_id != self.network_id:
+            return
+        if not in_scope(view, self.framework):
+            return
+        state = view.state
+        if view.is_open and is_silent(view.freshness_anchor, self.cutoff):
+            self._silent.append(silent_pledge(view))
+        if state.status == "closed" and state.outcome is not None:
+            self._outcomes[state.outcome] += 1
+        self._rows.append(
+            ReportPledgeOut(
+                pledge_id=view.pledge_id,
+                title=localized(state.content.title, self.lang),
+                network_id=view.network_id,
+                cities=state.content.cities,
+                status=state.status,
+                stage=state.stage,
+                outcome=state.outcome,
+                last_reported_on=view.last_reported_on,
+                flags=quality_flags(view, self.as_of),
+            )
+        )
+        self._tally.add(contribution(view))
+        self._tallied += 1
+        if self._tallied % TALLY_BATCH == 0:
+            self._cells.merge(self._tally.cells())
+            self._tally = RollupTally()
+
+    def report(
+        self,
+        registry: ViewState,
+        *,
+        tree_size: int,
+        checkpoint: CheckpointCitationOut | None,
+    ) -> ReportOut:
+        """The report on the pledges added (``registry`` gives the names of networks and
+        cities); the sums are spent."""
+        cells, self._cells = self._cells, RollupCells()
+        cells.merge(self._tally.cells())
+        self._tally = RollupTally()
+        as_of, months, framework = self.as_of, self.freshness_months, self.framework
+        rows = sorted(self._rows, key=lambda r: r.pledge_id)
+        totals = cells.rollup("all", "all", as_of, months)
+        report = ReportOut(
+            title=_title(as_of, self.network_id, framework, self.lang),
+            as_of=as_of,
+            network_id=self.network_id,
+            framework=framework,
+            lang=self.lang,
+            freshness_months=months,
+            freshness_cutoff=self.cutoff,
+            source=ReportSourceOut(tree_size=tree_size, checkpoint=checkpoint),
+            totals=totals,
+            by_gcm_objective=tuple(
+                sorted(rollups_of(cells, "gcm_objective", as_of, months), key=lambda r: int(r.key))
+            )
+            if framework != "gcr"
+            else (),
+            by_gcr_area=tuple(rollups_of(cells, "gcr_area", as_of, months))
+            if framework != "gcm"
+            else (),
+            by_network=tuple(rollups_of(cells, "network", as_of, months)),
+            indicator_progress=totals.indicators if totals is not None else (),
+            silent_pledges=tuple(sorted(self._silent, key=lambda s: (s.silent_since, s.pledge_id))),
+            outcomes=dict(self._outcomes),
+            quality_flags=_flag_counts(rows),
+            pledges=tuple(rows),
+            legend=tuple(
+                LegendEntryOut(term=term, text=word(f"legend_{term}", self.lang))
+                for term in LEGEND_TERMS
+            ),
+            labels=_labels(registry, self.lang),
+        )
+        return report.model_copy(update={"sha256": report_digest(report)})
+
+
+def _flag_counts(rows: list[ReportPledgeOut]) -> tuple[FlagCountOut, ...]:
+    groups: dict[str, list[ReportPledgeOut]] = {"all": rows}
+    for row in rows:
+        groups.setdefault(f"network:{row.network_id}", []).append(row)
     counted = []
     for group, members in sorted(groups.items(), key=lambda g: (g[0] != "all", g[0])):
         counts: dict[str, int] = dict.fromkeys(QUALITY_FLAGS, 0)
-        for view in members:
-            for flag in flags[view.pledge_id]:
+        for row in members:
+            for flag in row.flags:
                 counts[flag] += 1
         counted.append(
             FlagCountOut(
                 network_id=group.removeprefix("network:"),
                 pledges=len(members),
-                flagged=sum(1 for v in members if flags[v.pledge_id]),
+                flagged=sum(1 for row in members if row.flags),
                 counts=counts,
             )
         )
@@ -142,72 +257,98 @@ def report_from_state(
     checkpoint: CheckpointCitationOut | None = None,
 ) -> ReportOut:
     """The report on a folded state (see ``report_from_entries``)."""
-    views = sorted(
-        (
-            v
-            for v in state.pledges.values()
-            if (network_id is None or v.network_id == network_id) and in_scope(v, framework)
-        ),
-        key=lambda v: v.pledge_id,
-    )
-    cells = RollupCells.of(views)
-    totals = cells.rollup("all", "all", as_of, freshness_months)
-    cutoff = freshness_cutoff(as_of, freshness_months)
-    silent = sorted(
-        (v for v in views if v.is_open and is_silent(v.freshness_anchor, cutoff)),
-        key=lambda v: (v.freshness_anchor, v.pledge_id),
-    )
-    flags = {v.pledge_id: quality_flags(v, as_of) for v in views}
-    outcomes = dict.fromkeys(OUTCOMES, 0)
-    for view in views:
-        if view.state.status == "closed" and view.state.outcome is not None:
-            outcomes[view.state.outcome] += 1
-    report = ReportOut(
-        title=_title(as_of, network_id, framework, lang),
+    sums = ReportSums(
         as_of=as_of,
+        freshness_months=freshness_months,
         network_id=network_id,
         framework=framework,
         lang=lang,
-        freshness_months=freshness_months,
-        freshness_cutoff=cutoff,
-        source=ReportSourceOut(tree_size=tree_size, checkpoint=checkpoint),
-        totals=totals,
-        by_gcm_objective=tuple(
-            sorted(
-                rollups_of(cells, "gcm_objective", as_of, freshness_months),
-                key=lambda r: int(r.key),
-            )
-        )
-        if framework != "gcr"
-        else (),
-        by_gcr_area=tuple(rollups_of(cells, "gcr_area", as_of, freshness_months))
-        if framework != "gcm"
-        else (),
-        by_network=tuple(rollups_of(cells, "network", as_of, freshness_months)),
-        indicator_progress=totals.indicators if totals is not None else (),
-        silent_pledges=tuple(silent_pledge(v) for v in silent),
-        outcomes=outcomes,
-        quality_flags=_flag_counts(views, flags),
-        pledges=tuple(
-            ReportPledgeOut(
-                pledge_id=v.pledge_id,
-                title=localized(v.state.content.title, lang),
-                network_id=v.network_id,
-                cities=v.state.content.cities,
-                status=v.state.status,
-                stage=v.state.stage,
-                outcome=v.state.outcome,
-                last_reported_on=v.last_reported_on,
-                flags=flags[v.pledge_id],
-            )
-            for v in views
-        ),
-        legend=tuple(
-            LegendEntryOut(term=term, text=word(f"legend_{term}", lang)) for term in LEGEND_TERMS
-        ),
-        labels=_labels(state, lang),
     )
-    return report.model_copy(update={"sha256": report_digest(report)})
+    for view in state.pledges.values():
+        sums.add(view)
+    return sums.report(state, tree_size=tree_size, checkpoint=checkpoint)
+
+
+class StoredEntry(Protocol):
+    """An entry of the log as a store gives it (``StoredEnvelope``, or an ``Envelope``)."""
+
+    @property
+    def stream_id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def raw(self) -> bytes: ...
+
+
+_RECORDED_AT = b'"recorded_at":"'
+CITY_CORRECTED = "city.corrected"
+
+
+def _recorded_day(raw: bytes) -> bytes:
+    """The UTC day an envelope was recorded, from its canonical bytes without parsing them:
+    keys are sorted, so the envelope's own ``recorded_at`` follows its payload and is the last
+    one in the bytes."""
+    at = raw.rfind(_RECORDED_AT)
+    if at == -1:
+        raise CorruptEvent("stored bytes are not an event envelope: no recorded_at")
+    return raw[at + len(_RECORDED_AT) : at + len(_RECORDED_AT) + 10]
+
+
+def fold_report(
+    entries: Callable[[], Iterable[StoredEntry]],
+    sums: ReportSums,
+    *,
+    decode: Decode = decode_sealed,
+) -> LogFold:
+    """Fold the log as of ``sums.as_of`` into ``sums``, each pledge's view handed over and let
+    go as soon as it is final: the same report as ``report_from_state`` on ``fold_log``, without
+    every view in memory at once (at a million events those took gigabytes).
+
+    ``entries`` is called twice and must give the log in leaf order both times (a store may grow
+    in between: the second pass stops where the first ended). The first pass reads no payload:
+    it finds each pledge's last event recorded by the end of the day, and the cities corrected
+    by then. A view is final after its pledge's last event, unless it names a corrected city
+    (a correction of a city's country recounts the pledges naming it): those wait for the end.
+    The returned state holds the registry (names for the labels) and those waiting views only.
+    """
+    day = sums.as_of.isoformat().encode()
+    last: dict[str, int] = {}
+    corrected: set[str] = set()
+    count = 0
+    for index, entry in enumerate(entries()):
+        count = index + 1
+        if _recorded_day(entry.raw) > day:
+            continue
+        if entry.stream_id.startswith(PLEDGE_PREFIX):
+            last[entry.stream_id] = index
+        elif entry.type == CITY_CORRECTED:
+            corrected.add(entry.stream_id.removeprefix("city:"))
+    state = ViewState(decode=decode, keep_content_json=False)
+    tree_size = 0
+    for index, entry in enumerate(islice(entries(), count)):
+        if _recorded_day(entry.raw) > day:
+            continue
+        envelope = read_envelope(entry.raw)
+        if envelope.stream_id != entry.stream_id or envelope.type != entry.type:
+            raise CorruptEvent(
+                f"entry {index}: the stored row says {entry.stream_id} {entry.type}, "
+                f"its bytes {envelope.stream_id} {envelope.type}"
+            )
+        state.apply(envelope)
+        tree_size = index + 1
+        if last.get(entry.stream_id) != index:
+            continue
+        pledge_id = entry.stream_id.removeprefix(PLEDGE_PREFIX)
+        view = state.pledges.get(pledge_id)
+        if view is not None and corrected.isdisjoint(view.state.content.cities):
+            del state.pledges[pledge_id]
+            sums.add(view)
+        if index % 4096 == 0:
+            state.take_changes()  # nobody reads them: a fold of the log writes no table
+    state.take_changes()
+    for view in state.pledges.values():
+        sums.add(view)
+    return LogFold(state, tree_size)
 
 
 @without_cycle_collection()
@@ -255,16 +396,18 @@ def build_report(
     The citation is the smallest checkpoint that verifies and holds every entry the report
     counts (``TransparencyLog.checkpoint_covering``): a forged checkpoint row is never cited.
     """
-    folded = fold_log(store_envelopes(store), as_of, decode=decode_sealed)
-    covering = log.checkpoint_covering(folded.tree_size)
-    return report_from_state(
-        folded.state,
-        tree_size=folded.tree_size,
+    sums = ReportSums(
         as_of=as_of,
         freshness_months=freshness_months,
         network_id=network_id,
         framework=framework,
         lang=lang,
+    )
+    folded = fold_report(store.iter_notifications, sums)
+    covering = log.checkpoint_covering(folded.tree_size)
+    return sums.report(
+        folded.state,
+        tree_size=folded.tree_size,
         checkpoint=None
         if covering is None
         else CheckpointCitationOut(tree_size=covering.size, note=covering.note),

@@ -49,6 +49,7 @@ from projections.counters import (
     OPEN,
     PLEDGES,
     REPORTED,
+    TALLY_BATCH,
     UNREPORTED,
     Contribution,
     IndicatorTotals,
@@ -264,10 +265,6 @@ class RollupsReplay:
 
     def fold(self, freshness_months: int) -> RollupsFold:
         return RollupsFold(freshness_months)
-
-
-TALLY_BATCH = 16_384
-"""Pledges tallied at once by ``RollupsFold.finish`` before their sums are merged."""
 
 
 class RollupsFold:

@@ -147,10 +147,16 @@ class ViewState:
     last ``take_changes``."""
 
     def __init__(
-        self, loader: StateLoader | None = None, *, decode: Decode = Envelope.decode_payload
+        self,
+        loader: StateLoader | None = None,
+        *,
+        decode: Decode = Envelope.decode_payload,
+        keep_content_json: bool = True,
     ) -> None:
+        """``keep_content_json=False``: a fold whose views are never written (``evolve_view``)."""
         self.loader = loader
         self.decode = decode
+        self.keep_content_json = keep_content_json
         self.cities: dict[str, CityRow] = {}
         self.networks: dict[str, NetworkRow] = {}
         self.members: dict[tuple[str, str], Membership] = {}
@@ -228,7 +234,9 @@ class ViewState:
                 self._looked_up.add(pledge_id)
             if pledge_id not in self.changes.pledges:
                 self.changes.pledges[pledge_id] = before
-            self.pledges[pledge_id] = evolve_view(before, envelope, payload, self.country_of)
+            self.pledges[pledge_id] = evolve_view(
+                before, envelope, payload, self.country_of, keep_json=self.keep_content_json
+            )
         elif isinstance(payload, CityRegistered):
             self.cities[payload.city_id] = CityRow(
                 payload.city_id, dict(payload.name), payload.country, envelope.recorded_at

@@ -10,6 +10,7 @@ import gc
 import uuid
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -38,7 +39,12 @@ from domain.events import (
 from ledger.envelope import Envelope, seal
 from projections.as_of import fold_log
 from projections.counters import RollupCells, contribution, memberships
-from projections.pledge_fold import indicator_standings, view_document, view_from_document
+from projections.pledge_fold import (
+    CONTENT_NOT_KEPT,
+    indicator_standings,
+    view_document,
+    view_from_document,
+)
 from projections.pledge_page import pledge_page
 from projections.state import ViewState, without_cycle_collection
 
@@ -302,9 +308,34 @@ def test_view_document_gives_back_the_same_view() -> None:
     log.pledge("p1", ErratumRecorded(corrects_event_id=log.envelopes[-1].event_id, note="Typo"))
     log.pledge("p1", PledgeWithdrawn(reason="No funding"))
 
-    view = pledge_views(log).pledges["p1"]
+    state = ViewState()
+    for envelope in log.envelopes:
+        state.apply(envelope)
+    view = state.pledges["p1"]
 
     assert view_from_document(view_document(view)) == view
+
+
+def test_a_fold_of_the_log_keeps_no_json_of_contents_and_its_views_are_never_written() -> None:
+    """``fold_log`` (reports, roll-ups as of a day) keeps the content's model, not its JSON too;
+    such a view cannot reach a table by mistake."""
+    log = Log().registry()
+    log.submit("p1")
+    log.pledge(
+        "p1",
+        PledgeAmended(
+            changes=PledgeChanges.model_validate({"ends_on": "2028-06-30"}),
+            reason="Funding moved",
+            material=True,
+        ),
+    )
+
+    view = pledge_views(log).pledges["p1"]
+
+    assert view.content_json is CONTENT_NOT_KEPT
+    assert view.state.content.ends_on == date(2028, 6, 30)
+    with pytest.raises(ValueError, match="folded without its content's JSON"):
+        view_document(view)
 
 
 # --- every path to the roll-ups agrees -----------------------------------------------------------
@@ -421,10 +452,20 @@ def test_rollups_kept_by_differences_equal_rollups_summed_from_scratch(
             assert view_from_document(view_document(after)) == after
 
     from_scratch = RollupCells.of(state.pledges.values())
+    # A fold that keeps no JSON of the contents gives the same views but for that JSON.
+    lean = fold_log(log.envelopes).state.pledges
+    assert lean.keys() == state.pledges.keys()
+    for pledge_id, view in state.pledges.items():
+        assert lean[pledge_id] == replace(view, content_json=CONTENT_NOT_KEPT)
 
     assert by_difference.counters == from_scratch.counters
     assert by_difference.freshness == from_scratch.freshness
     assert by_difference.indicators == from_scratch.indicators
+    for batch in (1, 2):  # tallied a few pledges at a time, the sums merged
+        in_batches = RollupCells.of(state.pledges.values(), batch=batch)
+        assert in_batches.counters == from_scratch.counters
+        assert in_batches.freshness == from_scratch.freshness
+        assert in_batches.indicators == from_scratch.indicators
     for view in state.pledges.values():
         assert contribution(view).keys == memberships(view)
 

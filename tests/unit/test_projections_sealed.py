@@ -282,3 +282,37 @@ def test_stored_content_decodes_as_validation_decodes_it(raw: dict[str, Any]) ->
     stored = orjson.loads(orjson.dumps(content.model_dump(mode="json")))
     decoded = sealed_decoder(ev.PledgeContent)(stored)
     assert shape(decoded) == shape(ev.PledgeContent.model_validate(stored))
+
+
+def test_complete_frozen_models_share_one_set_of_set_fields_and_copies_do_not_touch_it() -> None:
+    """Decoded payloads of one model share their ``model_fields_set`` (216 bytes an instance
+    otherwise); a copy with an update gets a set of its own, so no other instance changes."""
+
+    def report(served: str) -> ev.ProgressReported:
+        payload = decode_sealed(
+            sealed(
+                ev.ProgressReported(
+                    period=ev.Period(start=date(2026, 1, 1), end=date(2026, 2, 1)),
+                    stage="planning",
+                    observations=(
+                        ev.Observation(indicator_id="served", value=served, date=date(2026, 1, 5)),
+                    ),
+                )
+            )
+        )
+        assert isinstance(payload, ev.ProgressReported)
+        return payload
+
+    first, second = report("3"), report("4")  # both without `support_needed`
+    every = set(ev.ProgressReported.model_fields) - {"support_needed"}
+    assert first.model_fields_set is second.model_fields_set
+    assert first.model_fields_set == every
+    assert first.period.model_fields_set is second.period.model_fields_set
+
+    copied = first.model_copy(update={"narrative": {"en": "More"}})
+    assert copied.model_fields_set == every
+    assert copied.model_fields_set is not first.model_fields_set
+    assert second.model_fields_set == every
+    with pytest.raises(ValidationError):
+        first.stage = "completed"  # type: ignore[misc]
+    assert second.model_fields_set == every
