@@ -439,7 +439,7 @@ def report_interrupted_demo(services: Services) -> NoReturn:
 def demo_store_files(settings: LedgerSettings) -> list[Path]:
     """Every file a SQLite demo store consists of: the database, its journals and locks, key."""
     database = settings.sqlite_path
-    companions = ("-wal", "-shm", ".integrator.lock", ".rebuild.lock")
+    companions = ("-wal", "-shm", ".integrator.lock", ".rebuild.lock", ".reports.lock")
     return [
         Path(database),
         *(Path(f"{database}{suffix}") for suffix in companions),

@@ -7,7 +7,7 @@ and (later) the HTTP API itself, beside the layers' own roots that cross unchang
     ├── UnknownResource  a read names an id (pledge, network, event) the ledger does not hold
     ├── RemoteLogError   ``verify URL``: the server cannot be read as a ledger (unreachable,
     │                    not a ledger, an answer over its size limit)
-    └── ReportsBusy      a report is being built by this server process: retry later
+    └── ReportsBusy      a report is being built for this store: retry later
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class RemoteLogError(ApiError):
 
 
 class ReportsBusy(ApiError):
-    """The server process is folding another report (one at a time): retry after a while."""
+    """Another report is being folded for this store (one at a time): retry after a while."""
 
     code = "reports_busy"
 

@@ -1,19 +1,27 @@
-"""Reports as of a day, built one at a time per server process and kept once they cannot change.
+"""Reports as of a day, built one at a time per store and kept once they cannot change.
 
-A report folds the log up to its day into every pledge's view (``projections.build_report``): at a
-million events that is about a minute and close to 3 GB (benchmarks/RESULTS.md). The API's
-``/api/v1/reports`` and the reports page are public, so a server process folds one report at a
-time: a request for another report waits up to ``wait_seconds`` for its turn, then gets a 503
-with ``Retry-After`` (``ReportsBusy``) rather than a second fold beside the first. A request for
-the report being built waits for it and takes it. A report of a past day that cites a signed
-checkpoint counts only events recorded by the end of that day, so it is kept (the last
-``kept`` of them) and served again without a fold; today's is always built.
+A report folds the log up to its day (``projections.build_report``): at a million events that is
+most of a minute and about a gigabyte (benchmarks/RESULTS.md). The API's ``/api/v1/reports`` and
+the reports page are public, so the processes serving one store fold one report at a time: a
+request for another report waits up to ``wait_seconds`` for its turn, then gets a 503 with
+``Retry-After`` (``ReportsBusy``) rather than a second fold beside the first. The turn is taken
+in the process (a lock) and then across the processes of the store (``store_turn``: a lock file
+beside a SQLite store, a session advisory lock on PostgreSQL), so ``serve --workers N`` and
+several servers on one PostgreSQL store still fold one report at a time. A request for the
+report being built by its own process waits for it and takes it. A report of a past day that
+cites a signed checkpoint counts only events recorded by the end of that day, so it is kept (the
+last ``kept`` of them, per process) and served again without a fold; today's is always built.
 """
 
 from __future__ import annotations
 
+import fcntl
 import threading
+import time
+import zlib
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 from api.bootstrap import Services
@@ -21,12 +29,61 @@ from api.errors import ReportsBusy
 from api.routes.reads import today
 from domain.events import Framework
 from domain.values import Language
+from ledger.settings import LedgerSettings
 from projections import ReportOut, build_report
 
 REPORT_WAIT_SECONDS = 30.0
 """How long a request waits for another report's fold before it is told to retry."""
 REPORTS_KEPT = 32
 """Past days' reports kept per server process."""
+POLL_SECONDS = 0.05
+"""How often a request waiting for another process's fold asks again."""
+
+
+@contextmanager
+def store_turn(services: Services, timeout: float) -> Iterator[bool]:
+    """Hold the store-wide turn to fold a report while the block runs; yields False (and holds
+    nothing) if another process held it for all of ``timeout`` seconds.
+
+    SQLite: an exclusive ``flock`` on ``<database>.reports.lock``, released by the kernel if the
+    process dies. PostgreSQL: a session advisory lock on a connection of its own, released when
+    that session ends.
+    """
+    settings: LedgerSettings = services.settings
+    deadline = time.monotonic() + timeout
+    if settings.backend == "postgresql":
+        key = zlib.crc32(f"pledge-ledger reports {settings.database_schema or ''}".encode())
+        with services.engine.connect() as connection:
+            while True:
+                held = connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar()
+                connection.commit()  # the lock belongs to the session: no transaction left open
+                if held or time.monotonic() >= deadline:
+                    break
+                time.sleep(POLL_SECONDS)
+            if not held:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
+                connection.commit()
+        return
+    with open(f"{settings.sqlite_path}.reports.lock", "a") as lock:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(POLL_SECONDS)
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
 
 Key = tuple[date, str | None, str, str]
 
@@ -56,25 +113,25 @@ class ReportBuilds:
         kept = self._kept(key)
         if kept is not None:
             return kept
+        deadline = time.monotonic() + self.wait_seconds
         if not self._turn.acquire(timeout=self.wait_seconds):
-            wait = max(1, round(self.wait_seconds))
-            raise ReportsBusy(
-                f"another report is being built (a fold of the whole log): retry in {wait} s",
-                retry_after=wait,
-            )
+            raise self._busy()
         try:
             kept = self._kept(key)  # built by the request this one waited behind
             if kept is not None:
                 return kept
-            built = build_report(
-                services.store,
-                services.log,
-                as_of=as_of,
-                freshness_months=services.settings.freshness_months,
-                network_id=network_id,
-                framework=framework,
-                lang=lang,
-            )
+            with store_turn(services, max(0.0, deadline - time.monotonic())) as turn:
+                if not turn:
+                    raise self._busy()
+                built = build_report(
+                    services.store,
+                    services.log,
+                    as_of=as_of,
+                    freshness_months=services.settings.freshness_months,
+                    network_id=network_id,
+                    framework=framework,
+                    lang=lang,
+                )
         finally:
             self._turn.release()
         if as_of < today(services) and built.source.checkpoint is not None:
@@ -83,6 +140,13 @@ class ReportBuilds:
                 while len(self._reports) > self.kept:
                     self._reports.popitem(last=False)
         return built
+
+    def _busy(self) -> ReportsBusy:
+        wait = max(1, round(self.wait_seconds))
+        return ReportsBusy(
+            f"another report is being built (a fold of the whole log): retry in {wait} s",
+            retry_after=wait,
+        )
 
     def _kept(self, key: Key) -> ReportOut | None:
         with self._lock:

@@ -4,9 +4,13 @@ the pledge list's ``flag`` filter."""
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +18,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.bootstrap import Services
+from api.errors import ReportsBusy
 from api.problems import PROBLEM_JSON
+from api.report_builds import ReportBuilds
 from api.report_formats import render_report
 from ledger.clock import SteppingClock
 from projections import build_report
@@ -243,3 +249,62 @@ def test_the_reports_page_shares_the_turn_and_says_when_to_retry(
     assert page.status_code == 503
     assert page.headers["retry-after"] == "1"
     assert "another report is being built" in page.text
+
+
+def test_another_process_serving_the_store_waits_for_the_same_turn(
+    client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The turn is the store's, not the process's: another server process (its own builder,
+    its own lock file descriptor or PostgreSQL session) waits while this one folds, is told to
+    retry, and folds once the turn is free (``serve --workers N``, several servers)."""
+    fold, first, answers = one_report_folding(client, services, monkeypatch)
+    elsewhere = ReportBuilds(wait_seconds=0.2)
+
+    with pytest.raises(ReportsBusy, match="another report is being built") as busy:
+        elsewhere.report(services, as_of=date(2026, 1, 15), network_id=None)
+    assert busy.value.retry_after == 1
+
+    fold.release.set()
+    first.join(30)
+    assert answers[0].status_code == 200
+    built = elsewhere.report(services, as_of=date(2026, 1, 15), network_id=None)
+    assert built.as_of == date(2026, 1, 15)
+    assert fold.folds == 2
+
+
+def test_a_process_that_died_holding_the_turn_does_not_keep_it(
+    services: Services, tmp_path: Path
+) -> None:
+    """SQLite: the kernel lets go of a dead process's lock file; PostgreSQL: its session's."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_TURN],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        text=True,
+    )
+    assert holder.stdin is not None
+    assert holder.stdout is not None
+    holder.stdin.write(services.settings.model_dump_json() + "\n")
+    holder.stdin.flush()
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(ReportsBusy):
+        ReportBuilds(wait_seconds=0.2).report(services, as_of=date(2026, 1, 15), network_id=None)
+
+    holder.kill()
+    holder.wait(30)
+
+    built = ReportBuilds(wait_seconds=5).report(services, as_of=date(2026, 1, 15), network_id=None)
+    assert built.as_of == date(2026, 1, 15)
+
+
+HOLD_THE_TURN = """
+import sys, time
+from api.bootstrap import bootstrap
+from api.report_builds import store_turn
+from ledger.settings import LedgerSettings
+settings = LedgerSettings.model_validate_json(sys.stdin.readline())
+with bootstrap(settings) as services, store_turn(services, 10) as turn:
+    print("held" if turn else "busy", flush=True)
+    time.sleep(120)
+"""
