@@ -17,10 +17,10 @@ This module returns data; ``api.report_formats`` writes it as Markdown, CSV, JSO
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from itertools import islice
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Engine, select
 
@@ -30,10 +30,9 @@ from domain.taxonomies import reference_taxonomies
 from domain.values import Language
 from ledger.canonical import canonical_bytes
 from ledger.envelope import Envelope
-from ledger.errors import CorruptEvent
 from ledger.log import TransparencyLog
 from ledger.store import EventStore
-from projections.as_of import LogFold, fold_log, rollups_of, store_envelopes
+from projections.as_of import fold_log, rollups_of, store_envelopes
 from projections.counters import (
     DIMENSIONS,
     TALLY_BATCH,
@@ -61,7 +60,7 @@ from projections.report_text import LEGEND_TERMS, localized, taxonomy_label, wor
 from projections.rollups import all_rollups
 from projections.runner import VIEWS
 from projections.sealed import decode_sealed
-from projections.state import PLEDGE_PREFIX, Decode, ViewState, without_cycle_collection
+from projections.state import Decode, ViewState, without_cycle_collection
 from projections.tables import projection_position, read_snapshot
 
 ROLLUPS_FORMAT = "pledge-ledger/rollups/v1"
@@ -120,8 +119,9 @@ class ReportSums:
 
     What it keeps of a pledge in scope is the pledge's row (and, if it is silent, its silent
     entry); its contribution goes into roll-up sums at once (``TALLY_BATCH`` pledges tallied at
-    a time, exact sums: the order does not change them). So a fold that hands over each view as
-    soon as it is final (``build_report``) never holds every pledge's view at once.
+    a time, exact sums: the order does not change them). So ``report_from_state(spend=True)``
+    lets go of each view as soon as it is summed, and a report never holds every view beside
+    every row (at a million events: 1.36 against 1.76 GB, benchmarks/RESULTS.md).
     """
 
     def __init__(
@@ -255,8 +255,10 @@ def report_from_state(
     framework: Framework = "all",
     lang: Language = "en",
     checkpoint: CheckpointCitationOut | None = None,
+    spend: bool = False,
 ) -> ReportOut:
-    """The report on a folded state (see ``report_from_entries``)."""
+    """The report on a folded state (see ``report_from_entries``); ``spend`` lets go of each
+    view as it is summed (the state is left without pledges)."""
     sums = ReportSums(
         as_of=as_of,
         freshness_months=freshness_months,
@@ -264,91 +266,14 @@ def report_from_state(
         framework=framework,
         lang=lang,
     )
-    for view in state.pledges.values():
-        sums.add(view)
-    return sums.report(state, tree_size=tree_size, checkpoint=checkpoint)
-
-
-class StoredEntry(Protocol):
-    """An entry of the log as a store gives it (``StoredEnvelope``, or an ``Envelope``)."""
-
-    @property
-    def stream_id(self) -> str: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def raw(self) -> bytes: ...
-
-
-_RECORDED_AT = b'"recorded_at":"'
-CITY_CORRECTED = "city.corrected"
-
-
-def _recorded_day(raw: bytes) -> bytes:
-    """The UTC day an envelope was recorded, from its canonical bytes without parsing them:
-    keys are sorted, so the envelope's own ``recorded_at`` follows its payload and is the last
-    one in the bytes."""
-    at = raw.rfind(_RECORDED_AT)
-    if at == -1:
-        raise CorruptEvent("stored bytes are not an event envelope: no recorded_at")
-    return raw[at + len(_RECORDED_AT) : at + len(_RECORDED_AT) + 10]
-
-
-def fold_report(
-    entries: Callable[[], Iterable[StoredEntry]],
-    sums: ReportSums,
-    *,
-    decode: Decode = decode_sealed,
-) -> LogFold:
-    """Fold the log as of ``sums.as_of`` into ``sums``, each pledge's view handed over and let
-    go as soon as it is final: the same report as ``report_from_state`` on ``fold_log``, without
-    every view in memory at once (at a million events those took gigabytes).
-
-    ``entries`` is called twice and must give the log in leaf order both times (a store may grow
-    in between: the second pass stops where the first ended). The first pass reads no payload:
-    it finds each pledge's last event recorded by the end of the day, and the cities corrected
-    by then. A view is final after its pledge's last event, unless it names a corrected city
-    (a correction of a city's country recounts the pledges naming it): those wait for the end.
-    The returned state holds the registry (names for the labels) and those waiting views only.
-    """
-    day = sums.as_of.isoformat().encode()
-    last: dict[str, int] = {}
-    corrected: set[str] = set()
-    count = 0
-    for index, entry in enumerate(entries()):
-        count = index + 1
-        if _recorded_day(entry.raw) > day:
-            continue
-        if entry.stream_id.startswith(PLEDGE_PREFIX):
-            last[entry.stream_id] = index
-        elif entry.type == CITY_CORRECTED:
-            corrected.add(entry.stream_id.removeprefix("city:"))
-    state = ViewState(decode=decode, keep_content_json=False)
-    tree_size = 0
-    for index, entry in enumerate(islice(entries(), count)):
-        if _recorded_day(entry.raw) > day:
-            continue
-        envelope = read_envelope(entry.raw)
-        if envelope.stream_id != entry.stream_id or envelope.type != entry.type:
-            raise CorruptEvent(
-                f"entry {index}: the stored row says {entry.stream_id} {entry.type}, "
-                f"its bytes {envelope.stream_id} {envelope.type}"
-            )
-        state.apply(envelope)
-        tree_size = index + 1
-        if last.get(entry.stream_id) != index:
-            continue
-        pledge_id = entry.stream_id.removeprefix(PLEDGE_PREFIX)
-        view = state.pledges.get(pledge_id)
-        if view is not None and corrected.isdisjoint(view.state.content.cities):
-            del state.pledges[pledge_id]
+    if spend:
+        pledges = state.pledges
+        while pledges:
+            sums.add(pledges.popitem()[1])
+    else:
+        for view in state.pledges.values():
             sums.add(view)
-        if index % 4096 == 0:
-            state.take_changes()  # nobody reads them: a fold of the log writes no table
-    state.take_changes()
-    for view in state.pledges.values():
-        sums.add(view)
-    return LogFold(state, tree_size)
+    return sums.report(state, tree_size=tree_size, checkpoint=checkpoint)
 
 
 @without_cycle_collection()
@@ -396,21 +321,20 @@ def build_report(
     The citation is the smallest checkpoint that verifies and holds every entry the report
     counts (``TransparencyLog.checkpoint_covering``): a forged checkpoint row is never cited.
     """
-    sums = ReportSums(
+    folded = fold_log(store_envelopes(store), as_of, decode=decode_sealed)
+    covering = log.checkpoint_covering(folded.tree_size)
+    return report_from_state(
+        folded.state,
+        tree_size=folded.tree_size,
         as_of=as_of,
         freshness_months=freshness_months,
         network_id=network_id,
         framework=framework,
         lang=lang,
-    )
-    folded = fold_report(store.iter_notifications, sums)
-    covering = log.checkpoint_covering(folded.tree_size)
-    return sums.report(
-        folded.state,
-        tree_size=folded.tree_size,
         checkpoint=None
         if covering is None
         else CheckpointCitationOut(tree_size=covering.size, note=covering.note),
+        spend=True,
     )
 
 
