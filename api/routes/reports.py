@@ -3,7 +3,7 @@
 ``GET /api/v1/reports`` answers the same bytes as ``pledge-ledger report`` with the same scope
 (``as_of``, ``network``, ``framework``, ``lang``, ``format``), so a forum can fetch a report and
 check it against a publication. It folds the log up to ``as_of``, one report at a time per
-server process, and keeps past days' reports (``api.report_builds``): a fold is as slow as the
+store, and keeps past days' reports (``api.report_builds``): a fold is as slow as the
 command line's report (see benchmarks/RESULTS.md). ``GET
 /api/v1/reports/published`` lists every ``report.published`` event, oldest first.
 """
