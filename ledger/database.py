@@ -7,8 +7,10 @@ leaves, subtree hashes, position and checkpoints, and the hashes of API key secr
 
 from __future__ import annotations
 
+import sqlite3
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
@@ -28,7 +30,7 @@ from sqlalchemy import (
     inspect,
     text,
 )
-from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from ledger.errors import ConfigurationError, StoreUnavailable
@@ -169,12 +171,35 @@ log_checkpoints = Table(
 )
 
 
-def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _sqlite_pragmas(timeout: float) -> Callable[[DBAPIConnection, ConnectionPoolEntry], None]:
+    def pragmas(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        _wal(cursor, timeout)
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return pragmas
+
+
+def _wal(cursor: DBAPICursor, timeout: float) -> None:
+    """Put the file in WAL mode (it stays so), waiting up to ``timeout`` seconds for the lock.
+
+    On a fresh file that other processes open at the same moment, the switch can answer
+    "database is locked" at once rather than through the busy timeout (it needs the file to
+    itself): processes starting together then failed now and then. It is tried again.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
 
 def _sqlite_query_only(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
@@ -191,7 +216,7 @@ def create_database_engine(settings: LedgerSettings) -> Engine:
     url = settings.sqlalchemy_url()
     if settings.backend == "sqlite":
         engine = create_engine(url, connect_args={"timeout": settings.sqlite_lock_timeout_seconds})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(settings.sqlite_lock_timeout_seconds))
         if settings.read_only:
             event.listen(engine, "connect", _sqlite_query_only)
         return engine
