@@ -7,7 +7,8 @@ cities and their countries, each GCM objective, GCR area, SDG goal and priority 
 and its status. When a pledge changes, the roll-ups change by ``contribution(after) -
 contribution(before)``: the SQL projector stores the sums as rows keyed by dimension and applies
 those differences, the in-memory fold (as-of queries, the offline verifier) adds contributions up
-from scratch, and both produce roll-ups through ``build_rollup``.
+from scratch, and both produce roll-ups through ``rollup_json`` (JSON values; ``build_rollup``
+validates them into a ``RollupOut``).
 
 Freshness depends on the day it is judged on, so it is not a counter: each open pledge adds its
 anchor date (``open``) and, if it has reported, its last report date (``reported``), and the
@@ -22,13 +23,14 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, localcontext
 from itertools import repeat
+from typing import Any
 
 from domain.events import OUTCOMES, STAGES
 from domain.pledge import STATUSES
 from projections.decimals import EXACT, ZERO, decimal_text, share
 from projections.errors import InvalidQuery
 from projections.freshness import freshness_cutoff
-from projections.models import IndicatorProgressOut, RollupOut
+from projections.models import RollupOut
 from projections.pledge_fold import PledgeView, indicator_standings
 
 DIMENSIONS: tuple[str, ...] = (
@@ -376,6 +378,13 @@ class RollupCells:
     def rollup(
         self, dimension: str, key: str, today: date, freshness_months: int
     ) -> RollupOut | None:
+        made = self.rollup_json(dimension, key, today, freshness_months)
+        return RollupOut.model_validate(made) if made is not None else None
+
+    def rollup_json(
+        self, dimension: str, key: str, today: date, freshness_months: int
+    ) -> dict[str, Any] | None:
+        """``rollup(...).model_dump(mode="json")``, without the model (see ``rollup_json``)."""
         group = (dimension, key)
         counters = self.counters.get(group)
         if not counters:
@@ -391,7 +400,7 @@ class RollupCells:
             (indicator_id, measure, totals)
             for (indicator_id, measure), totals in self.indicators.get(group, {}).items()
         ]
-        return build_rollup(
+        return rollup_json(
             dimension, key, counters, fresh, silent, indicators, today, freshness_months
         )
 
@@ -405,6 +414,59 @@ def open_pledges(counters: Mapping[str, int]) -> int:
     return counters.get(PLEDGES, 0) - ended
 
 
+def rollup_json(
+    dimension: str,
+    key: str,
+    counters: Mapping[str, int],
+    reported_within_window: int,
+    silent: int,
+    indicators: Iterable[tuple[str, str, IndicatorTotals]],
+    today: date,
+    freshness_months: int,
+) -> dict[str, Any]:
+    """A roll-up from its sums, as JSON values (what ``build_rollup(...).model_dump(mode="json")``
+    gives); shares are of open pledges (neither withdrawn nor closed).
+
+    The one place a roll-up's figures are worked out: ``build_rollup`` validates these values
+    into a ``RollupOut``. The verifier and the published roll-ups make one per group (a hundred
+    thousand at a million events), and building the model to dump it again cost 90 µs a
+    roll-up, this a fraction of it (benchmarks/RESULTS.md).
+    """
+    by_status: dict[str, int] = {status: counters.get(f"status:{status}", 0) for status in STATUSES}
+    open_count = open_pledges(counters)
+    return {
+        "dimension": dimension,
+        "key": key,
+        "today": today.isoformat(),
+        "freshness_months": freshness_months,
+        "freshness_cutoff": freshness_cutoff(today, freshness_months).isoformat(),
+        "pledges": counters.get(PLEDGES, 0),
+        "open": open_count,
+        "by_status": by_status,
+        "by_stage": {s: counters.get(f"stage:{s}", 0) for s in (*STAGES, UNREPORTED)},
+        "by_outcome": {o: counters.get(f"outcome:{o}", 0) for o in OUTCOMES},
+        "validated": by_status["validated"],
+        "ever_validated": counters.get(EVER_VALIDATED, 0),
+        "share_validated": share(by_status["validated"], open_count),
+        "reported_within_window": reported_within_window,
+        "share_reported_within_window": share(reported_within_window, open_count),
+        "silent": silent,
+        "indicators": [
+            {
+                "indicator_id": indicator_id,
+                "measure": measure,
+                "pledges": totals.pledges,
+                "reported": totals.reported,
+                "met_target": totals.met_target,
+                "baseline_total": decimal_text(totals.baseline) if measure == "unit" else None,
+                "latest_total": decimal_text(totals.latest) if measure == "unit" else None,
+                "target_total": decimal_text(totals.target) if measure == "unit" else None,
+            }
+            for indicator_id, measure, totals in sorted(indicators, key=lambda i: i[:2])
+        ],
+    }
+
+
 def build_rollup(
     dimension: str,
     key: str,
@@ -415,39 +477,18 @@ def build_rollup(
     today: date,
     freshness_months: int,
 ) -> RollupOut:
-    """A roll-up from its sums; shares are of open pledges (neither withdrawn nor closed)."""
-    by_status: dict[str, int] = {status: counters.get(f"status:{status}", 0) for status in STATUSES}
-    open_count = open_pledges(counters)
-    return RollupOut(
-        dimension=dimension,
-        key=key,
-        today=today,
-        freshness_months=freshness_months,
-        freshness_cutoff=freshness_cutoff(today, freshness_months),
-        pledges=counters.get(PLEDGES, 0),
-        open=open_count,
-        by_status=by_status,
-        by_stage={s: counters.get(f"stage:{s}", 0) for s in (*STAGES, UNREPORTED)},
-        by_outcome={o: counters.get(f"outcome:{o}", 0) for o in OUTCOMES},
-        validated=by_status["validated"],
-        ever_validated=counters.get(EVER_VALIDATED, 0),
-        share_validated=share(by_status["validated"], open_count),
-        reported_within_window=reported_within_window,
-        share_reported_within_window=share(reported_within_window, open_count),
-        silent=silent,
-        indicators=tuple(
-            IndicatorProgressOut(
-                indicator_id=indicator_id,
-                measure=measure,
-                pledges=totals.pledges,
-                reported=totals.reported,
-                met_target=totals.met_target,
-                baseline_total=decimal_text(totals.baseline) if measure == "unit" else None,
-                latest_total=decimal_text(totals.latest) if measure == "unit" else None,
-                target_total=decimal_text(totals.target) if measure == "unit" else None,
-            )
-            for indicator_id, measure, totals in sorted(indicators, key=lambda i: i[:2])
-        ),
+    """A roll-up from its sums (``rollup_json``, validated)."""
+    return RollupOut.model_validate(
+        rollup_json(
+            dimension,
+            key,
+            counters,
+            reported_within_window,
+            silent,
+            indicators,
+            today,
+            freshness_months,
+        )
     )
 
 

@@ -50,7 +50,6 @@ from projections.models import (
     ReportOut,
     ReportPledgeOut,
     ReportSourceOut,
-    RollupOut,
     SilentPledgeOut,
 )
 from projections.pledge_fold import PledgeView
@@ -342,17 +341,17 @@ def build_report(
 
 
 def _document(
-    tree_size: int, as_of: date | None, freshness_months: int, rollups: dict[str, list[RollupOut]]
+    tree_size: int,
+    as_of: date | None,
+    freshness_months: int,
+    rollups: dict[str, list[dict[str, Any]]],
 ) -> dict[str, Any]:
     return {
         "format": ROLLUPS_FORMAT,
         "tree_size": tree_size,
         "as_of": as_of.isoformat() if as_of is not None else None,
         "freshness_months": freshness_months,
-        "rollups": {
-            dimension: [r.model_dump(mode="json") for r in rollups.get(dimension, [])]
-            for dimension in DIMENSIONS
-        },
+        "rollups": {dimension: rollups.get(dimension, []) for dimension in DIMENSIONS},
     }
 
 
@@ -380,9 +379,14 @@ def _document_of(
         )
     as_of = as_of or (recorded_on(last[0]) if last else None)
     cells = folded.state.rollup_cells()
-    rollups = {}
+    rollups: dict[str, list[dict[str, Any]]] = {}
     if as_of is not None:
-        rollups = {d: rollups_of(cells, d, as_of, freshness_months) for d in DIMENSIONS}
+        for dimension in DIMENSIONS:
+            found = (
+                cells.rollup_json(dimension, k, as_of, freshness_months)
+                for k in cells.keys(dimension)
+            )
+            rollups[dimension] = [r for r in found if r is not None]
     return _document(tree_size, as_of, freshness_months, rollups)
 
 

@@ -23,9 +23,9 @@ from projections.counters import (
     REPORTED,
     IndicatorTotals,
     RollupCells,
-    build_rollup,
     check_dimension,
     open_pledges,
+    rollup_json,
 )
 from projections.decimals import decimal_text
 from projections.freshness import freshness_cutoff
@@ -221,6 +221,27 @@ def rollups(
     tables: ViewTables | None = None,
 ) -> list[RollupOut]:
     """The roll-ups of every key of a dimension (or of the ``keys`` given), ordered by key."""
+    found = rollups_json(
+        connection,
+        dimension,
+        today=today,
+        freshness_months=freshness_months,
+        keys=keys,
+        tables=tables,
+    )
+    return [RollupOut.model_validate(made) for made in found]
+
+
+def rollups_json(
+    connection: Connection,
+    dimension: str,
+    *,
+    today: date,
+    freshness_months: int,
+    keys: Sequence[str] | None = None,
+    tables: ViewTables | None = None,
+) -> list[dict[str, Any]]:
+    """``rollups`` as JSON values (``rollup_json``: what the models dump, without them)."""
     check_dimension(dimension)
     tables = tables or live_tables()
     counters_t = tables.rollup_counters
@@ -258,7 +279,7 @@ def rollups(
     for row in connection.execute(scoped(select(indicators_t), indicators_t)):
         indicators.setdefault(row.key, []).append((row.indicator_id, row.measure, _totals(row)))
     return [
-        build_rollup(
+        rollup_json(
             dimension,
             key,
             counters[key],
@@ -278,10 +299,10 @@ def all_rollups(
     today: date,
     freshness_months: int,
     tables: ViewTables | None = None,
-) -> dict[str, list[RollupOut]]:
-    """Every roll-up of every dimension (what ``rollups.json`` publishes)."""
+) -> dict[str, list[dict[str, Any]]]:
+    """Every roll-up of every dimension, as JSON values (what ``rollups.json`` publishes)."""
     return {
-        dimension: rollups(
+        dimension: rollups_json(
             connection,
             dimension,
             today=today,

@@ -483,9 +483,9 @@ class DimensionList(Sequence[dict[str, Any]]):
         return map(self._made, self.keys)
 
     def _made(self, key: str) -> dict[str, Any]:
-        rollup = self.cells.rollup(self.dimension, key, self.as_of, self.freshness_months)
+        rollup = self.cells.rollup_json(self.dimension, key, self.as_of, self.freshness_months)
         assert rollup is not None
-        return rollup.model_dump(mode="json")
+        return rollup
 
 
 def _memberships(pledge: _Pledge) -> tuple[Key, ...]:
