@@ -152,11 +152,24 @@ def views_as_of(store: EventStore, day: date) -> LogFold:
 
 
 def rollups_of(
-    cells: RollupCells, dimension: str, today: date, freshness_months: int
+    cells: RollupCells,
+    dimension: str,
+    today: date,
+    freshness_months: int,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[RollupOut]:
-    """Every roll-up of a dimension from in-memory sums, as ``projections.rollups.rollups``."""
+    """Every roll-up of a dimension from in-memory sums, as ``projections.rollups.rollups``
+    (with ``after`` and ``limit``: at most ``limit`` of those after the key ``after``; only
+    those are made)."""
     check_dimension(dimension)
-    found = (cells.rollup(dimension, key, today, freshness_months) for key in cells.keys(dimension))
+    keys = [
+        key
+        for key in cells.keys(dimension)
+        if (after is None or key > after) and cells.counters.get((dimension, key))
+    ]
+    found = (cells.rollup(dimension, key, today, freshness_months) for key in keys[slice(limit)])
     return [r for r in found if r is not None]
 
 
@@ -168,16 +181,19 @@ def rollups_from_history(
     *,
     freshness_months: int,
     keys: Sequence[str] | None = None,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[RollupOut] | None:
-    """Every roll-up of a dimension (of ``keys`` only, if given) as it stood at the end of
-    ``day``, read from the roll-ups' history (``projections.history``); None when the history
-    does not hold every event recorded by then (the views are behind, or it was never built)."""
+    """Every roll-up of a dimension (of ``keys`` only, if given; a page with ``after`` and
+    ``limit``) as it stood at the end of ``day``, read from the roll-ups' history
+    (``projections.history``); None when the history does not hold every event recorded by then
+    (the views are behind, or it was never built)."""
     check_dimension(dimension)
     with read_snapshot(engine) as connection:
         if not covered(connection, store, day):
             return None
         cells = cells_as_of(connection, dimension, day, keys)
-    return rollups_of(cells, dimension, day, freshness_months)
+    return rollups_of(cells, dimension, day, freshness_months, after=after, limit=limit)
 
 
 @without_cycle_collection()
@@ -188,18 +204,27 @@ def rollups_as_of(
     *,
     freshness_months: int,
     engine: Engine | None = None,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[RollupOut]:
-    """Every roll-up of a dimension as it stood at the end of ``day``: from the history when
-    ``engine`` is given and it covers the day, else folded from the log (the same answer)."""
+    """Every roll-up of a dimension as it stood at the end of ``day`` (a page with ``after``
+    and ``limit``): from the history when ``engine`` is given and it covers the day, else
+    folded from the log (the same answer)."""
     check_dimension(dimension)
     if engine is not None:
         found = rollups_from_history(
-            engine, store, dimension, day, freshness_months=freshness_months
+            engine,
+            store,
+            dimension,
+            day,
+            freshness_months=freshness_months,
+            after=after,
+            limit=limit,
         )
         if found is not None:
             return found
     cells = views_as_of(store, day).state.rollup_cells()
-    return rollups_of(cells, dimension, day, freshness_months)
+    return rollups_of(cells, dimension, day, freshness_months, after=after, limit=limit)
 
 
 @without_cycle_collection()

@@ -54,6 +54,8 @@ router = APIRouter(prefix="/api/v1", tags=["public reads"])
 
 MAX_CURSOR = 128
 """Characters of a cursor: base64 of a pledge id (36 characters) is 48."""
+MAX_ROLLUPS_CURSOR = 1024
+"""Characters of a roll-ups cursor: base64 of a group's key (a city id, an indicator's area)."""
 
 CSV_COLUMNS = (
     "pledge_id",
@@ -95,10 +97,22 @@ class TimelineOut(WireModel):
 
 
 class RollupsOut(WireModel):
+    """One page of a dimension's roll-ups, in key order (by code point)."""
+
     by: str
     as_of: date | None
     """The date the roll-ups stand on when asked for a past date (None: now)."""
     items: tuple[RollupOut, ...]
+    cursor: str | None = None
+    """Pass as ``cursor`` to get the next page (None: this is the last)."""
+    next: str | None = None
+    """The URL of the next page (None: this is the last)."""
+
+
+ROLLUPS_PAGE = 1000
+"""Roll-ups a page holds unless ``limit`` says fewer (every dimension but cities and countries
+fits in one); at most ``ROLLUPS_PAGE_MAX``."""
+ROLLUPS_PAGE_MAX = 5000
 
 
 def encode_cursor(pledge_id: str) -> str:
@@ -106,7 +120,8 @@ def encode_cursor(pledge_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> str:
-    """The last pledge id of the previous page; a cursor this server did not make is refused."""
+    """The last pledge id (or roll-up key) of the previous page; a cursor this server did not
+    make is refused."""
     try:
         decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, UnicodeDecodeError, ValueError):
@@ -135,14 +150,28 @@ def state_as_of(services: Services, pledge_id: str, day: date) -> PledgeOut | No
 
 
 def rollups_on(
-    services: Services, dimension: str, day: date, key: str | None = None
+    services: Services,
+    dimension: str,
+    day: date,
+    key: str | None = None,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[RollupOut]:
     """Roll-ups as they stood at the end of a past day (from the roll-ups' history, or a fold
-    of the log when it does not cover the day)."""
+    of the log when it does not cover the day); a page with ``after`` and ``limit``."""
     months = services.settings.freshness_months
     engine = services.engine
     if key is None:
-        return rollups_as_of(services.store, dimension, day, freshness_months=months, engine=engine)
+        return rollups_as_of(
+            services.store,
+            dimension,
+            day,
+            freshness_months=months,
+            engine=engine,
+            after=after,
+            limit=limit,
+        )
     found = rollup_as_of(
         services.store, dimension, key, day, freshness_months=months, engine=engine
     )
@@ -378,16 +407,21 @@ def network_rollup(
 
 @router.get("/rollups", response_model=RollupsOut)
 def rollups_by(
+    request: Request,
     services: ServicesDep,
     by: Annotated[
         str, Query(description=f"one of {', '.join(DIMENSIONS)}", min_length=1, max_length=32)
     ],
     as_of: Annotated[date | None, Query(description="the roll-ups at the end of this day")] = None,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=MAX_ROLLUPS_CURSOR)] = None,
+    limit: Annotated[int, Query(ge=1, le=ROLLUPS_PAGE_MAX)] = ROLLUPS_PAGE,
 ) -> RollupsOut:
-    """Every group's roll-up along one dimension, by key (now, or at the end of ``as_of``)."""
+    """Every group's roll-up along one dimension, by key (now, or at the end of ``as_of``), a
+    page at a time: ``cursor`` and ``next`` lead to the following page."""
     refuse_future(as_of, services)
+    after = decode_cursor(cursor) if cursor is not None else None
     if as_of is not None:
-        found = rollups_on(services, by, as_of)
+        found = rollups_on(services, by, as_of, after=after, limit=limit + 1)
     else:
         with read_snapshot(services.engine) as connection:
             found = rollups(
@@ -395,5 +429,13 @@ def rollups_by(
                 by,
                 today=today(services),
                 freshness_months=services.settings.freshness_months,
+                after=after,
+                limit=limit + 1,
             )
-    return RollupsOut(by=by, as_of=as_of, items=tuple(found))
+    items = tuple(found[:limit])
+    next_cursor = encode_cursor(items[-1].key) if len(found) > limit else None
+    next_url = None
+    if next_cursor is not None:
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+        next_url = f"{request.url.path}?{urlencode([*query, ('cursor', next_cursor)])}"
+    return RollupsOut(by=by, as_of=as_of, items=items, cursor=next_cursor, next=next_url)

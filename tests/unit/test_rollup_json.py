@@ -98,3 +98,26 @@ def test_cells_give_the_same_roll_up_as_values_and_as_a_model() -> None:
     assert made["share_validated"] == "1"
     assert made["indicators"][0]["baseline_total"] == "1.5"  # decimal_text: no trailing zeros
     assert cells.rollup_json("network", "other", today, 12) is None
+
+
+def test_a_page_of_roll_ups_is_keyed_by_code_point_on_every_backend() -> None:
+    """PostgreSQL sorts by the column's collation (a linguistic one puts "ma-zz" after
+    "maaa"): a page's keys are compared under "C", so pages follow Python's order."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from projections.rollups import page_keys
+    from projections.tables import live_tables
+
+    counters = live_tables().rollup_counters
+    on_postgres_dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    on_sqlite_dialect = sqlite.dialect()
+    query = page_keys(counters, "city", "ma-zz", 10, "postgresql")
+    on_postgres = str(query.compile(dialect=on_postgres_dialect))
+    on_sqlite = str(
+        page_keys(counters, "city", None, 10, "sqlite").compile(dialect=on_sqlite_dialect)
+    )
+
+    assert on_postgres.count('COLLATE "C"') == 2  # the order and the comparison with the cursor
+    assert "ORDER BY" in on_postgres
+    assert "LIMIT" in on_postgres
+    assert 'COLLATE "BINARY"' in on_sqlite
