@@ -15,10 +15,8 @@ last ``kept`` of them, per process) and served again without a fold; today's is 
 
 from __future__ import annotations
 
-import fcntl
 import threading
 import time
-import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,60 +27,22 @@ from api.errors import ReportsBusy
 from api.routes.reads import today
 from domain.events import Framework
 from domain.values import Language
-from ledger.settings import LedgerSettings
+from ledger.database import store_lock
 from projections import ReportOut, build_report
 
 REPORT_WAIT_SECONDS = 30.0
 """How long a request waits for another report's fold before it is told to retry."""
 REPORTS_KEPT = 32
 """Past days' reports kept per server process."""
-POLL_SECONDS = 0.05
-"""How often a request waiting for another process's fold asks again."""
 
 
 @contextmanager
 def store_turn(services: Services, timeout: float) -> Iterator[bool]:
     """Hold the store-wide turn to fold a report while the block runs; yields False (and holds
-    nothing) if another process held it for all of ``timeout`` seconds.
-
-    SQLite: an exclusive ``flock`` on ``<database>.reports.lock``, released by the kernel if the
-    process dies. PostgreSQL: a session advisory lock on a connection of its own, released when
-    that session ends.
-    """
-    settings: LedgerSettings = services.settings
-    deadline = time.monotonic() + timeout
-    if settings.backend == "postgresql":
-        key = zlib.crc32(f"pledge-ledger reports {settings.database_schema or ''}".encode())
-        with services.engine.connect() as connection:
-            while True:
-                held = connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar()
-                connection.commit()  # the lock belongs to the session: no transaction left open
-                if held or time.monotonic() >= deadline:
-                    break
-                time.sleep(POLL_SECONDS)
-            if not held:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
-                connection.commit()
-        return
-    with open(f"{settings.sqlite_path}.reports.lock", "a") as lock:
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(POLL_SECONDS)
-        try:
-            yield True
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    nothing) if another process held it for all of ``timeout`` seconds (``store_lock``
+    "reports": ``<database>.reports.lock`` beside SQLite, an advisory lock on PostgreSQL)."""
+    with store_lock(services.engine, services.settings, "reports", timeout=timeout) as held:
+        yield held
 
 
 Key = tuple[date, str | None, str, str]

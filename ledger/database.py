@@ -7,6 +7,7 @@ leaves, subtree hashes, position and checkpoints, and the hashes of API key secr
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import time
 import zlib
@@ -259,3 +260,54 @@ def create_ledger_tables(engine: Engine) -> None:
                 f"table {table.name} lacks column(s) {', '.join(missing)}: this database was "
                 "created by another version of pledge-ledger"
             )
+
+
+LOCK_POLL_SECONDS = 0.05
+"""How often ``store_lock`` asks again for a lock another process holds."""
+
+
+@contextmanager
+def store_lock(
+    engine: Engine, settings: LedgerSettings, name: str, *, timeout: float = 0.0
+) -> Iterator[bool]:
+    """Hold the store-wide lock ``name`` while the block runs, shared by every process on the
+    store; yields False (and holds nothing) if another process held it for all of ``timeout``
+    seconds (0: one try).
+
+    SQLite: an exclusive ``flock`` on ``<database>.<name>.lock``. PostgreSQL: a session advisory
+    lock on a connection of its own. Either is released by the operating system or the server
+    when the process dies, so there is no stale lock to recover.
+    """
+    deadline = time.monotonic() + timeout
+    if settings.backend == "postgresql":
+        key = zlib.crc32(f"pledge-ledger {name} {settings.database_schema or ''}".encode())
+        with engine.connect() as connection:
+            while True:
+                held = connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar()
+                connection.commit()  # the lock belongs to the session: no transaction left open
+                if held or time.monotonic() >= deadline:
+                    break
+                time.sleep(LOCK_POLL_SECONDS)
+            if not held:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
+                connection.commit()
+        return
+    with open(f"{settings.sqlite_path}.{name}.lock", "a") as lock:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(LOCK_POLL_SECONDS)
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

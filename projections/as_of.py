@@ -164,13 +164,9 @@ def rollups_of(
     (with ``after`` and ``limit``: at most ``limit`` of those after the key ``after``; only
     those are made)."""
     check_dimension(dimension)
-    keys = [
-        key
-        for key in cells.keys(dimension)
-        if (after is None or key > after) and cells.counters.get((dimension, key))
-    ]
+    keys = [key for key in cells.keys(dimension) if after is None or key > after]
     found = (cells.rollup(dimension, key, today, freshness_months) for key in keys[slice(limit)])
-    return [r for r in found if r is not None]
+    return [r for r in found if r is not None]  # ``keys`` lists only groups that have one
 
 
 def rollups_from_history(

@@ -18,12 +18,12 @@ query counts the dates on either side of the cut-off.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, localcontext
 from itertools import repeat
-from typing import Any
+from typing import Any, overload
 
 from domain.events import OUTCOMES, STAGES
 from domain.pledge import STATUSES
@@ -373,7 +373,10 @@ class RollupCells:
                 sums[measured] = sums.get(measured, IndicatorTotals()).plus(totals)
 
     def keys(self, dimension: str) -> list[str]:
-        return sorted(k for d, k in self.counters if d == dimension)
+        """The keys of the dimension's groups that have a roll-up (some counter), sorted."""
+        return sorted(
+            k for (d, k), counters in self.counters.items() if d == dimension and counters
+        )
 
     def rollup(
         self, dimension: str, key: str, today: date, freshness_months: int
@@ -403,6 +406,42 @@ class RollupCells:
         return rollup_json(
             dimension, key, counters, fresh, silent, indicators, today, freshness_months
         )
+
+
+class DimensionList(Sequence[dict[str, Any]]):
+    """A dimension's roll-ups as ``rollups_of`` lists them (JSON values), each made when it is
+    read: the city dimension of a million events holds a hundred thousand of them."""
+
+    def __init__(
+        self, cells: RollupCells, dimension: str, as_of: date, freshness_months: int
+    ) -> None:
+        self.cells = cells
+        self.dimension = dimension
+        self.as_of = as_of
+        self.freshness_months = freshness_months
+        self.keys = cells.keys(dimension)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self._made(key) for key in self.keys[index]]
+        return self._made(self.keys[index])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return map(self._made, self.keys)
+
+    def _made(self, key: str) -> dict[str, Any]:
+        rollup = self.cells.rollup_json(self.dimension, key, self.as_of, self.freshness_months)
+        assert rollup is not None  # ``keys`` lists only groups that have one
+        return rollup
 
 
 # --- what a roll-up shows --------------------------------------------------------------------

@@ -29,7 +29,6 @@ the transparency log and the verifier check them independently.
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import gc
 import multiprocessing
 import os
@@ -37,7 +36,6 @@ import signal
 import sys
 import time
 import traceback
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -48,6 +46,7 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import Engine
 
+from ledger.database import store_lock
 from ledger.settings import LedgerSettings
 from ledger.store import EventStore
 from projections.counters import Key, RollupCells, RollupTally, contribution
@@ -126,28 +125,12 @@ def only_one_rebuild(engine: Engine, settings: LedgerSettings) -> Iterator[None]
     own. Forked workers inherit the lock's file descriptor or database connection, and so hold
     it too until they exit: they die with the rebuilding process (``_die_with_parent``).
     """
-    busy = RebuildFailed(
-        "another rebuild of these views is running (one killed a moment ago may hold it for a "
-        "few seconds more on PostgreSQL: try again)"
-    )
-    if settings.backend == "postgresql":
-        key = zlib.crc32(f"pledge-ledger rebuild {settings.database_schema or ''}".encode())
-        with engine.connect() as connection:
-            locked = connection.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar()
-            connection.commit()  # the lock belongs to the session: no transaction left open
-            if not locked:
-                raise busy
-            try:
-                yield
-            finally:
-                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
-                connection.commit()
-        return
-    with open(f"{settings.sqlite_path}.rebuild.lock", "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as error:
-            raise busy from error
+    with store_lock(engine, settings, "rebuild") as held:
+        if not held:
+            raise RebuildFailed(
+                "another rebuild of these views is running (one killed a moment ago may hold it "
+                "for a few seconds more on PostgreSQL: try again)"
+            )
         yield
 
 

@@ -36,6 +36,7 @@ from projections.as_of import fold_log, rollups_of, store_envelopes
 from projections.counters import (
     DIMENSIONS,
     TALLY_BATCH,
+    DimensionList,
     RollupCells,
     RollupTally,
     contribution,
@@ -381,12 +382,7 @@ def _document_of(
     cells = folded.state.rollup_cells()
     rollups: dict[str, list[dict[str, Any]]] = {}
     if as_of is not None:
-        for dimension in DIMENSIONS:
-            found = (
-                cells.rollup_json(dimension, k, as_of, freshness_months)
-                for k in cells.keys(dimension)
-            )
-            rollups[dimension] = [r for r in found if r is not None]
+        rollups = {d: list(DimensionList(cells, d, as_of, freshness_months)) for d in DIMENSIONS}
     return _document(tree_size, as_of, freshness_months, rollups)
 
 

@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, overload
+from typing import Any
 
 from domain.errors import InvalidInput
 from domain.events import (
@@ -52,6 +52,7 @@ from projections.counters import (
     TALLY_BATCH,
     UNREPORTED,
     Contribution,
+    DimensionList,
     IndicatorTotals,
     Key,
     RollupCells,
@@ -449,43 +450,6 @@ class DimensionRollups(Mapping[str, Sequence[dict[str, Any]]]):
 
     def __len__(self) -> int:
         return len(DIMENSIONS)
-
-
-class DimensionList(Sequence[dict[str, Any]]):
-    """A dimension's roll-ups as ``rollups_of`` lists them (JSON values), each made when it is
-    read: the city dimension of a million events holds a hundred thousand of them."""
-
-    def __init__(
-        self, cells: RollupCells, dimension: str, as_of: date, freshness_months: int
-    ) -> None:
-        self.cells = cells
-        self.dimension = dimension
-        self.as_of = as_of
-        self.freshness_months = freshness_months
-        # ``rollups_of`` leaves out a group with no counters (``RollupCells.rollup`` is None).
-        self.keys = [k for k in cells.keys(dimension) if cells.counters.get((dimension, k))]
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    @overload
-    def __getitem__(self, index: int) -> dict[str, Any]: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
-
-    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
-        if isinstance(index, slice):
-            return [self._made(key) for key in self.keys[index]]
-        return self._made(self.keys[index])
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return map(self._made, self.keys)
-
-    def _made(self, key: str) -> dict[str, Any]:
-        rollup = self.cells.rollup_json(self.dimension, key, self.as_of, self.freshness_months)
-        assert rollup is not None
-        return rollup
 
 
 def _memberships(pledge: _Pledge) -> tuple[Key, ...]:

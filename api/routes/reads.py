@@ -131,6 +131,14 @@ def decode_cursor(cursor: str) -> str:
     return decoded
 
 
+def next_page_url(request: Request, cursor: str | None) -> str | None:
+    """The request's URL with ``cursor`` in place of its own (None: there is no next page)."""
+    if cursor is None:
+        return None
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+    return f"{request.url.path}?{urlencode([*query, ('cursor', cursor)])}"
+
+
 def today(services: Services) -> date:
     return services.log.clock.now().date()
 
@@ -296,10 +304,7 @@ def pledges_list(
         )
     items = page.items
     next_cursor = encode_cursor(page.next_after) if page.next_after is not None else None
-    next_url = None
-    if next_cursor is not None:
-        query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
-        next_url = f"{request.url.path}?{urlencode([*query, ('cursor', next_cursor)])}"
+    next_url = next_page_url(request, next_cursor)
     if response_format == "csv":
         headers = {"link": f'<{next_url}>; rel="next"'} if next_url else None
         return Response(csv_page(items), media_type="text/csv; charset=utf-8", headers=headers)
@@ -434,8 +439,10 @@ def rollups_by(
             )
     items = tuple(found[:limit])
     next_cursor = encode_cursor(items[-1].key) if len(found) > limit else None
-    next_url = None
-    if next_cursor is not None:
-        query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
-        next_url = f"{request.url.path}?{urlencode([*query, ('cursor', next_cursor)])}"
-    return RollupsOut(by=by, as_of=as_of, items=items, cursor=next_cursor, next=next_url)
+    return RollupsOut(
+        by=by,
+        as_of=as_of,
+        items=items,
+        cursor=next_cursor,
+        next=next_page_url(request, next_cursor),
+    )
